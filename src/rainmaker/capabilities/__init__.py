@@ -1,0 +1,21 @@
+"""The standard capabilities: typed keys and the interfaces their providers implement.
+
+Each capability lives in its own module with its interface; this package re-exports the
+keys so patterns write ``from rainmaker.capabilities import Database``.
+"""
+
+from rainmaker.capabilities.cache import Cache, CacheBackend
+from rainmaker.capabilities.database import Database, SqlDatabase
+from rainmaker.capabilities.http import Http, HttpApp
+from rainmaker.capabilities.jobs import Jobs, JobQueue
+
+__all__ = [
+    "Cache",
+    "CacheBackend",
+    "Database",
+    "Http",
+    "HttpApp",
+    "JobQueue",
+    "Jobs",
+    "SqlDatabase",
+]

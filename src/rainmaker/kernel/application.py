@@ -1,0 +1,293 @@
+"""The composed application: builds modules, starts and stops them, reports health.
+
+:class:`Application` is what :func:`rainmaker.load` returns. It is also a plain ASGI app:
+it runs the kernel's start and stop on the ASGI ``lifespan`` and hands every other scope to
+the instance that provides ``Http``, so it serves under uvicorn, granian or gunicorn alike.
+
+Lifecycle::
+
+    created -> starting -> running -> draining -> stopping -> stopped
+                       \\-> failed (what had started is stopped again, in reverse)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+
+from rainmaker.capabilities.http import Http, Receive, Scope, Send
+from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.composition import Composition
+from rainmaker.kernel.context import AppContext
+from rainmaker.kernel.errors import PatternError, StartupError
+from rainmaker.kernel.health import Health, HealthReport, InstanceHealth, Status
+from rainmaker.kernel.instance import Instance
+from rainmaker.kernel.registry import ServiceRegistry, Services
+
+HEALTH_TIMEOUT = 5.0
+
+
+class Application:
+    """A validated, resolved composition and the running state of its modules."""
+
+    def __init__(
+        self,
+        composition: Composition,
+        catalog: Catalog,
+        instances: Sequence[Instance],
+        order: Sequence[str],
+    ) -> None:
+        by_name = {instance.name: instance for instance in instances}
+        self.composition = composition
+        self.catalog = catalog
+        self.instances: dict[str, Instance] = {name: by_name[name] for name in order}
+        self.registry = ServiceRegistry()
+        self.services = Services(
+            self.registry, asker="app", installed_providers=catalog.providers_of
+        )
+        self.log = structlog.get_logger("rainmaker").bind(app=composition.app.name)
+        self.state = "created"
+        self._started: list[Instance] = []
+        self._built = False
+        self._lock = asyncio.Lock()
+        self._shutdown_hooks: list[Callable[[], Any]] = []
+
+    @property
+    def name(self) -> str:
+        return self.composition.app.name
+
+    @property
+    def order(self) -> list[str]:
+        """Instance names in start order."""
+        return list(self.instances)
+
+    # -- building --------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Build every module (no I/O). Idempotent; ``start`` calls it."""
+        if self._built:
+            return
+        for instance in self.instances.values():
+            ctx = AppContext(
+                env=self.composition.profile,
+                instance=instance.name,
+                services=Services(
+                    self.registry,
+                    asker=instance.name,
+                    bindings=instance.bindings,
+                    installed_providers=self.catalog.providers_of,
+                ),
+                log=structlog.get_logger("rainmaker").bind(
+                    app=self.name, instance=instance.name, pattern=instance.pattern.id
+                ),
+                config=self.composition.app,
+                instances=self.instances,
+            )
+            try:
+                instance.module = instance.pattern.build(instance.settings, ctx)
+            except PatternError:
+                raise
+            except Exception as exc:
+                raise StartupError(
+                    f"{instance.name} ({instance.pattern.id}) could not be built: {exc}",
+                    pattern_id=instance.name,
+                    cause=exc,
+                ) from exc
+        self._built = True
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every module in dependency order, each within ``[app] start_timeout``.
+
+        If one fails, those already started are stopped in reverse and a
+        :class:`StartupError` names the failing instance and why.
+        """
+        async with self._lock:
+            if self.state == "running":
+                return
+            self.build()
+            self.state = "starting"
+            timeout = self.composition.app.start_timeout
+            for instance in self.instances.values():
+                assert instance.module is not None
+                began = time.perf_counter()
+                try:
+                    await asyncio.wait_for(instance.module.start(), timeout)
+                    self._check_provided(instance)
+                except Exception as exc:
+                    # The failing module may have registered services before raising.
+                    self.registry.discard_instance(instance.name)
+                    error = _startup_error(instance, exc, timeout)
+                    self.log.error("pattern.start_failed", instance=instance.name, error=error.message)
+                    await self._stop_started()
+                    self.state = "failed"
+                    raise error from exc
+                self._started.append(instance)
+                self.log.debug(
+                    "pattern.started",
+                    instance=instance.name,
+                    ms=round((time.perf_counter() - began) * 1000, 2),
+                )
+            self.state = "running"
+            self.log.info("app.started", patterns=len(self._started))
+
+    async def stop(self) -> None:
+        """Stop every started module in the exact reverse of start order. Idempotent."""
+        async with self._lock:
+            if self.state in ("created", "stopped", "failed"):
+                return
+            self.state = "stopping"
+            await self._stop_started()
+            self.state = "stopped"
+            self.log.info("app.stopped")
+
+    async def _stop_started(self) -> None:
+        timeout = self.composition.app.stop_timeout
+        while self._started:
+            instance = self._started.pop()
+            assert instance.module is not None
+            try:
+                await asyncio.wait_for(instance.module.stop(), timeout)
+            except Exception as exc:  # keep stopping the others: a leak beats a hang
+                self.log.error(
+                    "pattern.stop_failed", instance=instance.name, error=repr(exc)
+                )
+            finally:
+                self.registry.discard_instance(instance.name)
+
+    def begin_shutdown(self) -> None:
+        """Mark the app as draining: readiness turns false; shutdown hooks run once."""
+        if self.state != "running":
+            return
+        self.state = "draining"
+        self.log.info("app.draining")
+        for hook in self._shutdown_hooks:
+            hook()
+
+    def on_shutdown(self, hook: Callable[[], Any]) -> None:
+        """Call ``hook()`` when shutdown begins (before anything stops)."""
+        self._shutdown_hooks.append(hook)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Application]:
+        """``async with app.running():`` starts the app and always stops it."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def _check_provided(self, instance: Instance) -> None:
+        missing = [
+            p.capability.name
+            for p in instance.pattern.provisions
+            if instance.name not in self.registry.providers(p.capability)
+        ]
+        if missing:
+            raise StartupError(
+                f"{instance.pattern.id} declares that it provides {', '.join(missing)} "
+                "but did not register it in start()",
+                pattern_id=instance.name,
+                hint="call self.ctx.services.register(<Capability>, service) in start()",
+            )
+
+    # -- health ----------------------------------------------------------------------------
+
+    async def health(self) -> HealthReport:
+        """Every instance's health, checked concurrently, each with its latency."""
+        checks = [self._instance_health(instance) for instance in self.instances.values()]
+        return HealthReport(self.state, tuple(await asyncio.gather(*checks)))
+
+    async def _instance_health(self, instance: Instance) -> InstanceHealth:
+        began = time.perf_counter()
+        if instance.module is None or instance not in self._started:
+            health = Health.down(reason=f"not started (app is {self.state})")
+        else:
+            try:
+                health = await asyncio.wait_for(instance.module.health(), HEALTH_TIMEOUT)
+            except TimeoutError:
+                health = Health.down(reason=f"health check took over {HEALTH_TIMEOUT:g}s")
+            except Exception as exc:
+                health = Health.down(reason=f"health check raised {type(exc).__name__}")
+        latency = (time.perf_counter() - began) * 1000
+        status = health.status if isinstance(health.status, Status) else Status(health.status)
+        return InstanceHealth(instance.name, instance.pattern.id, status, health.details, latency)
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        http = self.services.get(Http)
+        if http is None:
+            await _plain_response(
+                send, 503, b"This app is not started or composes no Http pattern.\n"
+            )
+            return
+        await http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.begin_shutdown()
+                try:
+                    await self.stop()
+                except Exception as exc:
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def __repr__(self) -> str:
+        return f"Application({self.name!r}, state={self.state!r}, instances={self.order})"
+
+
+def _startup_error(instance: Instance, exc: BaseException, timeout: float) -> StartupError:
+    label = f"{instance.name} ({instance.pattern.id})"
+    if isinstance(exc, StartupError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return StartupError(
+            f"{label} did not start within {timeout:g}s",
+            pattern_id=instance.name,
+            hint="check the service it connects to, or raise [app] start_timeout",
+            cause=exc,
+        )
+    if isinstance(exc, PatternError):
+        return StartupError(
+            f"{label} failed to start: {exc.message}",
+            pattern_id=instance.name,
+            hint=exc.hint,
+            cause=exc,
+        )
+    return StartupError(
+        f"{label} failed to start: {type(exc).__name__}: {exc}",
+        pattern_id=instance.name,
+        cause=exc,
+    )
+
+
+async def _plain_response(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,54 @@
+"""AppContext: what every module receives besides its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rainmaker.capabilities.cache import Cache, CacheBackend
+from rainmaker.capabilities.database import Database, SqlDatabase
+from rainmaker.capabilities.jobs import JobQueue, Jobs
+from rainmaker.kernel.registry import Services
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+    from rainmaker.kernel.composition import AppConfig
+    from rainmaker.kernel.instance import Instance
+
+
+@dataclass(frozen=True, eq=False)
+class AppContext:
+    """One instance's window on the app.
+
+    ``env`` is the active profile (``"development"`` unless one was chosen), ``instance``
+    this instance's name, ``services`` its typed view of the service registry, ``log`` a
+    structlog logger bound with ``app`` and ``pattern``, ``config`` the ``[app]`` table, and
+    ``instances`` every instance of the app (read-only; the HTTP pattern reads routers there).
+    """
+
+    env: str
+    instance: str
+    services: Services
+    log: FilteringBoundLogger
+    config: AppConfig
+    instances: Mapping[str, Instance]
+
+    @property
+    def database(self) -> SqlDatabase | None:
+        """This instance's ``Database`` when one is running."""
+        return self.services.get(Database)
+
+    @property
+    def cache(self) -> CacheBackend | None:
+        """This instance's ``Cache`` when one is running."""
+        return self.services.get(Cache)
+
+    @property
+    def jobs(self) -> JobQueue | None:
+        """This instance's ``Jobs`` when one is running."""
+        return self.services.get(Jobs)
+
+    def __repr__(self) -> str:
+        return f"AppContext(instance={self.instance!r}, env={self.env!r})"

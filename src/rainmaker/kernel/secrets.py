@@ -1,0 +1,88 @@
+"""Which settings are secrets, and how they are shown once redacted.
+
+A field is secret when it is typed ``SecretStr``/``SecretBytes``, marked with
+``Field(json_schema_extra={"secret": True})``, or named like a secret (``password``,
+``token``…). URLs keep their shape with the password masked.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+MASK = "********"
+_SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_key|private_key|credential)", re.I)
+
+
+def secret_fields(model: type[BaseModel]) -> set[str]:
+    """Names of ``model``'s fields that hold secrets."""
+    names = set()
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("secret") or _SECRET_NAME.search(name) or _is_secret_type(info.annotation):
+            names.add(name)
+    return names
+
+
+def _is_secret_type(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
+
+
+def redact(value: Any) -> str:
+    """The display form of a secret value."""
+    return MASK if value not in (None, "") else repr(value)
+
+
+def redact_url(value: str) -> str:
+    """``scheme://user:********@host/db`` for URLs that carry a password; others unchanged."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return value
+    if not parts.password:
+        return value
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def display(model: type[BaseModel] | None, key: str, value: Any) -> str:
+    """How a settings value is shown to people: redacted when ``key`` is a secret of ``model``."""
+    top = key.split(".")[0]
+    if model is not None and top in secret_fields(model):
+        return redact(value)
+    if isinstance(value, SecretStr | SecretBytes):
+        return MASK
+    if isinstance(value, str):
+        return repr(redact_url(value))
+    return repr(value)
+
+
+def secret_values(settings: BaseModel) -> Iterable[str]:
+    """The plain text of every secret in ``settings`` (for scrubbing logs)."""
+    for name in secret_fields(type(settings)):
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, SecretBytes):
+            value = value.get_secret_value().decode(errors="ignore")
+        if isinstance(value, str) and len(value) >= 4:
+            yield value
+    for value in settings.model_dump().values():
+        if isinstance(value, str):
+            password = _url_password(value)
+            if password:
+                yield password
+
+
+def _url_password(value: str) -> str | None:
+    try:
+        return urlsplit(value).password if "://" in value else None
+    except ValueError:
+        return None
