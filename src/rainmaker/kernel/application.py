@@ -86,7 +86,7 @@ class Application:
                     app=self.name, instance=instance.name, pattern=instance.pattern.id
                 ),
                 config=self.composition.app,
-                instances=self.instances,
+                app=self,
             )
             try:
                 instance.module = instance.pattern.build(instance.settings, ctx)

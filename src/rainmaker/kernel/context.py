@@ -14,6 +14,7 @@ from rainmaker.kernel.registry import Services
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
+    from rainmaker.kernel.application import Application
     from rainmaker.kernel.composition import AppConfig
     from rainmaker.kernel.instance import Instance
 
@@ -24,8 +25,9 @@ class AppContext:
 
     ``env`` is the active profile (``"development"`` unless one was chosen), ``instance``
     this instance's name, ``services`` its typed view of the service registry, ``log`` a
-    structlog logger bound with ``app`` and ``pattern``, ``config`` the ``[app]`` table, and
-    ``instances`` every instance of the app (read-only; the HTTP pattern reads routers there).
+    structlog logger bound with ``app``, ``instance`` and ``pattern``, ``config`` the
+    ``[app]`` table, and ``app`` the application itself (its instances, state and health;
+    the HTTP pattern reads routers and readiness there).
     """
 
     env: str
@@ -33,7 +35,12 @@ class AppContext:
     services: Services
     log: FilteringBoundLogger
     config: AppConfig
-    instances: Mapping[str, Instance]
+    app: Application
+
+    @property
+    def instances(self) -> Mapping[str, Instance]:
+        """Every instance of the app, in start order."""
+        return self.app.instances
 
     @property
     def database(self) -> SqlDatabase | None:
