@@ -1,9 +1,304 @@
-"""Placeholder: the `inspect` commands are being written; `register` adds them to the CLI."""
+"""Commands that look at a composition without starting it.
+
+``check`` validates, ``plan`` shows what ``run`` would do, ``graph`` draws the dependency
+graph, ``config show`` prints effective settings with their layer, ``patterns`` and
+``pattern info`` describe what is installed.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from enum import Enum
+from typing import Annotated, Any
+
 import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rainmaker.cli.options import CURRENT_FOLDER, AppOption, ProfileOption, SetOption, load_app
+from rainmaker.kernel.application import Application
+from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.composition import env_name, read_composition
+from rainmaker.kernel.errors import CompositionError, Problem
+from rainmaker.kernel.lock import LOCK_FILE, drift, lock_entries, read_lock
+from rainmaker.kernel.pattern import Pattern
+from rainmaker.kernel.secrets import display
+
+console = Console(highlight=False)
+
+
+class GraphFormat(str, Enum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `rainmaker` app."""
+    """Add ``check``, ``plan``, ``graph``, ``config``, ``patterns`` and ``pattern``."""
+    app.command()(check)
+    app.command()(plan)
+    app.command()(graph)
+    config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
+    config_app.command("show")(config_show)
+    app.add_typer(config_app, name="config")
+    app.command("patterns")(list_patterns)
+    pattern_app = typer.Typer(help="Describe one installed pattern.", no_args_is_help=True)
+    pattern_app.command("info")(pattern_info)
+    app.add_typer(pattern_app, name="pattern")
+
+
+def check(
+    app: AppOption = CURRENT_FOLDER, profile: ProfileOption = None, set_: SetOption = None
+) -> None:
+    """Validate the composition (and the lock, when there is one); start nothing."""
+    application = load_app(app, profile, set_)
+    problems = _lock_drift(application)
+    if problems:
+        raise CompositionError(problems)
+    console.print(
+        f"[green]✓[/] {escape(application.name)}: {len(application.instances)} instances valid "
+        f"(profile {application.composition.profile}); start order: "
+        + " → ".join(application.order)
+    )
+
+
+def _lock_drift(application: Application) -> list[Problem]:
+    path = application.composition.root / LOCK_FILE
+    if not path.exists():
+        return []
+    try:
+        locked = read_lock(path)
+    except ValueError as exc:
+        return [Problem(str(exc), fix="run `rainmaker lock` to write it again")]
+    used = used_pattern_ids(application)
+    return drift(locked, lock_entries(used, application.catalog))
+
+
+def used_pattern_ids(application: Application) -> set[str]:
+    """Pattern ids the composition uses in its active profile and in every other profile."""
+    composition = application.composition
+    ids = {instance.pattern.id for instance in application.instances.values()}
+    if composition.path is not None:
+        for profile in composition.profiles:
+            other = read_composition(composition.path, profile=profile)
+            ids |= {config.use for config in other.instances.values()}
+    return ids
+
+
+def plan(
+    app: AppOption = CURRENT_FOLDER, profile: ProfileOption = None, set_: SetOption = None
+) -> None:
+    """What `rainmaker run` would do: instances, start order, routes, migrations, environment."""
+    application = load_app(app, profile, set_)
+    application.build()
+    composition = application.composition
+    console.print(f"[bold]Plan for {escape(application.name)}[/] (profile {composition.profile})\n")
+
+    table = Table(title="Instances, in start order", title_justify="left")
+    for column in ("#", "instance", "pattern", "version", "provides", "uses"):
+        table.add_column(column)
+    for position, instance in enumerate(application.instances.values(), start=1):
+        table.add_row(
+            str(position),
+            instance.name,
+            instance.pattern.id,
+            instance.pattern.version,
+            ", ".join(str(p) for p in instance.pattern.provisions) or "-",
+            ", ".join(f"{cap} → {name}" for cap, name in instance.bindings.items()) or "-",
+        )
+    console.print(table)
+
+    routes = Table(title="Routes that will mount", title_justify="left")
+    for column in ("method", "path", "instance"):
+        routes.add_column(column)
+    for method, path, instance_name in mounted_routes(application):
+        routes.add_row(method, escape(path), instance_name)
+    console.print(routes if routes.row_count else "[dim]No routes will mount.[/]")
+
+    with_migrations = [i for i in application.instances.values() if i.pattern.migrations]
+    if with_migrations:
+        console.print("\n[bold]Migrations[/] (run `rainmaker db status` for pending revisions):")
+        for instance in with_migrations:
+            console.print(f"  {instance.name}: {instance.pattern.migrations}")
+
+    console.print("\n[bold]Environment variables[/]")
+    if not composition.env_vars:
+        console.print("  [dim]rainmaker.toml references none.[/]")
+    for variable, default in sorted(composition.env_vars.items()):
+        state = "set" if variable in os.environ else (
+            f"unset, default {default!r}" if default is not None else "[red]unset, required[/]"
+        )
+        console.print(f"  {variable}: {state}")
+
+
+def mounted_routes(application: Application) -> list[tuple[str, str, str]]:
+    """``(methods, full path, instance)`` for every route each built module contributes."""
+    rows = []
+    for instance in application.instances.values():
+        router = instance.module.router() if instance.module is not None else None
+        for route in getattr(router, "routes", ()):
+            methods = ",".join(sorted(getattr(route, "methods", None) or {"*"}))
+            rows.append((methods, instance.prefix + getattr(route, "path", ""), instance.name))
+    return rows
+
+
+def graph(
+    app: AppOption = CURRENT_FOLDER,
+    profile: ProfileOption = None,
+    set_: SetOption = None,
+    format_: Annotated[GraphFormat, typer.Option("--format", "-f")] = GraphFormat.text,
+) -> None:
+    """The dependency graph: who requires what from whom."""
+    application = load_app(app, profile, set_)
+    typer.echo(render_graph(application, format_))
+
+
+def render_graph(application: Application, format_: GraphFormat) -> str:
+    """The graph as plain text, a Mermaid diagram or Graphviz dot."""
+    edges = [
+        (instance.name, capability, provider)
+        for instance in application.instances.values()
+        for capability, provider in instance.bindings.items()
+    ]
+    names = {i.name: f"{i.name} ({i.pattern.id} {i.pattern.version})" for i in application.instances.values()}
+    if format_ is GraphFormat.mermaid:
+        lines = ["graph TD"]
+        lines += [f'  {_node(n)}["{label}"]' for n, label in names.items()]
+        lines += [f"  {_node(a)} -->|{cap}| {_node(b)}" for a, cap, b in edges]
+        return "\n".join(lines)
+    if format_ is GraphFormat.dot:
+        lines = [f'digraph "{application.name}" {{', "  rankdir=LR;"]
+        lines += [f'  "{n}" [label="{label}"];' for n, label in names.items()]
+        lines += [f'  "{a}" -> "{b}" [label="{cap}"];' for a, cap, b in edges]
+        return "\n".join([*lines, "}"])
+    lines = []
+    for instance in application.instances.values():
+        lines.append(names[instance.name])
+        for capability, provider in instance.bindings.items():
+            lines.append(f"  requires {capability} from {provider}")
+    return "\n".join(lines)
+
+
+def _node(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def config_show(
+    app: AppOption = CURRENT_FOLDER,
+    profile: ProfileOption = None,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Effective settings of every instance and the layer each came from (secrets redacted)."""
+    application = load_app(app, profile, set_)
+    rows = [
+        (instance.name, key, display(type(instance.settings), key, value), source)
+        for instance in application.instances.values()
+        for key, value, source in _settings_rows(instance.settings, instance.sources)
+    ]
+    if as_json:
+        typer.echo(json.dumps([dict(zip(("instance", "key", "value", "source"), r, strict=True)) for r in rows], indent=2))
+        return
+    table = Table(title=f"Settings of {application.name} (profile {application.composition.profile})")
+    for column in ("instance", "key", "value", "from"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
+def _settings_rows(settings: BaseModel, sources: dict[str, str]) -> list[tuple[str, Any, str]]:
+    rows = []
+    for key in type(settings).model_fields:
+        value = getattr(settings, key)
+        source = sources.get(key) or next(
+            (s for k, s in sources.items() if k.startswith(key + ".")), "default"
+        )
+        rows.append((key, value, source))
+    return rows
+
+
+def list_patterns() -> None:
+    """Installed patterns with their versions and capabilities."""
+    catalog = Catalog.installed()
+    table = Table(title="Installed patterns")
+    for column in ("id", "version", "name", "provides", "requires", "from"):
+        table.add_column(column)
+    for pattern in catalog:
+        table.add_row(
+            pattern.id,
+            pattern.version,
+            pattern.name,
+            ", ".join(str(p) for p in pattern.provisions) or "-",
+            ", ".join(str(r) for r in pattern.requirements) or "-",
+            escape(catalog.origins[pattern.id]),
+        )
+    console.print(table)
+    if catalog.problems:
+        raise CompositionError(catalog.problems)
+
+
+def pattern_info(pattern_id: Annotated[str, typer.Argument(help="The pattern id.")]) -> None:
+    """Settings (defaults, descriptions, environment names), provides, requires and examples."""
+    catalog = Catalog.installed()
+    pattern = catalog.get(pattern_id)
+    if pattern is None:
+        from rainmaker.kernel.suggest import did_you_mean
+
+        raise CompositionError(
+            [
+                Problem(
+                    f"no installed pattern {pattern_id!r}",
+                    fix=did_you_mean(pattern_id, catalog.ids())
+                    or "run `rainmaker patterns` to list what is installed",
+                )
+            ]
+        )
+    console.print(f"[bold]{pattern.id}[/] {pattern.version} — {escape(pattern.name)}")
+    if pattern.description:
+        console.print(escape(pattern.description))
+    console.print(f"provides: {', '.join(str(p) for p in pattern.provisions) or '-'}")
+    console.print(f"requires: {', '.join(str(r) for r in pattern.requirements) or '-'}")
+    if pattern.mount:
+        console.print(f"routes mount at: {pattern.mount} (change with mount = \"/path\")")
+    console.print(settings_table(pattern))
+    for number, example in enumerate(pattern.examples, start=1):
+        console.print(f"\n[bold]Example {number}[/]")
+        body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in example.items())
+        console.print(escape(f'[patterns.{pattern.id.split("-")[0]}]\nuse = "{pattern.id}"\n{body}'))
+
+
+def settings_table(pattern: Pattern[Any]) -> Table:
+    """A table of the pattern's settings from its JSON Schema and fields."""
+    schema = pattern.settings.model_json_schema()
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    table = Table(title="Settings")
+    for column in ("key", "type", "default", "description", "environment"):
+        table.add_column(column)
+    for name, info in pattern.settings.model_fields.items():
+        prop = properties.get(info.alias or name, {})
+        default = "(required)" if name in required else display(pattern.settings, name, info.get_default(call_default_factory=True))
+        table.add_row(
+            name,
+            _schema_type(prop),
+            escape(default),
+            escape(info.description or ""),
+            f"RAINMAKER__<INSTANCE>__{env_name(name)}",
+        )
+    return table
+
+
+def _schema_type(prop: dict[str, Any]) -> str:
+    if "type" in prop:
+        return str(prop["type"])
+    if "anyOf" in prop:
+        return " | ".join(_schema_type(p) for p in prop["anyOf"])
+    if "enum" in prop:
+        return " | ".join(repr(v) for v in prop["enum"])
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    return "any"

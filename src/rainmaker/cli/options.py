@@ -10,6 +10,8 @@ import typer
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.loading import load
 
+CURRENT_FOLDER = Path(".")
+
 AppOption = Annotated[
     Path,
     typer.Option("--app", help="The app folder (or its rainmaker.toml).", show_default="."),

@@ -92,6 +92,8 @@ class Composition:
     """Environment variables the file references, with their ``:-`` default if any."""
     problems: list[Problem] = field(default_factory=list)
     """What is wrong in the file itself; validation adds what is wrong against patterns."""
+    profiles: list[str] = field(default_factory=list)
+    """Every profile the file defines."""
 
 
 def find_composition(app: str | os.PathLike[str] | None) -> Path:
@@ -158,6 +160,7 @@ def parse_composition(
         app_sources=builder.app_sources,
         env_vars=builder.env_vars,
         problems=builder.problems,
+        profiles=sorted(data.get("profiles", {})) if isinstance(data.get("profiles"), dict) else [],
     )
 
 
