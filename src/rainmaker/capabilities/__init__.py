@@ -7,7 +7,7 @@ keys so patterns write ``from rainmaker.capabilities import Database``.
 from rainmaker.capabilities.cache import Cache, CacheBackend
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.http import Http, HttpApp
-from rainmaker.capabilities.jobs import Jobs, JobQueue
+from rainmaker.capabilities.jobs import JobQueue, Jobs
 
 __all__ = [
     "Cache",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -30,7 +30,7 @@ from rainmaker.kernel.secrets import display
 console = Console(highlight=False)
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     text = "text"
     mermaid = "mermaid"
     dot = "dot"
@@ -128,8 +128,12 @@ def plan(
     if not composition.env_vars:
         console.print("  [dim]rainmaker.toml references none.[/]")
     for variable, default in sorted(composition.env_vars.items()):
-        state = "set" if variable in os.environ else (
-            f"unset, default {default!r}" if default is not None else "[red]unset, required[/]"
+        state = (
+            "set"
+            if variable in os.environ
+            else (
+                f"unset, default {default!r}" if default is not None else "[red]unset, required[/]"
+            )
         )
         console.print(f"  {variable}: {state}")
 
@@ -163,7 +167,10 @@ def render_graph(application: Application, format_: GraphFormat) -> str:
         for instance in application.instances.values()
         for capability, provider in instance.bindings.items()
     ]
-    names = {i.name: f"{i.name} ({i.pattern.id} {i.pattern.version})" for i in application.instances.values()}
+    names = {
+        i.name: f"{i.name} ({i.pattern.id} {i.pattern.version})"
+        for i in application.instances.values()
+    }
     if format_ is GraphFormat.mermaid:
         lines = ["graph TD"]
         lines += [f'  {_node(n)}["{label}"]' for n, label in names.items()]
@@ -200,9 +207,16 @@ def config_show(
         for key, value, source in _settings_rows(instance.settings, instance.sources)
     ]
     if as_json:
-        typer.echo(json.dumps([dict(zip(("instance", "key", "value", "source"), r, strict=True)) for r in rows], indent=2))
+        typer.echo(
+            json.dumps(
+                [dict(zip(("instance", "key", "value", "source"), r, strict=True)) for r in rows],
+                indent=2,
+            )
+        )
         return
-    table = Table(title=f"Settings of {application.name} (profile {application.composition.profile})")
+    table = Table(
+        title=f"Settings of {application.name} (profile {application.composition.profile})"
+    )
     for column in ("instance", "key", "value", "from"):
         table.add_column(column)
     for row in rows:
@@ -263,12 +277,14 @@ def pattern_info(pattern_id: Annotated[str, typer.Argument(help="The pattern id.
     console.print(f"provides: {', '.join(str(p) for p in pattern.provisions) or '-'}")
     console.print(f"requires: {', '.join(str(r) for r in pattern.requirements) or '-'}")
     if pattern.mount:
-        console.print(f"routes mount at: {pattern.mount} (change with mount = \"/path\")")
+        console.print(f'routes mount at: {pattern.mount} (change with mount = "/path")')
     console.print(settings_table(pattern))
     for number, example in enumerate(pattern.examples, start=1):
         console.print(f"\n[bold]Example {number}[/]")
         body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in example.items())
-        console.print(escape(f'[patterns.{pattern.id.split("-")[0]}]\nuse = "{pattern.id}"\n{body}'))
+        console.print(
+            escape(f'[patterns.{pattern.id.split("-")[0]}]\nuse = "{pattern.id}"\n{body}')
+        )
 
 
 def settings_table(pattern: Pattern[Any]) -> Table:
@@ -281,7 +297,11 @@ def settings_table(pattern: Pattern[Any]) -> Table:
         table.add_column(column)
     for name, info in pattern.settings.model_fields.items():
         prop = properties.get(info.alias or name, {})
-        default = "(required)" if name in required else display(pattern.settings, name, info.get_default(call_default_factory=True))
+        default = (
+            "(required)"
+            if name in required
+            else display(pattern.settings, name, info.get_default(call_default_factory=True))
+        )
         table.add_row(
             name,
             _schema_type(prop),
@@ -300,5 +320,5 @@ def _schema_type(prop: dict[str, Any]) -> str:
     if "enum" in prop:
         return " | ".join(repr(v) for v in prop["enum"])
     if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
     return "any"

@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from string import Template
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.composition import FILE_NAME, read_composition
 from rainmaker.kernel.env_example import env_example
 from rainmaker.kernel.errors import CompositionError, Problem
+from rainmaker.kernel.loading import assemble
 
 console = Console(highlight=False)
 
@@ -58,29 +60,37 @@ def new(
 
     catalog = Catalog.installed()
     instances = {inst: pid for inst, pid in STARTER_PATTERNS.items() if catalog.get(pid)}
-    files = render_app(name, instances, catalog)
+    files = render_app(name, instances)
     for relative, text in files.items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    console.print(f"[green]✓[/] created {target} with {', '.join(instances.values()) or 'no patterns'}")
-    console.print(f"  next: [bold]rainmaker run --app {target}[/] then open http://127.0.0.1:8000/docs")
+    # .env.example comes from the written app itself, so it covers the local pattern too.
+    application = assemble(read_composition(target / FILE_NAME, environ={}), catalog)
+    (target / ".env.example").write_text(
+        env_example(
+            name,
+            [(i.name, type(i.settings)) for i in application.instances.values()],
+            application.composition.env_vars,
+        ),
+        encoding="utf-8",
+    )
+    console.print(
+        f"[green]✓[/] created {target} with {', '.join(instances.values()) or 'no patterns'}"
+    )
+    console.print(
+        f"  next: [bold]rainmaker run --app {target}[/] then open http://127.0.0.1:8000/docs"
+    )
 
 
-def render_app(name: str, instances: dict[str, str], catalog: Catalog) -> dict[str, str]:
-    """Every file of a new app, by relative path."""
+def render_app(name: str, instances: dict[str, str]) -> dict[str, str]:
+    """Every file of a new app but ``.env.example``, by relative path."""
     tables = "\n".join(f'[patterns.{inst}]\nuse = "{pid}"\n' for inst, pid in instances.items())
-    models: list[tuple[str, Any]] = [
-        (inst, pattern.settings)
-        for inst, pid in instances.items()
-        if (pattern := catalog.get(pid)) is not None
-    ]
     values = {"name": name, "module": name.replace("-", "_"), "tables": tables}
     return {
         "rainmaker.toml": Template(TOML).substitute(values),
         f"{values['module']}_hello.py": Template(HELLO).substitute(values),
         "README.md": Template(README).substitute(values),
-        ".env.example": env_example(name, models),
         "tests/test_app.py": Template(TEST).substitute(values),
         ".gitignore": "*.db\n*.db-wal\n*.db-shm\n.env\n__pycache__/\n",
     }

@@ -124,7 +124,9 @@ class Application:
                     # The failing module may have registered services before raising.
                     self.registry.discard_instance(instance.name)
                     error = _startup_error(instance, exc, timeout)
-                    self.log.error("pattern.start_failed", instance=instance.name, error=error.message)
+                    self.log.error(
+                        "pattern.start_failed", instance=instance.name, error=error.message
+                    )
                     await self._stop_started()
                     self.state = "failed"
                     raise error from exc
@@ -155,9 +157,7 @@ class Application:
             try:
                 await asyncio.wait_for(instance.module.stop(), timeout)
             except Exception as exc:  # keep stopping the others: a leak beats a hang
-                self.log.error(
-                    "pattern.stop_failed", instance=instance.name, error=repr(exc)
-                )
+                self.log.error("pattern.stop_failed", instance=instance.name, error=repr(exc))
             finally:
                 self.registry.discard_instance(instance.name)
 

@@ -25,7 +25,7 @@ class Capability(Generic[T]):
     Two keys with the same name are the same capability.
     """
 
-    __slots__ = ("name", "interface", "version", "description")
+    __slots__ = ("description", "interface", "name", "version")
 
     def __init__(
         self, name: str, interface: type[T], *, version: str = "1.0", description: str = ""

@@ -93,7 +93,7 @@ class Catalog:
                         f"local pattern {reference!r} could not be imported: {exc}",
                         instance="app",
                         key="local_patterns",
-                        fix="write 'module:attribute' with the module importable from the app folder",
+                        fix="write 'module:attribute', the module importable from the app folder",
                     )
                 )
                 continue

@@ -195,7 +195,9 @@ class _Builder:
                     fix += f"; the line reads: {lines[line_no - 1].strip()!r}"
             if "Cannot declare" in message:
                 fix = "each [patterns.<instance>] table may appear once: rename or merge one"
-            self.problems.append(Problem(f"{self.file_label} is not valid TOML: {message}", fix=fix))
+            self.problems.append(
+                Problem(f"{self.file_label} is not valid TOML: {message}", fix=fix)
+            )
             return {}
 
     # -- layering --------------------------------------------------------------------------
@@ -227,7 +229,11 @@ class _Builder:
                 self._merge_instance(name, table, self.file_label, replace=True)
             else:
                 self.problems.append(
-                    Problem(f"patterns.{name} must be a table", instance=name, fix=f"write [patterns.{name}]")
+                    Problem(
+                        f"patterns.{name} must be a table",
+                        instance=name,
+                        fix=f"write [patterns.{name}]",
+                    )
                 )
         self._apply_profile(self._table(data, "profiles", "[profiles]"), profile)
         self._apply_environment()
@@ -238,7 +244,9 @@ class _Builder:
         value = data.get(key, {})
         if isinstance(value, dict):
             return value
-        self.problems.append(Problem(f"{label} must be a table", key=key, fix=f"write {label} as a table"))
+        self.problems.append(
+            Problem(f"{label} must be a table", key=key, fix=f"write {label} as a table")
+        )
         return {}
 
     def _check_instance_names(self, patterns: Mapping[str, Any]) -> None:
@@ -298,13 +306,17 @@ class _Builder:
             return
         body = profiles[profile]
         if not isinstance(body, dict):
-            self.problems.append(Problem(f"profiles.{profile} must be a table", key=f"profiles.{profile}"))
+            self.problems.append(
+                Problem(f"profiles.{profile} must be a table", key=f"profiles.{profile}")
+            )
             return
         source = f"profile {profile}"
         self._merge_app(self._table(body, "app", f"[profiles.{profile}.app]"), source)
         for name, table in self._table(body, "patterns", f"[profiles.{profile}.patterns]").items():
             if not isinstance(table, dict):
-                self.problems.append(Problem(f"profiles.{profile}.patterns.{name} must be a table", instance=name))
+                self.problems.append(
+                    Problem(f"profiles.{profile}.patterns.{name} must be a table", instance=name)
+                )
                 continue
             # A profile that switches the pattern replaces the table: the base settings
             # belong to the other pattern and would be unknown keys here.
@@ -370,7 +382,8 @@ class _Builder:
                     Problem(
                         f"--set {item!r} names no instance {target!r}",
                         instance=target,
-                        fix=did_you_mean(target, list(self.raw)) or f"instances are: {', '.join(sorted(self.raw))}",
+                        fix=did_you_mean(target, list(self.raw))
+                        or f"instances are: {', '.join(sorted(self.raw))}",
                     )
                 )
 
@@ -389,7 +402,9 @@ class _Builder:
             mount = table.pop("mount", None)
             providers = table.pop("providers", {})
             enabled = table.pop("enabled", True)
-            sources = {k: v for k, v in self.sources[name].items() if k.split(".")[0] not in RESERVED_KEYS}
+            sources = {
+                k: v for k, v in self.sources[name].items() if k.split(".")[0] not in RESERVED_KEYS
+            }
             if enabled is False:
                 continue
             if not isinstance(use, str) or not use:
@@ -398,20 +413,32 @@ class _Builder:
                         "missing the pattern to use",
                         instance=name,
                         key="use",
-                        fix=f'add use = "<pattern id>" under [patterns.{name}] (see `rainmaker patterns`)',
+                        fix=f'add use = "<pattern id>" under [patterns.{name}] '
+                        "(`rainmaker patterns` lists them)",
                     )
                 )
                 continue
             if mount is not None and (not isinstance(mount, str) or not mount.startswith("/")):
                 self.problems.append(
-                    Problem("mount must be a path starting with '/'", instance=name, key="mount", value=repr(mount),
-                            fix='write e.g. mount = "/api/auth"')
+                    Problem(
+                        "mount must be a path starting with '/'",
+                        instance=name,
+                        key="mount",
+                        value=repr(mount),
+                        fix='write e.g. mount = "/api/auth"',
+                    )
                 )
                 mount = None
-            if not isinstance(providers, dict) or not all(isinstance(v, str) for v in providers.values()):
+            if not isinstance(providers, dict) or not all(
+                isinstance(v, str) for v in providers.values()
+            ):
                 self.problems.append(
-                    Problem("providers must map capability names to instance names", instance=name,
-                            key="providers", fix='write e.g. providers = { Database = "db" }')
+                    Problem(
+                        "providers must map capability names to instance names",
+                        instance=name,
+                        key="providers",
+                        fix='write e.g. providers = { Database = "db" }',
+                    )
                 )
                 providers = {}
             self.instances[name] = InstanceConfig(

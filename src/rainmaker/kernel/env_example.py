@@ -49,7 +49,9 @@ def env_example(
             elif name in secrets:
                 lines.append(f"# {variable}=<secret>")
             else:
-                lines.append(f"# {variable}={_env_value(info.get_default(call_default_factory=True))}")
+                lines.append(
+                    f"# {variable}={_env_value(info.get_default(call_default_factory=True))}"
+                )
         lines.append("")
     return "\n".join(lines)
 

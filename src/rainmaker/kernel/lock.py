@@ -85,19 +85,29 @@ def drift(locked: dict[str, LockedPattern], current: dict[str, LockedPattern]) -
     for pattern_id in sorted(set(locked) | set(current)):
         old, new = locked.get(pattern_id), current.get(pattern_id)
         if old is None:
-            problems.append(Problem(f"pattern {pattern_id} is used but not in {LOCK_FILE}", fix=fix))
+            problems.append(
+                Problem(f"pattern {pattern_id} is used but not in {LOCK_FILE}", fix=fix)
+            )
         elif new is None:
             problems.append(
-                Problem(f"pattern {pattern_id} {old.version} is locked but not installed or used", fix=fix)
+                Problem(
+                    f"pattern {pattern_id} {old.version} is locked but not installed or used",
+                    fix=fix,
+                )
             )
         elif old.version != new.version:
             problems.append(
-                Problem(f"pattern {pattern_id} is locked at {old.version} but {new.version} is installed", fix=fix)
+                Problem(
+                    f"pattern {pattern_id} is locked at {old.version} "
+                    f"but {new.version} is installed",
+                    fix=fix,
+                )
             )
         elif old.settings_schema != new.settings_schema:
             problems.append(
                 Problem(
-                    f"pattern {pattern_id} {new.version}: its settings schema changed since the lock",
+                    f"pattern {pattern_id} {new.version}: "
+                    "its settings schema changed since the lock",
                     fix=fix,
                 )
             )

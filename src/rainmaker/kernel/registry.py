@@ -22,14 +22,21 @@ class ServiceRegistry:
 
     def __init__(self) -> None:
         self._services: dict[str, dict[str, Any]] = {}
+        # What each instance registered, so stopping one costs O(its services), not O(app).
+        self._keys_by_instance: dict[str, set[str]] = {}
 
     def add(self, key: Capability[Any], instance: str, service: Any) -> None:
         self._services.setdefault(key.name, {})[instance] = service
+        self._keys_by_instance.setdefault(instance, set()).add(key.name)
 
     def discard_instance(self, instance: str) -> None:
         """Forget what ``instance`` registered (called when it stops)."""
-        for providers in self._services.values():
-            providers.pop(instance, None)
+        for name in self._keys_by_instance.pop(instance, ()):
+            providers = self._services.get(name)
+            if providers is not None:
+                providers.pop(instance, None)
+                if not providers:
+                    del self._services[name]
 
     def providers(self, key: Capability[Any]) -> Mapping[str, Any]:
         """``instance -> service`` for every instance that registered ``key``."""
@@ -44,7 +51,7 @@ class Services:
     which installed patterns could provide a capability, for the hint in errors.
     """
 
-    __slots__ = ("_registry", "_asker", "_bindings", "_installed_providers")
+    __slots__ = ("_asker", "_bindings", "_installed_providers", "_registry")
 
     def __init__(
         self,

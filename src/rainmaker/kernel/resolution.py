@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from graphlib import CycleError, TopologicalSorter
+from itertools import pairwise
 from typing import Any
 
 from rainmaker.kernel.capability import Provision, Requirement
@@ -141,7 +142,7 @@ def _chain(cycle: list[str], instances: Sequence[Instance]) -> str:
     """``a -[Database]-> b -[Auth]-> a`` from a cycle listed in requirement order."""
     by_name = {instance.name: instance for instance in instances}
     text = cycle[0]
-    for current, following in zip(cycle, cycle[1:], strict=False):
+    for current, following in pairwise(cycle):
         via = [cap for cap, provider in by_name[current].bindings.items() if provider == following]
         text += f" -[{via[0]}]-> {following}" if via else f" -> {following}"
     return text

@@ -1,0 +1,5 @@
+"""``python -m rainmaker`` is the ``rainmaker`` command."""
+
+from rainmaker.cli.main import main
+
+main()

@@ -1,0 +1,10 @@
+"""Kernel test fixtures."""
+
+import pytest
+
+from tests.kernel import fakes
+
+
+@pytest.fixture(autouse=True)
+def _reset_fake_events() -> None:
+    fakes.events.clear()
