@@ -146,3 +146,19 @@ async def test_asgi_lifespan_reports_startup_failure() -> None:
     await app({"type": "lifespan"}, receive, send)  # type: ignore[arg-type]
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert "db (fake-store) failed to start" in sent[0]["message"]
+
+
+async def test_http_before_start_is_a_503_problem() -> None:
+    app = make_app(APP + '[patterns.db]\nuse = "fake-store"\n')
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "path": "/"}, receive, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 503
+    assert (b"content-type", b"application/problem+json") in sent[0]["headers"]  # type: ignore[operator]
+    assert b"The app is created." in sent[1]["body"]  # type: ignore[operator]

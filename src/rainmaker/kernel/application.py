@@ -13,6 +13,7 @@ Lifecycle::
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -227,9 +228,12 @@ class Application:
             return
         http = self.services.get(Http)
         if http is None:
-            await _plain_response(
-                send, 503, b"This app is not started or composes no Http pattern.\n"
+            detail = (
+                f"The app is {self.state}."
+                if self.state != "running"
+                else "The app composes no pattern that provides Http (e.g. framework-fastapi)."
             )
+            await _problem_response(send, 503, detail)
             return
         await http(scope, receive, send)
 
@@ -282,12 +286,19 @@ def _startup_error(instance: Instance, exc: BaseException, timeout: float) -> St
     )
 
 
-async def _plain_response(send: Send, status: int, body: bytes) -> None:
+async def _problem_response(send: Send, status: int, detail: str) -> None:
+    """An RFC 9457 body for the few answers the kernel gives before any Http pattern can."""
+    body = json.dumps(
+        {"type": "about:blank", "title": "Service unavailable", "status": status, "detail": detail}
+    ).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
