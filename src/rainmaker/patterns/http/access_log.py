@@ -1,0 +1,38 @@
+"""The access log: one structured event per request, after the response is sent.
+
+The event is ``http.request`` with method, path, status, duration and client; the request
+id comes from the structlog contextvars the edge middleware binds, like on every other line
+of the request. Server errors log at ``error``, client errors at ``warning``.
+"""
+
+from __future__ import annotations
+
+from structlog.typing import FilteringBoundLogger
+
+from rainmaker.capabilities.http import Scope
+
+
+class AccessLog:
+    """Writes the ``http.request`` events to a bound structlog logger."""
+
+    __slots__ = ("_log",)
+
+    def __init__(self, log: FilteringBoundLogger) -> None:
+        self._log = log
+
+    def record(self, scope: Scope, status: int, duration_s: float) -> None:
+        """Log one finished request (``status`` 0 means no response was sent)."""
+        client = scope.get("client")
+        fields = {
+            "method": scope.get("method", "WS"),
+            "path": scope.get("path", ""),
+            "status": status,
+            "duration_ms": round(duration_s * 1000, 2),
+            "client": client[0] if client else None,
+        }
+        if status >= 500 or status == 0:
+            self._log.error("http.request", **fields)
+        elif status >= 400:
+            self._log.warning("http.request", **fields)
+        else:
+            self._log.info("http.request", **fields)

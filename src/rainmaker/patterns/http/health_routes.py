@@ -1,0 +1,82 @@
+"""``/health/live``, ``/health/ready`` and ``/health``: what orchestrators and people ask.
+
+* live: the process answers (200 as long as the event loop runs);
+* ready: 200 only while the app is running and no pattern is down; 503 while starting,
+  while a pattern is down and once shutdown has begun (the app is ``draining``), so a load
+  balancer stops sending traffic before the server stops accepting it;
+* detail: every pattern's status, details and check latency (may be restricted to
+  loopback clients or switched off by settings, as details can reveal topology).
+
+Health answers are never cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from rainmaker.kernel.application import Application
+from rainmaker.patterns.http.problems import ProblemResponse, problem_body, request_id_of
+from rainmaker.patterns.http.settings import HealthSettings
+
+NO_STORE = {"Cache-Control": "no-store"}
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def health_router(
+    app: Application, settings: HealthSettings, *, instance: str, type_base: str
+) -> APIRouter:
+    """The health routes for ``app`` under ``settings.path``."""
+    router = APIRouter(prefix=settings.path)
+
+    @router.get("/live", summary="Liveness: the process answers")
+    async def live() -> JSONResponse:
+        return JSONResponse({"status": "alive"}, headers=NO_STORE)
+
+    @router.get(
+        "/ready",
+        summary="Readiness: running and every pattern up",
+        responses={503: {"description": "Starting, draining, or a pattern is down"}},
+    )
+    async def ready() -> JSONResponse:
+        if app.state != "running":  # no need to ask the patterns
+            return _ready_response(False, app.state, [])
+        report = await app.health()
+        down = [item.instance for item in report.instances if item.status.value == "down"]
+        return _ready_response(report.ready, report.state, down)
+
+    if settings.detail != "off":
+
+        @router.get(
+            "",
+            summary="Every pattern's health, with details and check latency",
+            responses={503: {"description": "Not ready"}, 403: {"description": "Restricted"}},
+        )
+        async def detail(request: Request) -> Response:
+            client = request.client.host if request.client else None
+            if settings.detail == "loopback" and client not in LOOPBACK:
+                body = problem_body(
+                    status=403,
+                    code="forbidden",
+                    detail="The health detail is only served to loopback clients",
+                    type_base=type_base,
+                    pattern=instance,
+                    request_id=request_id_of(request.scope),
+                )
+                return ProblemResponse(body, status_code=403)
+            report = await app.health()
+            return JSONResponse(
+                report.as_dict(), status_code=200 if report.ready else 503, headers=NO_STORE
+            )
+
+    return router
+
+
+def _ready_response(ready: bool, state: str, down: list[str]) -> JSONResponse:
+    body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "state": state}
+    if down:
+        body["down"] = down
+    return JSONResponse(body, status_code=200 if ready else 503, headers=NO_STORE)

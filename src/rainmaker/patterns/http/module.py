@@ -1,0 +1,347 @@
+"""The running ``framework-fastapi`` module: one FastAPI app serving every pattern's routes.
+
+Composition (:meth:`FastAPIModule.compose`, no I/O, so ``rainmaker routes`` can call it
+on an app that is not started):
+
+1. a FastAPI app with problem+json error handlers, OpenAPI and the docs page;
+2. each instance's router mounted under its prefix (``mount = "/path"`` in the
+   composition, else its pattern's default), its routes tagged with the instance's name;
+   the health routes are this instance's own router;
+3. the middleware of every module, this one's included (the fused edge layer, trusted
+   hosts, CORS), wrapped around it in the order their constraints dictate.
+
+Starting enters the merged lifespan of every router (so their startup/shutdown handlers
+run, though the kernel, not the server, owns the ASGI lifespan) and registers the
+composed ASGI app as the ``Http`` service, which the kernel's application forwards every
+``http`` and ``websocket`` scope to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount
+from starlette.routing import Router as StarletteRouter
+
+from rainmaker.capabilities.http import Http, HttpApp, Scope
+from rainmaker.kernel.context import AppContext
+from rainmaker.kernel.errors import CompositionError, Problem
+from rainmaker.kernel.health import Health
+from rainmaker.kernel.module import Middleware, Module
+from rainmaker.patterns.http.edge import EDGE_NAMES, EdgeMiddleware
+from rainmaker.patterns.http.health_routes import health_router
+from rainmaker.patterns.http.middleware_order import Contribution, order_middleware
+from rainmaker.patterns.http.problems import install_problem_handlers
+from rainmaker.patterns.http.route_table import RouteInfo, route_table
+from rainmaker.patterns.http.settings import HttpSettings
+from rainmaker.patterns.http.trusted_hosts import TrustedHostMiddleware
+
+
+@dataclass
+class ComposedApp:
+    """The result of composition: the FastAPI app, the ASGI stack around it, and who owns what.
+
+    ``owners`` maps ``id(route)`` to the instance whose router contributed the route;
+    ``middleware`` lists the layers outermost first.
+    """
+
+    fastapi: FastAPI
+    asgi: HttpApp
+    owners: dict[int, str]
+    middleware: list[Contribution]
+    routers: list[StarletteRouter] = field(default_factory=list)
+
+
+class FastAPIModule(Module[HttpSettings]):
+    """Builds, starts and serves the composed FastAPI app (see the module docstring)."""
+
+    def __init__(self, settings: HttpSettings, ctx: AppContext) -> None:
+        super().__init__(settings, ctx)
+        self._composed: ComposedApp | None = None
+        self._lifespans: AsyncExitStack | None = None
+        # Filled when the routers' lifespans start; the edge copies it into each request.
+        self._lifespan_state: dict[str, Any] = {}
+
+    # -- what this module contributes -------------------------------------------------------
+
+    def router(self) -> APIRouter:
+        """The health routes (mounted under this instance's prefix)."""
+        return health_router(
+            self.ctx.app,
+            self.settings.health,
+            instance=self.ctx.instance,
+            type_base=self.settings.problem_type_base,
+        )
+
+    def middleware(self) -> Sequence[Middleware]:
+        """The edge layer always; trusted hosts and CORS when the settings ask for them."""
+        settings = self.settings
+        docs = settings.docs_url
+        layers = [
+            Middleware(
+                "edge",
+                _edge_factory(self._lifespan_state),
+                options={
+                    "settings": settings,
+                    "instance": self.ctx.instance,
+                    "log": self.ctx.log,
+                    # Swagger UI loads its script from a CDN, which the API's CSP forbids.
+                    "csp_exempt": frozenset({docs, f"{docs}/oauth2-redirect"} if docs else ()),
+                },
+            )
+        ]
+        if "*" not in settings.trusted_hosts:
+            layers.append(
+                Middleware(
+                    "trusted-hosts",
+                    TrustedHostMiddleware,
+                    options={
+                        "hosts": settings.trusted_hosts,
+                        "instance": self.ctx.instance,
+                        "type_base": settings.problem_type_base,
+                    },
+                    after=["edge"],
+                )
+            )
+        cors = settings.cors
+        if cors.allow_origins:
+            layers.append(
+                Middleware(
+                    "cors",
+                    CORSMiddleware,
+                    options={
+                        "allow_origins": cors.allow_origins,
+                        "allow_methods": cors.allow_methods,
+                        "allow_headers": cors.allow_headers,
+                        "expose_headers": cors.expose_headers,
+                        "allow_credentials": cors.allow_credentials,
+                        "max_age": cors.max_age,
+                    },
+                    after=["edge"],
+                )
+            )
+        return layers
+
+    # -- composition ------------------------------------------------------------------------
+
+    def compose(self) -> ComposedApp:
+        """Build the FastAPI app and its middleware stack (cached; no I/O).
+
+        Raises :class:`CompositionError` for a bad mount prefix, a router of the wrong
+        type, two patterns claiming one method and path, or conflicting middleware order.
+        """
+        if self._composed is None:
+            self._composed = self._compose()
+        return self._composed
+
+    def routes(self) -> list[RouteInfo]:
+        """Every mounted route with its owner and whether it requires authentication."""
+        composed = self.compose()
+        patterns = {name: inst.pattern.id for name, inst in self.ctx.instances.items()}
+        return route_table(
+            composed.fastapi.routes, composed.owners, patterns, default_owner=self.ctx.instance
+        )
+
+    def _compose(self) -> ComposedApp:
+        settings = self.settings
+        app = self.ctx.app
+        app.build()
+        problems: list[Problem] = []
+        routers: list[tuple[str, str, Any]] = []
+        for name, instance in self.ctx.instances.items():
+            assert instance.module is not None
+            router = instance.module.router()
+            if router is None:
+                continue
+            prefix = instance.prefix
+            if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+                problems.append(
+                    Problem(
+                        "the mount prefix must start with '/' and not end with one",
+                        instance=name,
+                        key="mount",
+                        value=repr(prefix),
+                        fix=f'write mount = "/{prefix.strip("/")}"',
+                    )
+                )
+                continue
+            if not isinstance(router, StarletteRouter):
+                problems.append(
+                    Problem(
+                        f"router() returned a {type(router).__name__}, not a FastAPI APIRouter "
+                        "or a Starlette Router",
+                        instance=name,
+                        key="router",
+                        fix="return an APIRouter from the module's router()",
+                    )
+                )
+                continue
+            routers.append((name, prefix, router))
+        if problems:
+            raise CompositionError(problems)
+
+        fastapi = FastAPI(
+            title=settings.title or app.name,
+            version=settings.version,
+            openapi_url=settings.openapi_url,
+            docs_url=settings.docs_url,
+            redoc_url=None,
+            openapi_tags=[
+                {
+                    "name": name,
+                    "description": f"{self.ctx.instances[name].pattern.name} "
+                    f"({self.ctx.instances[name].pattern.id} "
+                    f"{self.ctx.instances[name].pattern.version})",
+                }
+                for name, _, _ in routers
+            ],
+        )
+        owners: dict[int, str] = {}
+        install_problem_handlers(
+            fastapi,
+            http_instance=self.ctx.instance,
+            owner_of=lambda scope: _owner_of(scope, owners),
+            type_base=settings.problem_type_base,
+            log=self.ctx.log,
+        )
+        plain_routers: list[StarletteRouter] = []
+        for name, prefix, router in routers:
+            before = len(fastapi.router.routes)
+            if isinstance(router, APIRouter):
+                # include_router also merges the router's lifespan and startup/shutdown
+                # handlers into the app's, which start() enters.
+                fastapi.include_router(router, prefix=prefix, tags=[name])
+            elif prefix:
+                fastapi.mount(prefix, router)
+                plain_routers.append(router)
+            else:
+                fastapi.router.routes.extend(router.routes)
+                plain_routers.append(router)
+            for context in iter_route_contexts(fastapi.router.routes[before:]):
+                owners[id(context.original_route)] = name
+        _check_duplicate_routes(fastapi.router.routes, owners, self.ctx.instance)
+
+        contributions: list[Contribution] = []
+        for name, instance in self.ctx.instances.items():
+            assert instance.module is not None
+            for spec in instance.module.middleware():
+                own_edge = name == self.ctx.instance and spec.name == "edge"
+                aliases = EDGE_NAMES[1:] if own_edge else ()
+                contributions.append(Contribution(spec, name, aliases))
+        # This instance's layers come first, whatever its place in the start order.
+        contributions.sort(key=lambda c: c.instance != self.ctx.instance)
+        order = order_middleware(contributions)
+        for warning in order.warnings:
+            self.ctx.log.warning("http.middleware_constraint_ignored", detail=warning)
+        asgi: HttpApp = fastapi
+        build_problems: list[Problem] = []
+        for layer in reversed(order.layers):
+            spec = layer.middleware
+            try:
+                asgi = spec.factory(asgi, **spec.options)
+            except Exception as exc:
+                build_problems.append(
+                    Problem(
+                        f"middleware {spec.name!r} could not be built: {type(exc).__name__}: {exc}",
+                        instance=layer.instance,
+                        key="middleware",
+                        fix="check the options its Middleware spec passes to its factory",
+                    )
+                )
+        if build_problems:
+            raise CompositionError(build_problems)
+        return ComposedApp(fastapi, asgi, owners, order.layers, plain_routers)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Compose, run every router's startup (their merged lifespan) and register ``Http``."""
+        composed = self.compose()
+        stack = AsyncExitStack()
+        try:
+            state = await stack.enter_async_context(
+                composed.fastapi.router.lifespan_context(composed.fastapi)
+            )
+            if state:
+                self._lifespan_state.update(state)
+            for router in composed.routers:
+                state = await stack.enter_async_context(router.lifespan_context(composed.fastapi))
+                if state:
+                    self._lifespan_state.update(state)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._lifespans = stack
+        self.ctx.services.register(Http, composed.asgi)
+        self.ctx.log.info(
+            "http.composed",
+            routes=len(composed.owners),
+            middleware=[layer.middleware.name for layer in composed.middleware],
+        )
+
+    async def stop(self) -> None:
+        """Run every router's shutdown, in reverse."""
+        stack, self._lifespans = self._lifespans, None
+        if stack is not None:
+            await stack.aclose()
+        self._lifespan_state.clear()
+
+    async def health(self) -> Health:
+        """Up once composed; the detail lists the middleware order."""
+        if self._composed is None:
+            return Health.down(reason="not composed")
+        return Health.up(
+            routes=len(self._composed.owners),
+            middleware=[layer.middleware.name for layer in self._composed.middleware],
+        )
+
+
+def _edge_factory(lifespan_state: dict[str, Any]) -> Any:
+    def build(app: HttpApp, **options: Any) -> EdgeMiddleware:
+        edge = EdgeMiddleware(app, **options)
+        edge.lifespan_state = lifespan_state
+        return edge
+
+    return build
+
+
+def _owner_of(scope: Scope, owners: dict[int, str]) -> str | None:
+    route = scope.get("route")
+    return owners.get(id(route)) if route is not None else None
+
+
+def _check_duplicate_routes(
+    routes: list[BaseRoute], owners: dict[int, str], own: str
+) -> None:
+    """Two patterns serving one method and path would shadow each other silently."""
+    seen: dict[tuple[str, str], str] = {}
+    problems: list[Problem] = []
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        path = context.path
+        if path is None:
+            continue
+        if isinstance(route, Mount):
+            keys = [("*", path)]
+        else:
+            keys = [(method, path) for method in sorted(context.methods or ("WS",))]
+        owner = owners.get(id(route), own)
+        for key in keys:
+            first = seen.setdefault(key, owner)
+            if first != owner:
+                problems.append(
+                    Problem(
+                        f"{key[0]} {key[1]} is served by both {first} and {owner}",
+                        instance=owner,
+                        key="mount",
+                        fix=f'mount one of them elsewhere, e.g. mount = "/{owner}"',
+                    )
+                )
+    if problems:
+        raise CompositionError(problems)

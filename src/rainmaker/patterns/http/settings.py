@@ -1,0 +1,132 @@
+"""Settings of the ``framework-fastapi`` pattern (the ``[patterns.<http>]`` table)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rainmaker.kernel.pattern import Settings
+
+
+class CorsSettings(Settings):
+    """Cross-origin resource sharing; off unless ``allow_origins`` names an origin."""
+
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser, e.g. "
+        "'https://app.example.com'; '*' allows any. Empty turns CORS off.",
+    )
+    allow_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        description="HTTP methods allowed in cross-origin requests.",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type", "X-Request-ID"],
+        description="Request headers allowed in cross-origin requests.",
+    )
+    expose_headers: list[str] = Field(
+        default_factory=lambda: ["X-Request-ID", "Retry-After"],
+        description="Response headers a browser script may read.",
+    )
+    allow_credentials: bool = Field(
+        False, description="Allow cookies and Authorization headers on cross-origin requests."
+    )
+    max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight answer.")
+
+
+class SecurityHeadersSettings(Settings):
+    """Response headers that harden browsers' handling of the API's answers."""
+
+    enabled: bool = Field(True, description="Add the security headers to every response.")
+    content_security_policy: str | None = Field(
+        "default-src 'none'; frame-ancestors 'none'",
+        description="Content-Security-Policy for API responses (not applied to the docs page, "
+        "which loads its scripts from a CDN). None leaves it out.",
+    )
+    hsts_max_age: int = Field(
+        0,
+        ge=0,
+        description="Strict-Transport-Security max-age in seconds; 0 leaves the header out. "
+        "Set it in profiles that are only served over HTTPS.",
+    )
+    referrer_policy: str = Field("no-referrer", description="Referrer-Policy header value.")
+
+
+class HealthSettings(Settings):
+    """Liveness, readiness and per-pattern health routes."""
+
+    path: str = Field(
+        "/health",
+        pattern=r"^/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$",
+        description="Base path: <path>/live, <path>/ready and <path> (the detail).",
+    )
+    detail: Literal["public", "loopback", "off"] = Field(
+        "public",
+        description="Who may read the per-pattern detail at <path>: anyone, only clients "
+        "on 127.0.0.1/::1 (e.g. a sidecar), or nobody (the route is not mounted).",
+    )
+
+
+class ShutdownSettings(Settings):
+    """Graceful shutdown under ``rainmaker run`` (SIGTERM/SIGINT)."""
+
+    delay: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds between the signal and closing the listening socket. Readiness "
+        "answers 503 meanwhile, so a load balancer stops sending new traffic.",
+    )
+    timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds in-flight requests may take to finish once the socket is closed; "
+        "connections still open after that are cut.",
+    )
+
+
+class HttpSettings(Settings):
+    """Settings of the ``framework-fastapi`` pattern."""
+
+    title: str | None = Field(
+        None, description="API title in the OpenAPI document; defaults to the app's name."
+    )
+    version: str = Field("0.1.0", description="API version in the OpenAPI document.")
+    openapi_url: str | None = Field(
+        "/openapi.json", description="Where the OpenAPI document is served; None hides it."
+    )
+    docs_url: str | None = Field(
+        "/docs",
+        description="Where the interactive docs page is served; None hides it "
+        "(it also needs openapi_url).",
+    )
+    max_body_size: int = Field(
+        1_048_576,
+        ge=0,
+        description="Largest request body accepted, in bytes; larger ones get 413.",
+    )
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Host header values served, e.g. 'api.example.com' or '*.example.com'; "
+        "'*' serves any. Other hosts get 400.",
+    )
+    request_id_header: str = Field(
+        "X-Request-ID",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Header carrying the request id: honoured on requests when well-formed "
+        "(1-128 characters of letters, digits and ._:-), generated otherwise, always echoed.",
+    )
+    access_log: bool = Field(True, description="Log one structured event per request.")
+    problem_type_base: str = Field(
+        "urn:rainmaker:problem:",
+        description="Prefix of the 'type' URI of problem+json bodies; the error code follows. "
+        "Point it at your error documentation, e.g. 'https://docs.example.com/errors/'.",
+    )
+    cors: CorsSettings = Field(default_factory=CorsSettings, description="CORS settings.")
+    security_headers: SecurityHeadersSettings = Field(
+        default_factory=SecurityHeadersSettings, description="Security response headers."
+    )
+    health: HealthSettings = Field(default_factory=HealthSettings, description="Health routes.")
+    shutdown: ShutdownSettings = Field(
+        default_factory=ShutdownSettings, description="Graceful shutdown under `rainmaker run`."
+    )
