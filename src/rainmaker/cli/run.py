@@ -1,9 +1,266 @@
-"""Placeholder: the `run` commands are being written; `register` adds them to the CLI."""
+"""``rainmaker run`` (serve the app on uvicorn) and ``rainmaker routes`` (list its routes).
+
+Graceful shutdown under ``run``: the first SIGTERM/SIGINT marks the app as draining, so
+``/health/ready`` answers 503 while the server still accepts connections for
+``shutdown.delay`` seconds (the load balancer notices and stops sending traffic); then the
+socket closes, in-flight requests get ``shutdown.timeout`` seconds to finish, and the
+modules stop in reverse start order. The exit code is 0. A second signal skips the delay;
+a third SIGINT cuts open connections.
+
+With ``--workers N`` or ``--reload`` uvicorn runs the app in child processes, which need
+an import string: :func:`create_app` rebuilds the app there from environment variables.
+In that mode the readiness delay does not apply (uvicorn's supervisor signals its
+workers directly); the drain bound still does.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, Protocol
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from rainmaker.capabilities.http import Http
+from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
+from rainmaker.kernel.application import Application
+from rainmaker.kernel.errors import CompositionError, Problem, StartupError
+from rainmaker.kernel.loading import load
+
+ENV_APP = "RAINMAKER_RUN_APP"
+ENV_PROFILE = "RAINMAKER_RUN_PROFILE"
+ENV_SET = "RAINMAKER_RUN_SET"
+
+DEFAULT_DELAY = 5.0
+DEFAULT_TIMEOUT = 30.0
+
+
+class _RouteRow(Protocol):
+    methods: tuple[str, ...]
+    path: str
+    instance: str
+    pattern: str
+    auth: str
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `rainmaker` app."""
+    """Add ``run`` and ``routes`` to the ``rainmaker`` app."""
+    app.command("run")(run)
+    app.command("routes")(routes)
+
+
+def run(
+    app_path: AppOption = Path("."),
+    profile: ProfileOption = None,
+    overrides: SetOption = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart when the app's files change (development).")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (each runs the whole app).")
+    ] = 1,
+) -> None:
+    """Serve the app on uvicorn until SIGTERM/SIGINT, then shut down gracefully."""
+    application = load(app_path, profile=profile, overrides=overrides or ())
+    module = http_module(application)  # composes: an invalid one exits 2 before binding
+    delay, timeout = _shutdown_settings(module)
+    if reload or workers > 1:
+        _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)
+        return
+    sock = _bind(host, port, application)
+    asyncio.run(_serve(application, sock, delay, timeout))
+
+
+def routes(
+    app_path: AppOption = Path("."),
+    profile: ProfileOption = None,
+    overrides: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every mounted route: method, path, owning instance (pattern) and authentication.
+
+    AUTH is "yes" when the route's dependencies include a fastapi.security scheme
+    (OAuth2PasswordBearer, HTTPBearer, APIKeyHeader…), "optional" when every such scheme
+    is built with auto_error=False, "no" otherwise.
+    """
+    application = load_app(app_path, profile, overrides)
+    module = http_module(application)
+    listing = getattr(module, "routes", None)
+    if listing is None:
+        raise CompositionError(
+            [Problem(f"{type(module).__name__} cannot list its routes", key="routes")]
+        )
+    rows: list[_RouteRow] = listing()
+    console = Console(highlight=False, soft_wrap=True)
+    if as_json:
+        console.print_json(json.dumps([row.as_dict() for row in rows]))
+        return
+    table = Table("METHOD", "PATH", "PATTERN", "AUTH", box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(",".join(row.methods), row.path, f"{row.instance} ({row.pattern})", row.auth)
+    console.print(table)
+
+
+def http_module(application: Application) -> Any:
+    """Build the app's modules and return the one providing ``Http``, composed.
+
+    Raises :class:`CompositionError` when no instance provides ``Http`` or when the HTTP
+    module's composition is invalid (mounts, duplicate routes, middleware order).
+    """
+    application.build()
+    providers = [
+        instance
+        for instance in application.instances.values()
+        if any(p.capability.name == Http.name for p in instance.pattern.provisions)
+    ]
+    if not providers:
+        raise CompositionError(
+            [
+                Problem(
+                    "no pattern instance provides Http, so there is nothing to serve",
+                    fix='add [patterns.http] with use = "framework-fastapi" to rainmaker.toml',
+                )
+            ]
+        )
+    module = providers[0].module
+    compose = getattr(module, "compose", None)
+    if compose is not None:
+        compose()
+    return module
+
+
+def create_app() -> Application:
+    """The app factory uvicorn imports in worker and reload processes (reads ``ENV_*``)."""
+    return load(
+        os.environ.get(ENV_APP, "."),
+        profile=os.environ.get(ENV_PROFILE) or None,
+        overrides=json.loads(os.environ.get(ENV_SET, "[]")),
+    )
+
+
+class GracefulServer:
+    """Factory for a ``uvicorn.Server`` whose signal handling drains before it stops.
+
+    uvicorn is imported lazily (inside :meth:`create`) so that ``rainmaker --help`` stays
+    fast.
+    """
+
+    @staticmethod
+    def create(config: Any, application: Application, delay: float) -> Any:
+        import uvicorn
+
+        class _Server(uvicorn.Server):
+            drain_deadline: float | None = None
+
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                # Not recorded in _captured_signals on purpose: uvicorn would re-raise the
+                # signal after serving and the process would die by it instead of exit 0.
+                if self.drain_deadline is None and not self.should_exit:
+                    self.drain_deadline = time.monotonic() + delay
+                    application.begin_shutdown()
+                    application.log.info("server.draining", delay_s=delay, signal=sig)
+                elif self.should_exit:
+                    self.force_exit = True
+                else:
+                    self.should_exit = True
+
+            async def on_tick(self, counter: int) -> bool:
+                if self.drain_deadline is not None and time.monotonic() >= self.drain_deadline:
+                    self.should_exit = True
+                result: bool = await super().on_tick(counter)
+                return result
+
+        return _Server(config)
+
+
+async def _serve(
+    application: Application, sock: socket.socket, delay: float, timeout: float
+) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        application,
+        lifespan="off",  # we start and stop the app around the server, to report failures
+        log_config=None,  # our structlog configuration renders uvicorn's records too
+        access_log=False,  # the edge middleware writes the access log
+        timeout_graceful_shutdown=math.ceil(timeout),  # uvicorn takes whole seconds
+    )
+    server = GracefulServer.create(config, application, delay)
+    try:
+        await application.start()
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            application.begin_shutdown()
+            await application.stop()
+    finally:
+        sock.close()
+    if not server.started:
+        raise StartupError("the server did not start; see the log above")
+
+
+def _bind(host: str, port: int, application: Application) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            pattern_id=application.name,
+            hint="choose another --port, or stop the process that uses this one",
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _shutdown_settings(module: Any) -> tuple[float, float]:
+    shutdown = getattr(getattr(module, "settings", None), "shutdown", None)
+    if shutdown is None:  # an Http provider other than framework-fastapi
+        return DEFAULT_DELAY, DEFAULT_TIMEOUT
+    return float(shutdown.delay), float(shutdown.timeout)
+
+
+def _run_supervised(
+    app_path: Path,
+    profile: str | None,
+    overrides: list[str],
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    timeout: float,
+) -> None:
+    import uvicorn
+
+    os.environ[ENV_APP] = str(app_path.resolve())
+    os.environ[ENV_PROFILE] = profile or ""
+    os.environ[ENV_SET] = json.dumps(overrides)
+    folder = app_path if app_path.is_dir() else app_path.parent
+    uvicorn.run(
+        f"{__name__}:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        reload_dirs=[str(folder.resolve())] if reload else None,
+        workers=None if reload else workers,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=math.ceil(timeout),  # uvicorn takes whole seconds
+    )

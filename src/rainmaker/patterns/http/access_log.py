@@ -2,7 +2,8 @@
 
 The event is ``http.request`` with method, path, status, duration and client; the request
 id comes from the structlog contextvars the edge middleware binds, like on every other line
-of the request. Server errors log at ``error``, client errors at ``warning``.
+of the request. Server errors log at ``error``; client errors and 503 (a readiness probe
+while draining, a backing service down: expected, and reported elsewhere) at ``warning``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class AccessLog:
             "duration_ms": round(duration_s * 1000, 2),
             "client": client[0] if client else None,
         }
-        if status >= 500 or status == 0:
+        if (status >= 500 and status != 503) or status == 0:
             self._log.error("http.request", **fields)
         elif status >= 400:
             self._log.warning("http.request", **fields)
