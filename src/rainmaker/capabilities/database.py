@@ -1,26 +1,96 @@
-"""The ``Database`` capability: a shared SQL engine, sessions and cross-pattern transactions."""
+"""The ``Database`` capability: a shared SQL engine, sessions and cross-pattern transactions.
+
+Importing this module does not import SQLAlchemy; the types below are for type checkers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from rainmaker.kernel.capability import Capability
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+
+@runtime_checkable
+class OutboxMessage(Protocol):
+    """A committed outbox message as a relay handler receives it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def payload(self) -> Any: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+@runtime_checkable
+class TransactionalOutbox(Protocol):
+    """Messages written inside a transaction and handed on only after it commits.
+
+    ``add`` writes a message in the current transaction; ``handle`` registers the handler
+    for a topic (the jobs pattern registers its enqueuer); ``relay`` hands committed,
+    pending messages to their handlers and marks them done (the provider also runs it in
+    the background after each commit). Delivery is at least once.
+    """
+
+    async def add(self, topic: str, payload: Mapping[str, Any] | list[Any] | str | int) -> int: ...
+
+    def handle(self, topic: str, handler: Callable[[Any], Awaitable[None]]) -> None: ...
+
+    async def relay(self, *, limit: int = ...) -> int: ...
+
+    async def pending(self, topic: str | None = None) -> int: ...
+
+    async def purge(self, older_than: timedelta) -> int: ...
 
 
 @runtime_checkable
 class SqlDatabase(Protocol):
     """One database instance shared by every pattern that requires it.
 
-    ``transaction()`` binds one unit of work to the current task; ``session()`` joins it
-    when one is open (or opens its own); ``on_commit`` defers a callback until the
-    surrounding transaction commits.
+    ``transaction()`` binds one unit of work to the current task (nested blocks become
+    savepoints); ``session()`` joins it when one is open (or opens its own that commits at
+    the end of the block); ``on_commit`` defers a callback until the surrounding
+    transaction commits. Both raise :class:`~rainmaker.UnavailableError` (HTTP 503) when
+    the server cannot be reached or no connection frees up in time.
     """
 
-    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+    @property
+    def instance(self) -> str:
+        """The composition's name for this database."""
+        ...
 
-    def session(self) -> AbstractAsyncContextManager[Any]: ...
+    @property
+    def backend(self) -> str:
+        """The SQL dialect: ``"sqlite"`` or ``"postgresql"``."""
+        ...
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The shared engine, for what sessions cannot do; prefer ``session()``."""
+        ...
+
+    @property
+    def outbox(self) -> TransactionalOutbox: ...
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the current task has an open unit of work here."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
     def on_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None: ...
 

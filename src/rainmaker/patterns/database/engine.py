@@ -1,0 +1,125 @@
+"""Building the one SQLAlchemy async engine (and pool) of a database instance.
+
+SQLite goes through aiosqlite with WAL, foreign keys and a busy timeout set on every new
+connection, and transactions that begin as SQLAlchemy says (the sqlite3 module's own
+implicit BEGIN handling is switched off, so savepoints and transactional DDL work).
+PostgreSQL goes through asyncpg with pool size, overflow, acquire timeout, pre-ping,
+recycle, connect timeout, statement timeout and application_name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from rainmaker.patterns.database.settings import (
+    PostgresSettings,
+    SqliteSettings,
+    describe_postgres_url,
+)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What people need to know about an engine: its backend and where it points.
+
+    ``target`` is shown in errors and health (``127.0.0.1:5432/app``, never a password);
+    ``host``/``port`` are ``None`` for SQLite.
+    """
+
+    backend: str
+    target: str
+    host: str | None = None
+    port: int | None = None
+    pool_size: int = 0
+    max_overflow: int = 0
+    pool_timeout: float = 0.0
+
+
+def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, EngineInfo]:
+    """An aiosqlite engine for ``settings.path`` (relative to ``root``)."""
+    path = Path(settings.path)
+    if not path.is_absolute():
+        path = root / path
+    path = path.resolve()
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{path}",
+        pool_size=settings.pool_size,
+        max_overflow=0,
+        pool_timeout=settings.pool_timeout,
+        echo=settings.echo,
+        # sqlite3's own timeout is the busy timeout for opening; the PRAGMA covers the rest.
+        connect_args={"timeout": settings.busy_timeout},
+    )
+    pragmas = (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={int(settings.busy_timeout * 1000)}",
+        f"PRAGMA synchronous={settings.synchronous.upper()}",
+    )
+    begin = "BEGIN IMMEDIATE" if settings.begin == "immediate" else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin): the driver's implicit
+        # transactions break SAVEPOINT and transactional DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    info = EngineInfo(
+        backend="sqlite",
+        target=str(path),
+        pool_size=settings.pool_size,
+        pool_timeout=settings.pool_timeout,
+    )
+    return engine, info
+
+
+def postgres_engine(settings: PostgresSettings, app_name: str) -> tuple[AsyncEngine, EngineInfo]:
+    """An asyncpg engine for ``settings.url``."""
+    host, port, database = describe_postgres_url(settings.url)
+    url = make_url(settings.url).set(drivername="postgresql+asyncpg")
+    server_settings = {"application_name": (settings.application_name or app_name)[:63]}
+    connect_args: dict[str, Any] = {
+        "timeout": settings.connect_timeout,
+        "server_settings": server_settings,
+    }
+    if settings.statement_timeout:
+        server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
+        # A client-side bound too, for a server that stops answering without closing the
+        # socket: the request fails instead of hanging.
+        connect_args["command_timeout"] = settings.statement_timeout + 5
+    engine = create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_pre_ping=settings.pool_pre_ping,
+        pool_recycle=settings.pool_recycle,
+        echo=settings.echo,
+        connect_args=connect_args,
+    )
+    info = EngineInfo(
+        backend="postgresql",
+        target=f"{host}:{port}/{database}",
+        host=host,
+        port=port,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+    )
+    return engine, info

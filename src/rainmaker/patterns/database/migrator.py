@@ -1,0 +1,420 @@
+"""Per-pattern Alembic migrations: one branch and one version table per pattern.
+
+Every pattern that owns tables names an importable package of Alembic revisions
+(``Pattern.migrations``) and a table prefix (``Pattern.table_prefix``, default: its id with
+``_``). Each package is a self-contained linear branch whose position is kept in the
+pattern's own version table ``<prefix>alembic_version`` — so third-party patterns never
+share a revision graph, and a pattern's state is read and changed on its own. Branches run
+in the app's dependency order (``Application.order``).
+
+No ``env.py`` is needed: :class:`Migrator` drives Alembic's ``EnvironmentContext`` itself
+on the instance's engine. While a branch runs, a guard inspects every SQL statement and
+refuses (rolling the whole upgrade back) any that creates, changes or writes a table
+outside the pattern's prefix, or references one in a foreign key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError, rev_id
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+
+from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedError
+
+if TYPE_CHECKING:
+    from rainmaker.kernel.application import Application
+    from rainmaker.kernel.pattern import Pattern
+    from rainmaker.patterns.database.database import SqlAlchemyDatabase
+
+TEMPLATE_DIR = Path(__file__).with_name("alembic_template")
+DATABASE_CAPABILITY = "Database"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One pattern's migrations on one database."""
+
+    pattern_id: str
+    instances: tuple[str, ...]
+    package: str
+    directory: Path
+    prefix: str
+
+    @property
+    def version_table(self) -> str:
+        return f"{self.prefix}alembic_version"
+
+    @property
+    def label(self) -> str:
+        """``pattern (instance, …)`` for messages."""
+        names = ", ".join(self.instances)
+        return self.pattern_id if names == self.pattern_id else f"{self.pattern_id} ({names})"
+
+    def script(self) -> ScriptDirectory:
+        return ScriptDirectory(str(TEMPLATE_DIR), version_locations=[str(self.directory)])
+
+    def matches(self, name: str) -> bool:
+        """Whether ``name`` (from ``--pattern``) is this pattern's id or one of its instances."""
+        return name == self.pattern_id or name in self.instances
+
+
+@dataclass(frozen=True)
+class BranchStatus:
+    """Where a branch stands: revisions applied in the database and heads in the code."""
+
+    branch: Branch
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return set(self.current) == set(self.heads)
+
+
+def table_prefix(pattern: Pattern[Any]) -> str:
+    """The prefix of every table ``pattern`` owns."""
+    prefix = pattern.table_prefix or pattern.id.replace("-", "_")
+    return prefix if prefix.endswith("_") else prefix + "_"
+
+
+def branch_of(pattern: Pattern[Any], instances: Sequence[str]) -> Branch:
+    """The migration branch of ``pattern`` (its package must be importable)."""
+    package = pattern.migrations
+    if package is None:
+        raise MigrationError(f"pattern {pattern.id} declares no migrations", pattern_id=pattern.id)
+    try:
+        spec = importlib.util.find_spec(package)
+    except ImportError as error:
+        spec = None
+        reason = str(error)
+    else:
+        reason = "no such package"
+    if spec is None or not spec.submodule_search_locations:
+        raise MigrationError(
+            f"migrations package {package!r} of pattern {pattern.id} cannot be imported ({reason})",
+            pattern_id=pattern.id,
+            hint="Pattern.migrations must name an importable package (a folder with "
+            "__init__.py) holding the Alembic revision files",
+        )
+    return Branch(
+        pattern_id=pattern.id,
+        instances=tuple(instances),
+        package=package,
+        directory=Path(next(iter(spec.submodule_search_locations))),
+        prefix=table_prefix(pattern),
+    )
+
+
+def branches_on(app: Application, database_instance: str) -> list[Branch]:
+    """Branches of every pattern that keeps its tables on ``database_instance``, in start
+    order: the database pattern itself and each instance bound to it for ``Database``."""
+    instances_of: dict[str, list[str]] = {}
+    patterns: dict[str, Pattern[Any]] = {}
+    for instance in app.instances.values():
+        if instance.pattern.migrations is None:
+            continue
+        on_it = instance.name == database_instance or (
+            instance.bindings.get(DATABASE_CAPABILITY) == database_instance
+        )
+        if on_it:
+            patterns.setdefault(instance.pattern.id, instance.pattern)
+            instances_of.setdefault(instance.pattern.id, []).append(instance.name)
+    return [branch_of(patterns[pid], names) for pid, names in instances_of.items()]
+
+
+# -- the prefix guard ---------------------------------------------------------------------
+
+_NAME = r'(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[\w$]+)(?:\.(?:"[^"]+"|`[^`]+`|[\w$]+))?'
+_TOUCHES = re.compile(
+    r"(?:\bCREATE (?:UNLOGGED |TEMP |TEMPORARY )?TABLE (?:IF NOT EXISTS )?"
+    r"|\bALTER TABLE (?:IF EXISTS )?(?:ONLY )?"
+    r"|\bDROP TABLE (?:IF EXISTS )?"
+    r"|\bINSERT (?:OR \w+ )?INTO "
+    r"|(?<!\bON )(?<!\bFOR )(?<!\bDO )(?<!\bNO )\bUPDATE (?:ONLY )?"
+    r"|\bDELETE FROM (?:ONLY )?"
+    r"|\bTRUNCATE (?:TABLE )?(?:ONLY )?"
+    r"|\bREFERENCES "
+    r"|\bRENAME TO "
+    r"|\bCREATE (?:UNIQUE )?INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(?:" + _NAME + r" )?ON "
+    r"(?:ONLY )?)"
+    r"(" + _NAME + ")",
+    re.IGNORECASE,
+)
+_LITERALS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
+_BATCH_TEMP = "_alembic_tmp_"
+
+
+def tables_touched(statement: str) -> list[str]:
+    """Names of the tables ``statement`` creates, changes, writes or references."""
+    flat = " ".join(_LITERALS.sub("''", statement).split())
+    names = []
+    for match in _TOUCHES.finditer(flat):
+        name = match.group(1).split(".")[-1].strip('"`[]')
+        names.append(name)
+    return names
+
+
+def _guard(branch: Branch) -> Callable[..., None]:
+    def check(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        for name in tables_touched(statement):
+            bare = name.removeprefix(_BATCH_TEMP)
+            if not bare.lower().startswith(branch.prefix.lower()):
+                excerpt = " ".join(statement.split())[:160]
+                raise MigrationRefusedError(
+                    f"a migration of {branch.pattern_id} touches table {name!r}, outside its "
+                    f"prefix {branch.prefix!r}; nothing was applied (statement: {excerpt})",
+                    pattern_id=branch.pattern_id,
+                    hint=f"a pattern creates and changes only its own tables ({branch.prefix}*); "
+                    "refer to other patterns' rows by id, not by foreign key",
+                )
+
+    return check
+
+
+# -- running Alembic ----------------------------------------------------------------------
+
+
+@dataclass
+class Migrator:
+    """Runs, inspects and writes the migrations of the branches on one database."""
+
+    database: SqlAlchemyDatabase
+    branches: Sequence[Branch]
+    log: Any = None
+    _scripts: dict[str, ScriptDirectory] = field(default_factory=dict, repr=False)
+
+    def find(self, name: str) -> Branch:
+        """The branch for a pattern id or instance name (``--pattern``)."""
+        for branch in self.branches:
+            if branch.matches(name):
+                return branch
+        known = ", ".join(b.pattern_id for b in self.branches) or "none"
+        raise MigrationError(
+            f"no pattern {name!r} with migrations on database {self.database.instance}",
+            pattern_id=self.database.instance,
+            hint=f"patterns with migrations here: {known}",
+        )
+
+    def script(self, branch: Branch) -> ScriptDirectory:
+        if branch.pattern_id not in self._scripts:
+            try:
+                self._scripts[branch.pattern_id] = branch.script()
+            except CommandError as error:
+                raise MigrationError(
+                    f"migrations of {branch.pattern_id} in {branch.directory} are broken: {error}",
+                    pattern_id=branch.pattern_id,
+                    cause=error,
+                ) from error
+        return self._scripts[branch.pattern_id]
+
+    async def status(self) -> list[BranchStatus]:
+        """Every branch's current and head revisions."""
+        results = []
+        for branch in self.branches:
+            heads = self._heads(branch)
+            results.append(BranchStatus(branch, await self.current(branch), heads))
+        return results
+
+    async def upgrade(self, branch: Branch | None = None, target: str = "heads") -> list[str]:
+        """Upgrade one branch (or all, in order) to ``target``; labels of what moved."""
+        moved = []
+        for item in [branch] if branch is not None else list(self.branches):
+            before = await self.current(item)
+            script = self.script(item)
+
+            def steps(rev: Any, _context: Any, script: ScriptDirectory = script) -> Any:
+                return script._upgrade_revs(target, rev)
+
+            await self._run(
+                item, partial(_migrate, branch=item, script=script, fn=steps, target=target)
+            )
+            after = await self.current(item)
+            if before != after:
+                moved.append(f"{item.label}: {_show(before)} -> {_show(after)}")
+                if self.log is not None:
+                    self.log.info(
+                        "database.migrated", pattern=item.pattern_id, revision=_show(after)
+                    )
+        return moved
+
+    async def downgrade(self, branch: Branch, target: str) -> str:
+        """Downgrade one branch to ``target`` (a revision, ``-1`` or ``base``)."""
+        script = self.script(branch)
+        before = await self.current(branch)
+
+        def steps(rev: Any, _context: Any) -> Any:
+            return script._downgrade_revs(target, rev)
+
+        await self._run(
+            branch, partial(_migrate, branch=branch, script=script, fn=steps, target=target)
+        )
+        after = await self.current(branch)
+        return f"{branch.label}: {_show(before)} -> {_show(after)}"
+
+    async def revision(self, branch: Branch, message: str, *, autogenerate: bool = False) -> Path:
+        """Write a new revision file at the head of ``branch``; its path.
+
+        With ``autogenerate``, the branch must be up to date and its package must expose
+        ``target_metadata``; only tables under the branch's prefix are compared.
+        """
+        script = self.script(branch)
+        heads = script.get_heads()
+        if len(heads) > 1:
+            raise MigrationError(
+                f"migrations of {branch.pattern_id} have several heads ({', '.join(heads)})",
+                pattern_id=branch.pattern_id,
+                hint="give each revision exactly one down_revision: a pattern's branch is linear",
+            )
+        code = {"upgrades": "", "downgrades": "", "imports": ""}
+        if autogenerate:
+            current = await self.current(branch)
+            if set(current) != set(heads):
+                raise MigrationError(
+                    f"{branch.pattern_id} is at {_show(current)}, not at its head {_show(heads)}",
+                    pattern_id=branch.pattern_id,
+                    hint=f"run `rainmaker db upgrade --pattern {branch.pattern_id}` first",
+                )
+            metadata = _target_metadata(branch)
+            code = await self._run(branch, partial(_autogenerate, branch=branch, metadata=metadata))
+        created = script.generate_revision(
+            rev_id(),
+            message,
+            head=heads[0] if heads else "base",
+            version_path=str(branch.directory),
+            upgrades=code["upgrades"],
+            downgrades=code["downgrades"],
+            imports=code["imports"],
+        )
+        if created is None:  # pragma: no cover - alembic returns None only for empty templates
+            raise MigrationError("alembic wrote no revision", pattern_id=branch.pattern_id)
+        self._scripts.pop(branch.pattern_id, None)
+        return Path(created.path)
+
+    async def current(self, branch: Branch) -> tuple[str, ...]:
+        """The revisions of ``branch`` applied in the database (empty: none yet)."""
+        result: tuple[str, ...] = await self._run(branch, partial(_current, branch=branch))
+        return result
+
+    def _heads(self, branch: Branch) -> tuple[str, ...]:
+        return tuple(self.script(branch).get_heads())
+
+    async def _run(self, branch: Branch, fn: Callable[[Connection], Any]) -> Any:
+        try:
+            async with self.database.engine.connect() as connection:
+                result = await connection.run_sync(fn)
+                await connection.commit()
+                return result
+        except (MigrationError, CommandError) as error:
+            if isinstance(error, MigrationError):
+                raise
+            raise MigrationError(
+                f"migrations of {branch.pattern_id}: {error}",
+                pattern_id=branch.pattern_id,
+                cause=error,
+            ) from error
+        except Exception as error:
+            translated = self.database.translate(error)
+            if translated is not error:
+                raise translated from error
+            raise MigrationError(
+                f"migration of {branch.pattern_id} failed and was rolled back: "
+                f"{type(error).__name__}: {error}",
+                pattern_id=branch.pattern_id,
+                hint="fix the revision in " + str(branch.directory),
+                cause=error,
+            ) from error
+
+
+def _current(connection: Connection, branch: Branch) -> tuple[str, ...]:
+    context = MigrationContext.configure(connection, opts={"version_table": branch.version_table})
+    return tuple(context.get_current_heads())
+
+
+def _migrate(
+    connection: Connection,
+    branch: Branch,
+    script: ScriptDirectory,
+    fn: Callable[[Any, Any], Any],
+    target: str,
+) -> None:
+    guard = _guard(branch)
+    event.listen(connection, "before_cursor_execute", guard)
+    try:
+        with EnvironmentContext(Config(), script, fn=fn, destination_rev=target) as env:
+            env.configure(
+                connection=connection,
+                version_table=branch.version_table,
+                # SQLite supports transactional DDL once the driver's implicit BEGIN is
+                # off (see engine.py): a failed or refused upgrade leaves nothing behind.
+                transactional_ddl=True,
+            )
+            with env.begin_transaction():
+                env.run_migrations()
+    finally:
+        event.remove(connection, "before_cursor_execute", guard)
+
+
+def _target_metadata(branch: Branch) -> Any:
+    module = importlib.import_module(branch.package)
+    metadata = getattr(module, "target_metadata", None)
+    if metadata is None:
+        raise MigrationError(
+            f"{branch.package} has no target_metadata to compare the database against",
+            pattern_id=branch.pattern_id,
+            hint=f"set target_metadata = <your MetaData> in {branch.package}/__init__.py",
+        )
+    return metadata
+
+
+def _autogenerate(connection: Connection, branch: Branch, metadata: Any) -> dict[str, str]:
+    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+        if type_ != "table" or name is None:
+            return True
+        return name.startswith(branch.prefix) and name != branch.version_table
+
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "target_metadata": metadata,
+            "include_name": include_name,
+            "version_table": branch.version_table,
+            "render_as_batch": connection.dialect.name == "sqlite",
+        },
+    )
+    migration = produce_migrations(context, metadata)
+    batch = connection.dialect.name == "sqlite"
+    upgrade_ops = migration.upgrade_ops
+    downgrade_ops = migration.downgrade_ops
+    assert upgrade_ops is not None and downgrade_ops is not None
+    return {
+        "upgrades": render_python_code(
+            upgrade_ops, render_as_batch=batch, migration_context=context
+        )
+        .strip()
+        .replace("\n", "\n    "),
+        "downgrades": render_python_code(
+            downgrade_ops, render_as_batch=batch, migration_context=context
+        )
+        .strip()
+        .replace("\n", "\n    "),
+        "imports": "",
+    }
+
+
+def _show(revisions: Sequence[str]) -> str:
+    return ", ".join(revisions) if revisions else "base"

@@ -1,0 +1,166 @@
+"""The running database modules: engine up, migrations (optionally), service registered.
+
+``start`` opens the engine and proves the server answers within the connect timeout
+(failing fast with host, port and reason), upgrades migrations when ``auto_migrate`` is on,
+registers the :class:`~rainmaker.patterns.database.database.SqlAlchemyDatabase` as
+``Database`` and starts the outbox relay. ``stop`` stops the relay and closes the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rainmaker.capabilities.database import Database
+from rainmaker.kernel.errors import UnavailableError
+from rainmaker.kernel.health import Health
+from rainmaker.kernel.module import Module
+from rainmaker.patterns.database.database import SqlAlchemyDatabase
+from rainmaker.patterns.database.engine import EngineInfo, postgres_engine, sqlite_engine
+from rainmaker.patterns.database.migrator import Migrator, branches_on
+from rainmaker.patterns.database.settings import PoolSettings, PostgresSettings, SqliteSettings
+
+S = TypeVar("S", bound=PoolSettings)
+
+HEALTH_TIMEOUT = 3.0
+
+
+class DatabaseModule(Module[S]):
+    """What both backends share; subclasses say how to build the engine."""
+
+    database: SqlAlchemyDatabase | None = None
+    _relay: asyncio.Task[None] | None = None
+
+    @abstractmethod
+    def _engine(self) -> tuple[AsyncEngine, EngineInfo]:
+        """Build (without connecting) this backend's engine."""
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds the first round trip may take at start."""
+        return 10.0
+
+    async def connect(self) -> SqlAlchemyDatabase:
+        """Open the engine and check one round trip (idempotent). The CLI uses this
+        without starting the app; ``start`` uses it too."""
+        if self.database is not None:
+            return self.database
+        engine, info = self._engine()
+        database = SqlAlchemyDatabase(engine, info, instance=self.ctx.instance, log=self.ctx.log)
+        try:
+            await database.ping(self.connect_timeout)
+        except UnavailableError as error:
+            await engine.dispose()
+            raise UnavailableError(
+                f"cannot connect to {self._where(info)}: {_reason(error)}",
+                pattern_id=self.ctx.instance,
+                hint=self._connect_hint(info),
+                cause=error.cause,
+            ) from error
+        self.database = database
+        return database
+
+    async def disconnect(self) -> None:
+        """Close every pooled connection."""
+        if self.database is not None:
+            database, self.database = self.database, None
+            await database.engine.dispose()
+
+    def migrator(self) -> Migrator:
+        """The migrations of every pattern on this database, in the app's start order."""
+        if self.database is None:
+            raise RuntimeError("connect() first")
+        return Migrator(
+            self.database, branches_on(self.ctx.app, self.ctx.instance), log=self.ctx.log
+        )
+
+    async def start(self) -> None:
+        database = await self.connect()
+        try:
+            if self.settings.auto_migrate:
+                await self.migrator().upgrade()
+        except BaseException:
+            await self.disconnect()
+            raise
+        self.ctx.services.register(Database, database)
+        self._relay = asyncio.create_task(
+            database.outbox.run(self.settings.outbox_poll_interval, self.ctx.log),
+            name=f"rainmaker.outbox.{self.ctx.instance}",
+        )
+        self.ctx.log.info("database.started", backend=database.backend, target=database.info.target)
+
+    async def stop(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay
+            self._relay = None
+        await self.disconnect()
+
+    async def health(self) -> Health:
+        """One round trip with its latency; down (with the reason) when it fails."""
+        database = self.database
+        if database is None:
+            return Health.down(reason="not connected")
+        details: dict[str, Any] = {"backend": database.backend, "target": database.info.target}
+        try:
+            latency = await database.ping(HEALTH_TIMEOUT)
+        except UnavailableError as error:
+            return Health.down(reason=error.message, **details)
+        return Health.up(latency_ms=round(latency, 3), pool=database.pool_status(), **details)
+
+    def _where(self, info: EngineInfo) -> str:
+        return info.target
+
+    def _connect_hint(self, info: EngineInfo) -> str:
+        return "check the database settings"
+
+
+class SqliteDatabaseModule(DatabaseModule[SqliteSettings]):
+    """``database-sqlite``: one file next to the app."""
+
+    def _engine(self) -> tuple[AsyncEngine, EngineInfo]:
+        root = self.ctx.app.composition.root
+        engine, info = sqlite_engine(self.settings, root)
+        Path(info.target).parent.mkdir(parents=True, exist_ok=True)
+        return engine, info
+
+    def _where(self, info: EngineInfo) -> str:
+        return f"SQLite file {info.target}"
+
+    def _connect_hint(self, info: EngineInfo) -> str:
+        return (
+            "check that the folder exists and is writable, and that no other program locks the file"
+        )
+
+
+class PostgresDatabaseModule(DatabaseModule[PostgresSettings]):
+    """``database-postgres``: a PostgreSQL server through asyncpg."""
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.settings.connect_timeout
+
+    def _engine(self) -> tuple[AsyncEngine, EngineInfo]:
+        return postgres_engine(self.settings, self.ctx.config.name)
+
+    def _where(self, info: EngineInfo) -> str:
+        database = info.target.split("/", 1)[1]
+        return f"PostgreSQL at host {info.host} port {info.port} (database {database})"
+
+    def _connect_hint(self, info: EngineInfo) -> str:
+        return (
+            f"start PostgreSQL on {info.host}:{info.port} or correct the url setting; "
+            "the connect_timeout setting bounds the wait"
+        )
+
+
+def _reason(error: UnavailableError) -> str:
+    message = error.message
+    marker = "is unavailable: "
+    return message.split(marker, 1)[1] if marker in message else message
