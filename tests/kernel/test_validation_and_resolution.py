@@ -152,3 +152,22 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "3 problems" in text
     for expected in ("db.pool_size", "users.use", "x.greeting: environment variable UNSET"):
         assert expected in text
+
+
+def test_a_broken_installed_pattern_fails_only_the_apps_that_use_it() -> None:
+    from tests.kernel.fakes import catalog
+
+    patterns = catalog()
+    patterns.add(object(), origin="broken-pkg (broken.pattern:p)", declared_id="broken-one")
+    make_app(APP + '[patterns.db]\nuse = "fake-store"\n', patterns=patterns)
+    text = problems_of(APP + '[patterns.x]\nuse = "broken-one"\n', patterns=patterns)
+    assert "broken-pkg (broken.pattern:p) is not a rainmaker Pattern" in text
+    assert "unknown pattern" not in text
+
+
+def test_local_pattern_that_fails_to_import_is_reported() -> None:
+    text = problems_of(
+        '[app]\nname = "t"\nlocal_patterns = ["no_such_module_xyz:pattern"]\n'
+        '[patterns.db]\nuse = "fake-store"\n'
+    )
+    assert "local pattern 'no_such_module_xyz:pattern' could not be imported" in text

@@ -19,6 +19,7 @@ from rainmaker.kernel.errors import Problem
 from rainmaker.kernel.pattern import Pattern
 
 ENTRY_POINT_GROUP = "rainmaker.patterns"
+LOCAL = "<local>"  # key of problems with the app's own local_patterns
 
 
 class Catalog:
@@ -28,6 +29,9 @@ class Catalog:
         self._patterns: dict[str, Pattern[Any]] = {}
         self.origins: dict[str, str] = {}
         self.problems: list[Problem] = []
+        # Problems by the pattern id they concern: a broken package only fails the apps
+        # that use it.
+        self.problems_by_id: dict[str, list[Problem]] = {}
         for pattern in patterns:
             self.add(pattern, origin="code")
 
@@ -40,11 +44,12 @@ class Catalog:
             try:
                 pattern = entry.load()
             except Exception as exc:  # a broken third-party package must not hide the rest
-                catalog.problems.append(
+                catalog._problem(
+                    entry.name,
                     Problem(
                         f"pattern entry point {entry.name!r} failed to load: {exc}",
                         fix=f"reinstall or remove the package that declares {entry.value}",
-                    )
+                    ),
                 )
                 continue
             catalog.add(pattern, origin=origin, declared_id=entry.name)
@@ -53,24 +58,27 @@ class Catalog:
     def add(self, pattern: Any, *, origin: str, declared_id: str | None = None) -> None:
         """Add one pattern; a non-pattern, a mismatched id or a duplicate id is a problem."""
         if not isinstance(pattern, Pattern):
-            self.problems.append(
-                Problem(f"{origin} is not a rainmaker Pattern (got {type(pattern).__name__})")
+            self._problem(
+                declared_id or origin,
+                Problem(f"{origin} is not a rainmaker Pattern (got {type(pattern).__name__})"),
             )
             return
         if declared_id is not None and declared_id != pattern.id:
-            self.problems.append(
+            self._problem(
+                declared_id,
                 Problem(
                     f"entry point {declared_id!r} loads pattern {pattern.id!r}",
                     fix="name the entry point after the pattern id",
-                )
+                ),
             )
         if pattern.id in self._patterns and self._patterns[pattern.id] is not pattern:
-            self.problems.append(
+            self._problem(
+                pattern.id,
                 Problem(
                     f"pattern id {pattern.id!r} is declared twice: by {self.origins[pattern.id]} "
                     f"and by {origin}",
                     fix="uninstall one of the two packages",
-                )
+                ),
             )
             return
         self._patterns[pattern.id] = pattern
@@ -88,7 +96,8 @@ class Catalog:
             try:
                 pattern = getattr(importlib.import_module(module_name), attr or "pattern")
             except Exception as exc:
-                self.problems.append(
+                self._problem(
+                    LOCAL,
                     Problem(
                         f"local pattern {reference!r} could not be imported: {exc}",
                         instance="app",
@@ -98,6 +107,10 @@ class Catalog:
                 )
                 continue
             self.add(pattern, origin=f"local {reference}")
+
+    def _problem(self, pattern_id: str, problem: Problem) -> None:
+        self.problems.append(problem)
+        self.problems_by_id.setdefault(pattern_id, []).append(problem)
 
     def get(self, pattern_id: str) -> Pattern[Any] | None:
         return self._patterns.get(pattern_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.catalog import LOCAL, Catalog
 from rainmaker.kernel.composition import Composition, InstanceConfig, env_name
 from rainmaker.kernel.errors import Problem
 from rainmaker.kernel.instance import Instance
@@ -24,10 +24,17 @@ def validate_instances(
     composition: Composition, catalog: Catalog
 ) -> tuple[list[Instance], list[Problem]]:
     """Validated instances in composition order, and every problem found."""
-    problems = list(catalog.problems)
+    used = {config.use for config in composition.instances.values()}
+    problems = [
+        problem
+        for pattern_id in sorted(used | {LOCAL})
+        for problem in catalog.problems_by_id.get(pattern_id, [])
+    ]
     instances = []
     for config in composition.instances.values():
         pattern = catalog.get(config.use)
+        if pattern is None and config.use in catalog.problems_by_id:
+            continue  # already reported: the package is installed but broken
         if pattern is None:
             installed = catalog.ids()
             problems.append(
