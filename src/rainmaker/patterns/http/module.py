@@ -31,7 +31,7 @@ from starlette.routing import Router as StarletteRouter
 
 from rainmaker.capabilities.http import Http, HttpApp, Scope
 from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import CompositionError, Problem
+from rainmaker.kernel.errors import CompositionError, Problem, StartupError
 from rainmaker.kernel.health import Health
 from rainmaker.kernel.module import Middleware, Module
 from rainmaker.patterns.http.edge import EDGE_NAMES, EdgeMiddleware
@@ -262,7 +262,12 @@ class FastAPIModule(Module[HttpSettings]):
 
     async def start(self) -> None:
         """Compose, run every router's startup (their merged lifespan) and register ``Http``."""
-        composed = self.compose()
+        try:
+            composed = self.compose()
+        except CompositionError as exc:
+            # Served without `rainmaker run` (which composes first and exits 2), the
+            # problems must still reach the log in full, not just their count.
+            raise StartupError(str(exc), pattern_id=self.ctx.instance, cause=exc) from exc
         stack = AsyncExitStack()
         try:
             state = await stack.enter_async_context(
