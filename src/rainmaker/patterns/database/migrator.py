@@ -404,14 +404,10 @@ def _autogenerate(connection: Connection, branch: Branch, metadata: Any) -> dict
     return {
         "upgrades": render_python_code(
             upgrade_ops, render_as_batch=batch, migration_context=context
-        )
-        .strip()
-        .replace("\n", "\n    "),
+        ).strip(),
         "downgrades": render_python_code(
             downgrade_ops, render_as_batch=batch, migration_context=context
-        )
-        .strip()
-        .replace("\n", "\n    "),
+        ).strip(),
         "imports": "",
     }
 

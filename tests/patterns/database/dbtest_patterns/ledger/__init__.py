@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 
 from rainmaker import Capability, Module, Pattern, Settings
@@ -62,6 +64,17 @@ class LedgerModule(Module[LedgerSettings]):
     async def start(self) -> None:
         self.ctx.services.register(Ledger, LedgerService(self.ctx.services.require(Database)))
 
+    def router(self) -> Any:
+        from fastapi import APIRouter
+
+        router = APIRouter()
+
+        @router.get("/total")
+        async def total() -> dict[str, int]:
+            return {"total": await self.ctx.services.require(Ledger).total()}
+
+        return router
+
 
 pattern: Pattern[LedgerSettings] = Pattern(
     id="ledger",
@@ -71,6 +84,7 @@ pattern: Pattern[LedgerSettings] = Pattern(
     factory=LedgerModule,
     provides=[Ledger],
     requires=[Database],
+    mount="/ledger",
     migrations="tests.patterns.database.dbtest_patterns.ledger.migrations",
     table_prefix="ledger_",
 )
