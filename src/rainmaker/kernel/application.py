@@ -51,7 +51,9 @@ class Application:
         self.services = Services(
             self.registry, asker="app", installed_providers=catalog.providers_of
         )
-        self.log = structlog.get_logger("rainmaker").bind(app=composition.app.name)
+        # Initial values, not .bind(): binding would freeze the logging configuration of
+        # this moment, and load() configures logging only after building the app.
+        self.log = structlog.get_logger("rainmaker", app=composition.app.name)
         self.state = "created"
         self._started: list[Instance] = []
         self._built = False

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 import rainmaker
-from rainmaker.kernel.logging import configure_logging
 from tests.patterns.http.testapp_source import SOURCE
 
 MakeApp = Callable[..., Path]
@@ -60,13 +59,11 @@ async def serve(make_app: MakeApp) -> AsyncIterator[Callable[..., Any]]:
     stack: list[Any] = []
 
     async def start(**kwargs: Any) -> httpx.AsyncClient:
-        # Loggers keep the stream that was sys.stderr when logging was configured; give
-        # them one that lives as long as the test. Configure before load() too: the
-        # kernel binds Application.log before load() configures logging.
+        # load() configures logging to the stream sys.stderr is at that moment; give it
+        # one that lives as long as the test (pytest's capture streams are swapped).
         logs = io.StringIO()
         real_stderr, sys.stderr = sys.stderr, logs
         try:
-            configure_logging(fmt="json")
             app = rainmaker.load(make_app(**kwargs))
         finally:
             sys.stderr = real_stderr
