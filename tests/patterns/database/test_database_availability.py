@@ -16,6 +16,7 @@ from sqlalchemy import text
 from rainmaker import CompositionError, StartupError, UnavailableError
 from rainmaker.capabilities.database import Database
 from rainmaker.kernel.health import Status
+from rainmaker.kernel.logging import configure_logging
 from rainmaker.testing.harness import build_app
 from rainmaker.testing.proxy import TcpProxy
 from tests.patterns.database.conftest import PG_HOST, PG_PORT, pg_url
@@ -39,6 +40,9 @@ async def proxy(postgres_server: None) -> AsyncIterator[TcpProxy]:
 async def test_lost_server_turns_health_down_requests_503_and_recovers(
     proxy: TcpProxy, shared_pg_database: str, tmp_path: Path
 ) -> None:
+    # Plain JSON logs: the default console renderer draws every logged traceback with its
+    # locals, which takes seconds for a 503 and is not what this test is about.
+    configure_logging(fmt="json")
     url = pg_url(shared_pg_database, host="127.0.0.1", port=proxy.port)
     app = build_app(
         {

@@ -25,10 +25,10 @@ from rainmaker.testing.harness import build_app
 from tests.patterns.database.dbtest_patterns import audit, ledger, rogue
 from tests.patterns.database.dbtest_patterns.ledger import Ledger
 
-TEST_PATTERNS = [ledger.pattern, audit.pattern, rogue.pattern]
+TEST_PATTERNS: list[Pattern[Any]] = [ledger.pattern, audit.pattern, rogue.pattern]
 
 
-def compose(db: Mapping[str, Any], root: Path, *names: str, **extra: Any) -> Application:
+def compose(db: Mapping[str, Any], root: Path, *names: str, **extra: Pattern[Any]) -> Application:
     # audit is declared before ledger on purpose: order comes from dependencies
     instances: dict[str, Mapping[str, Any]] = {"db": db}
     for name in names:

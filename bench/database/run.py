@@ -1,0 +1,142 @@
+"""Database benchmark: the pattern's ``session()`` against raw SQLAlchemy on the same engine.
+
+Each operation is one unit of work with an INSERT and a SELECT of the row just written
+(two round trips and a commit). Both sides use the very same engine and pool that the
+database pattern built, so the difference is only what ``db.session()`` adds: the
+task-bound unit of work, on_commit bookkeeping and error translation. Rounds alternate
+between the two sides to cancel drift; the figure is the median over rounds.
+
+Run (PostgreSQL on 127.0.0.1:5432; a throwaway database is created and dropped):
+
+    .venv/bin/python bench/database/run.py [--ops 2000] [--rounds 7] [--backend sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from rainmaker.capabilities.database import Database, SqlDatabase
+from rainmaker.testing.harness import build_app
+from rainmaker.testing.servers import server_reachable
+
+metadata = MetaData()
+items = Table(
+    "bench_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", String(50), nullable=False),
+)
+
+Operation = Callable[[int], Awaitable[None]]
+
+
+def pattern_operation(db: SqlDatabase) -> Operation:
+    async def run(n: int) -> None:
+        async with db.session() as session:
+            new_id = (
+                await session.execute(insert(items).values(label=f"p{n}").returning(items.c.id))
+            ).scalar_one()
+            await session.execute(select(items.c.label).where(items.c.id == new_id))
+
+    return run
+
+
+def raw_operation(engine: AsyncEngine) -> Operation:
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def run(n: int) -> None:
+        async with sessions() as session, session.begin():
+            new_id = (
+                await session.execute(insert(items).values(label=f"r{n}").returning(items.c.id))
+            ).scalar_one()
+            await session.execute(select(items.c.label).where(items.c.id == new_id))
+
+    return run
+
+
+async def timed(operation: Operation, ops: int) -> float:
+    """Operations per second for ``ops`` sequential operations."""
+    began = time.perf_counter()
+    for n in range(ops):
+        await operation(n)
+    return ops / (time.perf_counter() - began)
+
+
+async def bench(settings: dict[str, object], root: Path, ops: int, rounds: int) -> tuple[float, float]:
+    app = build_app({"db": settings}, root=root, name="bench")
+    async with app.running():
+        db = app.services.require(Database)
+        async with db.engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+            await connection.run_sync(metadata.create_all)
+        ours, raw = pattern_operation(db), raw_operation(db.engine)
+        await timed(ours, ops // 10)  # warm up both paths
+        await timed(raw, ops // 10)
+        ours_rates, raw_rates = [], []
+        for round_no in range(rounds):
+            order = [(ours, ours_rates), (raw, raw_rates)]
+            if round_no % 2:
+                order.reverse()
+            for operation, rates in order:
+                rates.append(await timed(operation, ops))
+        async with db.engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+    return statistics.median(ours_rates), statistics.median(raw_rates)
+
+
+async def admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", type=int, default=2000, help="operations per side per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        if args.backend in ("sqlite", "both"):
+            settings: dict[str, object] = {"use": "database-sqlite", "path": "bench.db"}
+            results.append(("sqlite", *await bench(settings, Path(folder), args.ops, args.rounds)))
+        if args.backend in ("postgres", "both"):
+            reason = server_reachable("127.0.0.1", 5432)
+            if reason is not None:
+                print(f"postgres: skipped, 127.0.0.1:5432 not reachable ({reason})")
+            else:
+                name = f"rm_bench_{uuid.uuid4().hex[:10]}"
+                await admin(f'CREATE DATABASE "{name}"')
+                try:
+                    settings = {
+                        "use": "database-postgres",
+                        "url": f"postgresql://postgres@127.0.0.1:5432/{name}",
+                        "auto_migrate": True,
+                    }
+                    results.append(
+                        ("postgres", *await bench(settings, Path(folder), args.ops, args.rounds))
+                    )
+                finally:
+                    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"{'backend':<10}{'session() ops/s':>18}{'raw ops/s':>14}{'ratio':>8}")
+    for backend, ours, raw in results:
+        print(f"{backend:<10}{ours:>18,.0f}{raw:>14,.0f}{ours / raw:>8.3f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
