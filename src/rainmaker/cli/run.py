@@ -80,7 +80,10 @@ def run(
         _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)
         return
     sock = _bind(host, port, application)
-    asyncio.run(_serve(application, sock, delay, timeout))
+    config = _server_config(application, timeout)
+    # uvicorn's loop choice (uvloop when installed), as `uvicorn app:app` would use.
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(application, config, sock, delay))
 
 
 def routes(
@@ -185,18 +188,19 @@ class GracefulServer:
         return _Server(config)
 
 
-async def _serve(
-    application: Application, sock: socket.socket, delay: float, timeout: float
-) -> None:
+def _server_config(application: Application, timeout: float) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         application,
         lifespan="off",  # we start and stop the app around the server, to report failures
         log_config=None,  # our structlog configuration renders uvicorn's records too
         access_log=False,  # the edge middleware writes the access log
         timeout_graceful_shutdown=math.ceil(timeout),  # uvicorn takes whole seconds
     )
+
+
+async def _serve(application: Application, config: Any, sock: socket.socket, delay: float) -> None:
     server = GracefulServer.create(config, application, delay)
     try:
         await application.start()
@@ -213,7 +217,10 @@ async def _serve(
 
 def _bind(host: str, port: int, application: Application) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and accepted connections inherit it. Without it, Nagle's algorithm and delayed ACKs
+    # hold every two-write response ~40 ms (measured: 700 instead of 9,000 req/s).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
