@@ -105,6 +105,9 @@ def read_outbox(folder: str | os.PathLike[str]) -> list[OutboxMessage]:
         recipients = tuple(
             item.strip() for item in str(message.get("X-Envelope-To", "")).split(",") if item
         )
+        # The trace headers describe the envelope; ``message`` is what was sent.
+        del message["Return-Path"]
+        del message["X-Envelope-To"]
         result.append(OutboxMessage(path, sender, recipients, message))
     return result
 
@@ -114,4 +117,5 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
     if part is None or part.get_content_subtype() != subtype:
         return None
     content = part.get_content()
-    return content if isinstance(content, str) else None
+    # Lines travel (and are stored) as CRLF; callers compare text with "\n".
+    return content.replace("\r\n", "\n") if isinstance(content, str) else None

@@ -79,8 +79,9 @@ class TemplateRenderer:
                 hint=f"add {name}.subject.txt and {name}.txt and/or {name}.html to "
                 "the templates folder",
             )
-        # Templates end with a newline and may wrap lines; a subject is one line.
-        return RenderedTemplate(subject=" ".join(subject.split()), text=text, html=html)
+        # Template files end with a newline; a line break *inside* the subject (say, from
+        # a context value) is left for Email to refuse as header injection.
+        return RenderedTemplate(subject=subject.strip(), text=text, html=html)
 
     def _searched(self, package: str) -> str:
         places = [str(self.app_dir)] if self.app_dir is not None else []
