@@ -345,4 +345,3 @@ class CacheContract:
         json_client = await cache_factory()
         with pytest.raises(ValueError):
             await json_client.get("k")
-
