@@ -177,9 +177,9 @@ class LocalObjectStore:
 
     async def copy(self, source: str, destination: str) -> ObjectInfo:
         """Copy ``source`` to ``destination`` (file copy in a thread, then the same swap)."""
-        info = await self.head(source)
         source_paths = self.paths(source)
         paths = self.paths(destination)
+        info = await self.head(source)
         temp = await asyncio.to_thread(self._open_temp, paths)
         try:
             await asyncio.to_thread(self._copy_into, source_paths.data, temp, source)

@@ -186,7 +186,7 @@ class S3StorageModule(_StorageModule):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        session = aioboto3.Session()
+        session = _session(aioboto3)
         stack = contextlib.AsyncExitStack()
         try:
             client = await stack.enter_async_context(
@@ -236,6 +236,18 @@ class S3StorageModule(_StorageModule):
             reason = store.translate(error, action="check the bucket")
             return Health.down(endpoint=self.endpoint, bucket=store.bucket, reason=str(reason))
         return Health.up(endpoint=self.endpoint, bucket=store.bucket)
+
+
+_SESSIONS: dict[str, Any] = {}
+
+
+def _session(aioboto3: Any) -> Any:
+    """One aioboto3 session per process: making one loads botocore's service models
+    (a tenth of a second or more); clients made from it stay independent."""
+    session = _SESSIONS.get("default")
+    if session is None:
+        session = _SESSIONS["default"] = aioboto3.Session()
+    return session
 
 
 def _reveal(secret: Any) -> str | None:
