@@ -85,7 +85,7 @@ def measure(access_log: bool, args: argparse.Namespace) -> dict[str, list[tuple[
     results: dict[str, list[tuple[float, float]]] = {"handwritten": [], "composed": []}
     servers = {kind: start(kind, access_log) for kind in results}
     try:
-        for kind, (_, url) in servers.items():  # warm up both
+        for _, url in servers.values():  # warm up both
             wrk(url, 2, args.connections, args.threads)
         for round_no in range(args.rounds):
             order = list(results) if round_no % 2 == 0 else list(reversed(results))

@@ -26,7 +26,8 @@ async def test_mount_overrides_the_prefix_per_instance(serve: Any) -> None:
 
 async def test_two_instances_on_one_path_is_a_composition_error(make_app: MakeApp) -> None:
     app = rainmaker.load(make_app(extra='[patterns.more]\nuse = "items"\n'))
-    with pytest.raises(rainmaker.StartupError, match=r"GET /api/items/\{item_id\} is served by both"):
+    duplicate = r"GET /api/items/\{item_id\} is served by both"
+    with pytest.raises(rainmaker.StartupError, match=duplicate):
         await app.start()
     assert app.state == "failed"
 
