@@ -11,6 +11,7 @@ from rainmaker import StartupError, UnavailableError
 from rainmaker.capabilities.mailer import (
     Email,
     Mailer,
+    MessageRejectedError,
     RecipientsRefusedError,
     is_retryable,
 )
@@ -83,7 +84,7 @@ async def test_server_requiring_login_refuses_anonymous_mail(
     app = mail_app(smtp_settings(smtp_auth), tmp_path)
     running.append(app)
     await app.start()
-    with pytest.raises(Exception, match="530") as caught:
+    with pytest.raises(MessageRejectedError, match="530") as caught:
         await app.services.require(Mailer).send(hello())
     assert f"127.0.0.1:{smtp_auth.port}" in str(caught.value)
     assert smtp_auth.messages == []

@@ -170,6 +170,8 @@ class SmtpMailer(BaseMailer):
                 hint="check the username and password settings",
                 cause=error,
             )
+        # aiosmtplib reports a missing STARTTLS or AUTH extension as a bare SMTPException
+        # whose text says "not supported"; both mean the settings do not fit the server.
         if isinstance(error, aiosmtplib.SMTPNotSupported) or (
             type(error) is aiosmtplib.SMTPException and "not supported" in str(error)
         ):
