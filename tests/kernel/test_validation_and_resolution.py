@@ -171,3 +171,23 @@ def test_local_pattern_that_fails_to_import_is_reported() -> None:
         '[patterns.db]\nuse = "fake-store"\n'
     )
     assert "local pattern 'no_such_module_xyz:pattern' could not be imported" in text
+
+
+def test_starts_last_patterns_come_after_every_other_instance() -> None:
+    from rainmaker import Module, Pattern, Settings
+    from tests.kernel.fakes import catalog
+
+    edge = Pattern(
+        id="fake-edge",
+        version="1.0.0",
+        name="e",
+        settings=Settings,
+        factory=Module,
+        starts_last=True,
+    )
+    app = make_app(
+        APP + '[patterns.web]\nuse = "fake-edge"\n[patterns.users]\nuse = "fake-user"\n'
+        '[patterns.db]\nuse = "fake-store"\n',
+        patterns=catalog(edge),
+    )
+    assert app.order == ["db", "users", "web"]

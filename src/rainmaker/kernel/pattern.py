@@ -50,7 +50,10 @@ class Pattern(Generic[S]):
     ``"module:attr"`` is imported on first use. ``mount`` is the default URL prefix for the
     module's routes; ``migrations`` the importable package holding its Alembic revisions and
     ``table_prefix`` the prefix every table it owns must carry. ``examples`` are settings
-    mappings that must validate against ``settings``.
+    mappings that must validate against ``settings``. ``starts_last`` makes every instance
+    of this pattern start after all instances of patterns that do not set it, and so stop
+    before them: the HTTP framework serves everyone's routes, so it comes up last and
+    stops taking requests first.
     """
 
     id: str
@@ -65,6 +68,7 @@ class Pattern(Generic[S]):
     mount: str | None = None
     migrations: str | None = None
     table_prefix: str | None = None
+    starts_last: bool = False
     provisions: tuple[Provision[Any], ...] = field(init=False, repr=False)
     requirements: tuple[Requirement[Any], ...] = field(init=False, repr=False)
 

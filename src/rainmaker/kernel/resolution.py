@@ -22,8 +22,8 @@ from rainmaker.kernel.instance import Instance
 def resolve(instances: Sequence[Instance], catalog: Catalog) -> tuple[list[str], list[Problem]]:
     """Bind every instance's requirements (sets ``instance.bindings``) and order the instances.
 
-    Returns the start order (dependencies first; composition order among equals) and the
-    problems found.
+    Returns the start order (dependencies first, instances of ``starts_last`` patterns after
+    all others, composition order among equals) and the problems found.
     """
     problems: list[Problem] = []
     providers: dict[str, list[tuple[Instance, Provision[Any]]]] = {}
@@ -67,6 +67,12 @@ def resolve(instances: Sequence[Instance], catalog: Catalog) -> tuple[list[str],
                     + (", ".join(str(r) for r in instance.pattern.requirements) or "none"),
                 )
             )
+
+    last = [i.name for i in instances if i.pattern.starts_last]
+    if last:
+        others = [i.name for i in instances if not i.pattern.starts_last]
+        for name in last:
+            graph[name].update(others)
 
     try:
         order = list(TopologicalSorter(graph).static_order())

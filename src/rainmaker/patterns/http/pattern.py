@@ -18,6 +18,7 @@ framework_fastapi: Pattern[HttpSettings] = Pattern(
     settings=HttpSettings,
     provides=[Http],
     factory="rainmaker.patterns.http.module:FastAPIModule",
+    starts_last=True,  # routers' startup handlers run once their modules have started
     examples=[
         {},
         {
