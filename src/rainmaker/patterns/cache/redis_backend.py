@@ -166,13 +166,17 @@ class RedisLink:
         try:
             result = await call
         except FAILURES as exc:
-            outage.failed(exc, operation)
-            if self.fail_open:
-                return fallback
-            raise self.unavailable(exc) from exc
+            return self.failed(exc, operation, fallback)
         if outage.down_since is not None:
             outage.recovered()
         return result
+
+    def failed(self, error: BaseException, operation: str, fallback: Any) -> Any:
+        """Record a failed command; ``fallback`` when failing open, else raise."""
+        self.outage.failed(error, operation)
+        if self.fail_open:
+            return fallback
+        raise self.unavailable(error) from error
 
     async def ping(self, timeout: float) -> float:
         """Round-trip milliseconds of one PING; raises :class:`UnavailableError` on failure.
@@ -239,7 +243,17 @@ class RedisCache:
         return ttl_ms(self._default_ttl if ttl is None else ttl)
 
     async def get(self, key: str) -> Any | None:
-        data = await self._link.run("get", self._link.client.get(self._keys.key(key)), None)
+        link = self._link
+        call = link.client.get(self._keys.key(key))
+        data: Any
+        if link.outage.down_since is None:
+            # The hot path, inlined: no outage means no breaker to consult.
+            try:
+                data = await call
+            except FAILURES as exc:
+                data = link.failed(exc, "get", None)
+        else:
+            data = await link.run("get", call, None)
         return None if data is None else decode(self._serializer, data)
 
     async def set(
@@ -259,7 +273,14 @@ class RedisCache:
             )
         else:
             call = client.set(stored, data, px=ms)
-        await self._link.run("set", call, None)
+        link = self._link
+        if link.outage.down_since is None:
+            try:  # the hot path, inlined as in get()
+                await call
+            except FAILURES as exc:
+                link.failed(exc, "set", None)
+        else:
+            await link.run("set", call, None)
 
     async def delete(self, key: str) -> bool:
         removed = await self._link.run("delete", self._link.client.delete(self._keys.key(key)), 0)
