@@ -191,3 +191,9 @@ def test_starts_last_patterns_come_after_every_other_instance() -> None:
         patterns=catalog(edge),
     )
     assert app.order == ["db", "users", "web"]
+
+
+def test_unset_variable_is_not_reported_twice() -> None:
+    text = problems_of(APP + '[patterns.db]\nuse = "fake-store"\npool_size = "${POOL}"\n')
+    assert "1 problem" in text
+    assert "POOL is not set" in text

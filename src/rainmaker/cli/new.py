@@ -66,12 +66,14 @@ def new(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     # .env.example comes from the written app itself, so it covers the local pattern too.
-    application = assemble(read_composition(target / FILE_NAME, environ={}), catalog)
+    composition = read_composition(target / FILE_NAME, environ={})
+    application = assemble(composition, catalog)
+    referenced = dict(composition.env_vars)
+    for profile in composition.profiles:
+        referenced |= read_composition(target / FILE_NAME, profile=profile, environ={}).env_vars
     (target / ".env.example").write_text(
         env_example(
-            name,
-            [(i.name, type(i.settings)) for i in application.instances.values()],
-            application.composition.env_vars,
+            name, [(i.name, type(i.settings)) for i in application.instances.values()], referenced
         ),
         encoding="utf-8",
     )
@@ -86,7 +88,17 @@ def new(
 def render_app(name: str, instances: dict[str, str]) -> dict[str, str]:
     """Every file of a new app but ``.env.example``, by relative path."""
     tables = "\n".join(f'[patterns.{inst}]\nuse = "{pid}"\n' for inst, pid in instances.items())
-    values = {"name": name, "module": name.replace("-", "_"), "tables": tables}
+    production = (
+        '\n[profiles.production.patterns.db]\nuse = "database-postgres"\nurl = "${DATABASE_URL}"\n'
+        if instances.get("db") == "database-sqlite"
+        else ""
+    )
+    values = {
+        "name": name,
+        "module": name.replace("-", "_"),
+        "tables": tables,
+        "production": production,
+    }
     return {
         "rainmaker.toml": Template(TOML).substitute(values),
         f"{values['module']}_hello.py": Template(HELLO).substitute(values),
@@ -111,6 +123,7 @@ use = "hello"
 # Production overrides go in profiles, e.g. `rainmaker run --profile production`:
 [profiles.production.app]
 log_format = "json"
+$production
 """
 
 HELLO = '''\

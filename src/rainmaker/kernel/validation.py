@@ -30,6 +30,8 @@ def validate_instances(
         for pattern_id in sorted(used | {LOCAL})
         for problem in catalog.problems_by_id.get(pattern_id, [])
     ]
+    # A key the file already got wrong (an unset ${VAR}) would only fail validation again.
+    reported = {(p.instance, p.key) for p in composition.problems}
     instances = []
     for config in composition.instances.values():
         pattern = catalog.get(config.use)
@@ -48,7 +50,7 @@ def validate_instances(
             )
             continue
         settings, found = _validate_settings(pattern.settings, config)
-        problems.extend(found)
+        problems.extend(p for p in found if (p.instance, p.key) not in reported)
         # An instance with bad settings still takes part in resolution, so that its
         # dependants do not get a misleading "nothing provides X" on top.
         instances.append(
