@@ -166,6 +166,8 @@ def status(
         return [(m.database.instance, list(await m.status())) for m in migrators]
 
     table = Table("database", "pattern", "instances", "current", "head", "state")
+    for column in table.columns:
+        column.no_wrap = True  # revision ids are copied from here: never cut them
     behind = False
     for database, statuses in _run(app, profile, set_, work):
         for item in statuses:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,5 +92,3 @@ def fresh_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest)
 def app_root(tmp_path: Path) -> Path:
     return tmp_path
 
-
-AppFactory = Callable[..., Any]
