@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -126,7 +125,7 @@ def _tail(log: Path, lines: int = 5) -> str:
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
+    process.terminate()  # SIGTERM: weed stops its components in order
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,7 +320,7 @@ class StorageContract:
         self, harness: StorageHarness, key: str, reason: str
     ) -> None:
         storage = harness.storage
-        calls = {
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
             "put": lambda: storage.put(key, b"x"),
             "get": lambda: storage.get(key),
             "head": lambda: storage.head(key),
