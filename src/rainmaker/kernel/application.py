@@ -28,7 +28,9 @@ from rainmaker.kernel.context import AppContext
 from rainmaker.kernel.errors import PatternError, StartupError
 from rainmaker.kernel.health import Health, HealthReport, InstanceHealth, Status
 from rainmaker.kernel.instance import Instance
+from rainmaker.kernel.logging import configure_logging
 from rainmaker.kernel.registry import ServiceRegistry, Services
+from rainmaker.kernel.secrets import secret_values
 
 HEALTH_TIMEOUT = 5.0
 
@@ -75,6 +77,14 @@ class Application:
         """Build every module (no I/O). Idempotent; ``start`` calls it."""
         if self._built:
             return
+        if not structlog.is_configured():
+            # Built without load() (tests, embedding): still log like the app says, not with
+            # structlog's development defaults, and still scrub secrets.
+            configure_logging(
+                level=self.composition.app.log_level,
+                fmt=self.composition.app.log_format,
+                secrets=[s for i in self.instances.values() for s in secret_values(i.settings)],
+            )
         for instance in self.instances.values():
             ctx = AppContext(
                 env=self.composition.profile,
@@ -85,8 +95,9 @@ class Application:
                     bindings=instance.bindings,
                     installed_providers=self.catalog.providers_of,
                 ),
-                log=structlog.get_logger("rainmaker").bind(
-                    app=self.name, instance=instance.name, pattern=instance.pattern.id
+                # A lazy logger: it follows the logging configuration in force when it logs.
+                log=structlog.get_logger(
+                    "rainmaker", app=self.name, instance=instance.name, pattern=instance.pattern.id
                 ),
                 config=self.composition.app,
                 app=self,
