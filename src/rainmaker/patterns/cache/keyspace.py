@@ -9,7 +9,7 @@ so ``delete_prefix`` on user keys never touches them and user keys need no reser
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -30,15 +30,13 @@ class Keyspace:
 
     app: str
     namespace: str
+    #: Every data key of this namespace starts with this (computed once: it is on every call).
+    prefix: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_name("key prefix", self.app)
         check_name("namespace", self.namespace)
-
-    @property
-    def prefix(self) -> str:
-        """Every data key of this namespace starts with this."""
-        return f"{self.app}:{self.namespace}:"
+        object.__setattr__(self, "prefix", f"{self.app}:{self.namespace}:")
 
     @property
     def tag_prefix(self) -> str:

@@ -265,7 +265,7 @@ class RedisCache:
         stored = self._keys.key(key)
         data = self._serializer.dumps(value)
         ms = self._ttl_ms(ttl)
-        tag_keys = [self._keys.tag(tag) for tag in _tag_list(tags)]
+        tag_keys = [self._keys.tag(tag) for tag in _tag_list(tags)] if tags else None
         client = self._link.client
         if tag_keys:
             call: Awaitable[Any] = self._link.set_with_tags(

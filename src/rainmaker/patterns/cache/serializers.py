@@ -26,10 +26,12 @@ class JsonSerializer:
     """Compact UTF-8 JSON; tuples come back as lists and dict keys as strings."""
 
     name = "json"
+    # One encoder for every call: json.dumps with options builds a new one each time.
+    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
     def dumps(self, value: Any) -> bytes:
         try:
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+            return self._encoder.encode(value).encode()
         except TypeError as exc:
             raise TypeError(
                 f"cannot cache {type(value).__name__} as JSON ({exc}); convert it to "
