@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.utils import get_value_or_default
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.routing import Router as StarletteRouter
@@ -213,7 +214,10 @@ class FastAPIModule(Module[HttpSettings]):
         plain_routers: list[StarletteRouter] = []
         for name, prefix, router in routers:
             before = len(fastapi.router.routes)
-            if isinstance(router, APIRouter):
+            if isinstance(router, APIRouter) and _flatten(fastapi, router, prefix, name):
+                # Its routes are now the app router's own; start() enters its lifespan.
+                plain_routers.append(router)
+            elif isinstance(router, APIRouter):
                 # include_router also merges the router's lifespan and startup/shutdown
                 # handlers into the app's, which start() enters.
                 fastapi.include_router(router, prefix=prefix, tags=[name])
@@ -305,6 +309,69 @@ class FastAPIModule(Module[HttpSettings]):
             routes=len(self._composed.owners),
             middleware=[layer.middleware.name for layer in self._composed.middleware],
         )
+
+
+def _flatten(fastapi: FastAPI, router: APIRouter, prefix: str, tag: str) -> bool:
+    """Copy a plain router's routes into the app router, as ``include_router`` once did.
+
+    The installed FastAPI keeps an included router as one route resolved on every request
+    (≈10 % of a small request's CPU, see ``bench/http``); copied routes are matched
+    directly. Only routers made of ``APIRoute``s and nothing router-wide that a copy could
+    lose (startup handlers, form or body limits, nested or low-priority routes) are
+    copied; anything else is included as usual. Returns whether the router was copied.
+    """
+    if (
+        not router.routes
+        or not all(isinstance(route, APIRoute) for route in router.routes)
+        or router.on_startup
+        or router.on_shutdown
+        or router.form_limits
+        or router.max_body_size is not None
+        or getattr(router, "_low_priority_routes", None)
+        or getattr(router, "_frontend_routes", None) is not None
+    ):
+        return False
+    app_router = fastapi.router
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        app_router.add_api_route(
+            prefix + route.path,
+            route.endpoint,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=[tag, *route.tags],
+            dependencies=route.dependencies,
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses=route.responses,
+            deprecated=route.deprecated,
+            methods=route.methods,
+            operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema and router.include_in_schema,
+            response_class=get_value_or_default(
+                route.response_class, router.default_response_class
+            ),
+            name=route.name,
+            route_class_override=type(route),
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            generate_unique_id_function=get_value_or_default(
+                route.generate_unique_id_function, router.generate_unique_id_function
+            ),
+            strict_content_type=get_value_or_default(
+                route.strict_content_type, router.strict_content_type
+            ),
+            max_body_size=route.max_body_size,
+            form_limits=route.form_limits,
+        )
+    return True
 
 
 def _edge_factory(lifespan_state: dict[str, Any]) -> Any:
