@@ -251,3 +251,29 @@ def _value(value: Any) -> Any:
         return value
 
     return load
+
+
+@pytest.mark.parametrize(
+    ("serializer", "stored_prefix"),
+    [
+        ("json", b'{"a":'),
+        ("pickle", b"\x80"),
+        ("rainmaker.testing.contracts.cache:CountingSerializer", b"counted:"),
+    ],
+)
+async def test_serializer_setting_decides_the_stored_bytes(
+    tmp_path: Path,
+    key_prefix: str,
+    redis_server: str,
+    redis_cleanup: None,
+    raw: Redis,
+    serializer: str,
+    stored_prefix: bytes,
+) -> None:
+    app = redis_app(tmp_path, key_prefix, serializer=serializer)
+    async with app.running():
+        cache = app.services.require(Cache)
+        await cache.set("k", {"a": [1, 2]})
+        assert await cache.get("k") == {"a": [1, 2]}
+        stored = await raw.get(f"{key_prefix}:shared:k")
+        assert stored is not None and stored.startswith(stored_prefix)

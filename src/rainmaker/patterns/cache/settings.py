@@ -97,8 +97,10 @@ class RedisCacheSettings(CacheSettings):
     )
     fail_open: bool = Field(
         True,
-        description="During a Redis outage, reads miss and writes do nothing (logged, health "
-        "degraded) instead of raising UnavailableError; the app keeps serving.",
+        description="During a Redis outage, reads miss, writes and invalidations do nothing "
+        "and counters count from zero (logged, health degraded) instead of raising "
+        "UnavailableError; the app keeps serving. Use TTLs so values an outage kept from "
+        "being invalidated expire.",
     )
     retry_interval: Seconds = Field(
         1.0,
