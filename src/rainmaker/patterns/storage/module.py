@@ -13,7 +13,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rainmaker.capabilities.http import Http
 from rainmaker.capabilities.storage import ObjectStore, Storage
@@ -49,6 +49,10 @@ class _StorageModule(Module[Any]):
             pattern_id=ctx.instance,
         )
         self._store: ObjectStore | None = None
+        self.signer: UrlSigner | None = None
+
+    #: Whether the app itself serves this storage's signed URLs (a GET and a PUT route).
+    serves_signed_urls: ClassVar[bool] = False
 
     @property
     def store(self) -> ObjectStore:
@@ -64,43 +68,37 @@ class _StorageModule(Module[Any]):
         """Where this instance's routes are mounted (``mount``, default ``/files``)."""
         return self.ctx.instances[self.ctx.instance].prefix
 
-    def _signer(self) -> UrlSigner | None:
-        return None
-
     def router(self) -> Any | None:
         """Signed-URL routes (``storage-local``) and, with ``routes = true``, upload and
         download routes."""
         from rainmaker.patterns.storage.routes import storage_router
 
-        signer = self._signer
         return storage_router(
             lambda: self.store,
             policy=self.policy,
             public=self.settings.routes,
-            signer=(lambda: _required(signer())) if self._serves_signed_urls() else None,
+            signer=self._running_signer if self.serves_signed_urls else None,
             pattern_id=self.ctx.instance,
         )
 
-    def _serves_signed_urls(self) -> bool:
-        return False
+    def _running_signer(self) -> UrlSigner:
+        if self.signer is None:
+            raise UnavailableError(
+                f"storage {self.ctx.instance} is not running", pattern_id=self.ctx.instance
+            )
+        return self.signer
 
 
 class LocalStorageModule(_StorageModule):
     """``storage-local``: a folder on this machine, with its own signed-URL route."""
 
     settings: LocalStorageSettings
+    serves_signed_urls = True
 
     def __init__(self, settings: LocalStorageSettings, ctx: AppContext) -> None:
         super().__init__(settings, ctx)
         root = Path(settings.root).expanduser()
         self.root = root if root.is_absolute() else Path(ctx.app.composition.root) / root
-        self.signer: UrlSigner | None = None
-
-    def _serves_signed_urls(self) -> bool:
-        return True
-
-    def _signer(self) -> UrlSigner | None:
-        return self.signer
 
     async def start(self) -> None:
         """Create the root folder, then register the store."""
@@ -252,9 +250,3 @@ def _session(aioboto3: Any) -> Any:
 
 def _reveal(secret: Any) -> str | None:
     return None if secret is None else str(secret.get_secret_value())
-
-
-def _required(signer: UrlSigner | None) -> UrlSigner:
-    if signer is None:
-        raise UnavailableError("storage is not running yet")
-    return signer

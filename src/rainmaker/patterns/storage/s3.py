@@ -204,24 +204,36 @@ class S3ObjectStore:
         """Single ``PutObject`` under one part, multipart above (aborted on any failure)."""
         validate_key(key, pattern_id=self._instance)
         chosen = self.policy.content_type_for(key, content_type)
-        buffer = bytearray()
+        # Chunks wait in a list and are joined once per part: one copy of each byte,
+        # where slicing a growing bytearray would make three.
+        pending: list[bytes] = []
+        pending_size = 0
         upload = _MultipartUpload(self, key, chosen)
         try:
             async for chunk in self.policy.limited(data):
-                buffer += chunk
-                while len(buffer) >= self.part_size:
-                    part = bytes(buffer[: self.part_size])
-                    del buffer[: self.part_size]
+                pending.append(chunk)
+                pending_size += len(chunk)
+                while pending_size >= self.part_size:
+                    joined = b"".join(pending)
+                    pending.clear()
+                    part, rest = joined[: self.part_size], joined[self.part_size :]
+                    del joined
+                    if rest:
+                        pending.append(rest)
+                    pending_size = len(rest)
                     await upload.send(part)
+                    del part, rest
+            body = b"".join(pending)
+            pending.clear()
             if not upload.started:
                 with self._translated("upload an object", None):
                     answer = await self.client.put_object(
-                        Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=chosen
+                        Bucket=self.bucket, Key=key, Body=body, ContentType=chosen
                     )
-                return ObjectInfo(key, len(buffer), chosen, _etag(answer["ETag"]))
-            if buffer:
-                await upload.send(bytes(buffer))
-                buffer.clear()
+                return ObjectInfo(key, len(body), chosen, _etag(answer["ETag"]))
+            if body:
+                await upload.send(body)
+            del body
             etag = await upload.complete()
             return ObjectInfo(key, upload.size, chosen, etag)
         except BaseException:

@@ -12,11 +12,11 @@ MIB = 1024 * 1024
 class StorageSettings(Settings):
     """Settings both storage patterns share."""
 
-    max_size: int | None = Field(
+    max_size: int = Field(
         100 * 1024 * MIB,
         gt=0,
         description="Largest object accepted, in bytes (default 100 GiB); larger uploads get "
-        "413 and nothing is stored. None removes the limit.",
+        "413 and nothing is stored.",
     )
     allowed_content_types: list[str] = Field(
         default_factory=list,
@@ -108,10 +108,11 @@ class S3StorageSettings(StorageSettings):
         ge=5 * MIB,
         le=5 * 1024 * MIB,
         description="Objects larger than this are uploaded in parts of this many bytes "
-        "(S3 needs at least 5 MiB); this much is buffered per part in flight.",
+        "(S3 needs at least 5 MiB). One upload holds about (2 x upload_concurrency + 1) "
+        "parts in memory, whatever the object's size.",
     )
     upload_concurrency: int = Field(
-        4, ge=1, le=64, description="Parts of one multipart upload sent at the same time."
+        2, ge=1, le=64, description="Parts of one multipart upload sent at the same time."
     )
     connect_timeout: float = Field(
         5.0, gt=0, description="Seconds to wait for a connection to the server."

@@ -1,0 +1,269 @@
+"""Storage benchmark: put/get throughput and peak memory, each backend against a baseline.
+
+* ``local``: ``storage-local`` (temp file + fsync + os.replace + sidecar, chunks through
+  worker threads) vs a plain ``shutil.copyfile`` (put) and a plain chunked file read (get).
+* ``s3``: ``storage-s3`` against SeaweedFS on loopback vs raw aioboto3
+  ``upload_fileobj`` (put) and ``get_object`` + chunked reads (get).
+
+Objects of 1 MB and 100 MB are streamed from a file on disk and read back to nowhere.
+Throughput comes from untraced runs (median of ``--rounds``); memory from one more run
+under ``tracemalloc`` (peak Python allocations during the operation) and from RSS sampled
+every 2 ms (peak growth over the RSS before the operation). A 100 MB object must never be
+held in memory: its peaks must stay far below 100 MB.
+
+    .venv/bin/python bench/storage/run.py [--backend local|s3|both] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from rainmaker.capabilities.storage import ObjectStore, Storage
+from rainmaker.testing.harness import build_app
+from rainmaker.testing.s3_server import seaweedfs
+
+MB = 1_000_000
+SIZES = {"1 MB": 1 * MB, "100 MB": 100 * MB}
+CHUNK = 1024 * 1024
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss() -> int:
+    """Resident set size of this process in bytes (Linux)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE
+
+
+class RssPeak:
+    """Samples RSS in a thread while the block runs; ``growth`` is peak minus start."""
+
+    def __enter__(self) -> RssPeak:
+        self.start = rss()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss())
+            time.sleep(0.002)
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss())
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    """A file as 1 MiB chunks, read in a worker thread (what an upload handler sees)."""
+    handle = open(path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+async def drain(chunks: AsyncIterator[bytes]) -> int:
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+    return total
+
+
+Op = Callable[[], Awaitable[Any]]
+
+
+async def measure(op: Op, size: int, rounds: int) -> dict[str, float]:
+    """Median throughput (MB/s) over ``rounds`` runs, then tracemalloc and RSS peaks."""
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        await op()
+        times.append(time.perf_counter() - began)
+    with RssPeak() as peak:
+        await op()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    await op()
+    _, traced = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "mbps": size / MB / statistics.median(times),
+        "traced_mb": traced / MB,
+        "rss_mb": peak.growth / MB,
+    }
+
+
+def report(
+    backend: str, name: str, what: str, ours: dict[str, float], base: dict[str, float]
+) -> None:
+    print(
+        f"{backend:5} {name:6} {what:3} | rainmaker {ours['mbps']:8.1f} MB/s "
+        f"traced {ours['traced_mb']:6.2f} MB rss+ {ours['rss_mb']:6.1f} MB | baseline "
+        f"{base['mbps']:8.1f} MB/s traced {base['traced_mb']:6.2f} MB rss+ {base['rss_mb']:6.1f} MB"
+        f" | ratio {ours['mbps'] / base['mbps']:.2f}"
+    )
+    sys.stdout.flush()
+
+
+async def bench_local(work: Path, sources: dict[str, Path], rounds: int) -> None:
+    app = build_app(
+        {"files": {"use": "storage-local", "root": str(work / "local"), "max_size": 10**12}},
+        root=work,
+    )
+    async with app.running():
+        storage: ObjectStore = app.services.require(Storage)
+        for name, source in sources.items():
+            size = source.stat().st_size
+            key = f"bench/{name.replace(' ', '')}.bin"
+            copy_target = work / "plain-copy.bin"
+
+            async def put(key: str = key, source: Path = source) -> None:
+                await storage.put(key, file_chunks(source))
+
+            async def plain_put(source: Path = source, copy_target: Path = copy_target) -> None:
+                # The baseline does what an honest plain-file store must: copy and fsync.
+                def copy() -> None:
+                    shutil.copyfile(source, copy_target)
+                    with open(copy_target, "rb+") as handle:
+                        os.fsync(handle.fileno())
+
+                await asyncio.to_thread(copy)
+
+            async def get(key: str = key, size: int = size) -> None:
+                assert await drain(await storage.get(key, chunk_size=CHUNK)) == size
+
+            async def plain_get(size: int = size, copy_target: Path = copy_target) -> None:
+                assert await drain(file_chunks(copy_target)) == size
+
+            report(
+                "local",
+                name,
+                "put",
+                await measure(put, size, rounds),
+                await measure(plain_put, size, rounds),
+            )
+            report(
+                "local",
+                name,
+                "get",
+                await measure(get, size, rounds),
+                await measure(plain_get, size, rounds),
+            )
+
+
+async def bench_s3(work: Path, sources: dict[str, Path], rounds: int) -> None:
+    import aioboto3
+    from botocore.config import Config
+
+    with seaweedfs(data_dir=work / "seaweedfs") as server:
+        settings = {
+            "use": "storage-s3",
+            "bucket": "bench",
+            "endpoint_url": server.endpoint_url,
+            "access_key": server.access_key,
+            "secret_key": server.secret_key,
+            "path_style": True,
+            "create_bucket": True,
+            "max_size": 10**12,
+        }
+        app = build_app({"files": settings}, root=work)
+        async with app.running():
+            storage: ObjectStore = app.services.require(Storage)
+            session = aioboto3.Session()
+            config = Config(
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            async with session.client(
+                "s3",
+                endpoint_url=server.endpoint_url,
+                region_name=server.region,
+                aws_access_key_id=server.access_key,
+                aws_secret_access_key=server.secret_key,
+                config=config,
+            ) as raw:
+                for name, source in sources.items():
+                    size = source.stat().st_size
+                    key = f"bench/{name.replace(' ', '')}.bin"
+                    raw_key = f"raw/{name.replace(' ', '')}.bin"
+
+                    async def put(key: str = key, source: Path = source) -> None:
+                        await storage.put(key, file_chunks(source))
+
+                    async def raw_put(source: Path = source, raw_key: str = raw_key) -> None:
+                        with open(source, "rb") as handle:
+                            await raw.upload_fileobj(handle, "bench", raw_key)
+
+                    async def get(key: str = key, size: int = size) -> None:
+                        assert await drain(await storage.get(key, chunk_size=CHUNK)) == size
+
+                    async def raw_get(raw_key: str = raw_key, size: int = size) -> None:
+                        answer = await raw.get_object(Bucket="bench", Key=raw_key)
+                        body = answer["Body"]
+                        total = 0
+                        while chunk := await body.read(CHUNK):
+                            total += len(chunk)
+                        body.close()
+                        assert total == size
+
+                    report(
+                        "s3",
+                        name,
+                        "put",
+                        await measure(put, size, rounds),
+                        await measure(raw_put, size, rounds),
+                    )
+                    report(
+                        "s3",
+                        name,
+                        "get",
+                        await measure(get, size, rounds),
+                        await measure(raw_get, size, rounds),
+                    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["local", "s3", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rm-bench-storage-") as folder:
+        work = Path(folder)
+        sources: dict[str, Path] = {}
+        block = os.urandom(CHUNK)
+        for name, size in SIZES.items():
+            path = work / f"source-{size}.bin"
+            with open(path, "wb") as handle:
+                for start in range(0, size, CHUNK):
+                    handle.write(block[: min(CHUNK, size - start)])
+            sources[name] = path
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, rounds={args.rounds}")
+        if args.backend in ("local", "both"):
+            await bench_local(work, sources, args.rounds)
+        if args.backend in ("s3", "both"):
+            await bench_s3(work, sources, args.rounds)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
