@@ -96,7 +96,10 @@ async def test_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
         with pytest.raises(ConnectionResetError):
             await store.put("doc.bin", failing_stream(payload(3_000_000), 1_000_000))
         assert await (await store.get("doc.bin")).read() == b"old"
+        with pytest.raises(ConnectionResetError):
+            await store.put("new/deep/doc.bin", failing_stream(payload(3_000_000), 1_000_000))
     assert files_under(tmp_path / "storage") == ["doc.bin!data", "doc.bin!meta.json"]
+    assert not (tmp_path / "storage" / "new").exists()  # no empty folders left behind
 
 
 async def test_delete_prunes_empty_folders(tmp_path: Path) -> None:

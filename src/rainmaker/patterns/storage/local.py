@@ -181,6 +181,7 @@ class LocalObjectStore:
             await asyncio.to_thread(self._finish, temp)
         except BaseException:
             await asyncio.to_thread(_discard, temp)
+            await asyncio.to_thread(self._prune, paths.folder)
             raise
         meta = {"key": key, "content_type": chosen, "etag": digest.hexdigest(), "size": size}
         return await self._commit(key, paths, Path(temp.name), meta)
@@ -267,8 +268,11 @@ class LocalObjectStore:
     def _delete(self, paths: ObjectPaths) -> None:
         paths.data.unlink(missing_ok=True)
         paths.meta.unlink(missing_ok=True)
-        folder = paths.folder
-        while folder != self.root:
+        self._prune(paths.folder)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove ``folder`` and its parents up to the root while they are empty."""
+        while folder != self.root and folder.is_relative_to(self.root):
             try:
                 folder.rmdir()
             except OSError:  # not empty (or already gone): stop pruning
