@@ -7,8 +7,8 @@ Every provider (``cache-memory``, ``cache-redis`` or a third party's) implements
 Semantics every provider honours:
 
 - Keys live under ``<app>:<namespace>:``. :meth:`CacheBackend.namespaced` gives a view with
-  its own namespace that shares the connection and settings: a pattern caches through
-  ``ctx.cache.namespaced(ctx.instance)`` and can never collide with another pattern.
+  its own namespace that shares the connection and settings: ``ctx.cache`` is already
+  ``namespaced(ctx.instance)``, so a pattern can never collide with another pattern.
 - TTLs are seconds (floats allowed, precision one millisecond); ``None`` means the provider's
   ``default_ttl`` (no expiry when that is unset).
 - ``None`` is "no value": ``get`` returns ``None`` on a miss, and ``set(key, None)`` deletes.

@@ -49,8 +49,9 @@ class AppContext:
 
     @property
     def cache(self) -> CacheBackend | None:
-        """This instance's ``Cache`` when one is running."""
-        return self.services.get(Cache)
+        """This instance's ``Cache``, in a namespace of its own, when one is running."""
+        cache = self.services.get(Cache)
+        return cache.namespaced(self.instance) if cache is not None else None
 
     @property
     def jobs(self) -> JobQueue | None:

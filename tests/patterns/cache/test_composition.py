@@ -12,7 +12,7 @@ import rainmaker
 from rainmaker.capabilities.cache import Cache
 from tests.patterns.cache.conftest import REDIS_URL
 
-# A pattern of the app itself that caches through its own namespace, as patterns should.
+# A pattern of the app itself; ctx.cache is namespaced by its instance name.
 CONSUMER_SOURCE = """
 from rainmaker import Module, Pattern, Settings
 from rainmaker.capabilities.cache import Cache
@@ -24,7 +24,8 @@ class GreeterSettings(Settings):
 
 class GreeterModule(Module[GreeterSettings]):
     async def start(self) -> None:
-        cache = self.ctx.services.require(Cache).namespaced(self.ctx.instance)
+        cache = self.ctx.cache
+        assert cache is not None and cache.namespace == self.ctx.instance
         await cache.set("greeting", self.settings.greeting)
         await cache.incr("starts")
 

@@ -28,8 +28,8 @@ class CacheSettings(Settings):
     )
     namespace: str = Field(
         "shared",
-        description="Namespace of the Cache service other patterns receive; each pattern "
-        "should take its own with ctx.cache.namespaced(ctx.instance).",
+        description="Namespace of the Cache service as registered; patterns reach it "
+        "through ctx.cache, which is already namespaced by their instance name.",
     )
     default_ttl: Seconds | None = Field(
         None,
