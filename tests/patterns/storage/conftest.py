@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +53,6 @@ def s3_settings(server: S3Server, bucket: str = "contract", **extra: Any) -> dic
     }
 
 
-def local_settings(root: Path, **extra: Any) -> dict[str, Any]:
-    """``storage-local`` settings on an empty folder under ``root``."""
+def local_settings(**extra: Any) -> dict[str, Any]:
+    """``storage-local`` settings on the folder ``files`` of the app (a fresh tmp_path)."""
     return {"root": "files", "signing_secret": "s" * 40, **extra}

@@ -16,6 +16,6 @@ class TestStorageContract(StorageContract):
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> StorageUnderTest:
         if request.param == "local":
-            return StorageUnderTest("storage-local", local_settings(tmp_path), tmp_path)
+            return StorageUnderTest("storage-local", local_settings(), tmp_path)
         server = request.getfixturevalue("s3_server")
         return StorageUnderTest("storage-s3", s3_settings(server), tmp_path)

@@ -14,7 +14,8 @@ Use it from a test module by subclassing :class:`StorageContract` and supplying 
                 root=tmp_path,
             )
 
-The suite composes an app of ``framework-fastapi`` (instance ``web``) and the provider
+The suite composes an app of ``framework-fastapi`` (instance ``web``; install
+``rainmaker-patterns[http]``) and the provider
 (instance ``files``, with ``routes = true`` and the limits below added to ``settings``),
 starts it, and checks through the ``Storage`` service: streamed put and get, head,
 exists, delete, paged listings, copy, key validation, the size limit (nothing stored when
