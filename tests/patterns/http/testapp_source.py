@@ -19,6 +19,7 @@ class ItemSettings(rainmaker.Settings):
     middleware_before: list[str] = Field(default_factory=list, description="before")
     middleware_after: list[str] = Field(default_factory=list, description="after")
     middleware_name: str = Field("", description="Name of a middleware to contribute.")
+    api_token: str = Field("", description="A secret (scrubbed from every log line).")
 
 
 class Item(BaseModel):
