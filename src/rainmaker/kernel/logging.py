@@ -194,7 +194,10 @@ def _render_json_text(
 ) -> str:
     if orjson is not None:
         try:
-            return orjson.dumps(event, default=_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
+            rendered: bytes = orjson.dumps(
+                event, default=_fallback, option=orjson.OPT_NON_STR_KEYS
+            )
+            return rendered.decode()
         except TypeError:  # e.g. an int too large for orjson: the stdlib encodes anything
             pass
     return _encoder.encode(event)
