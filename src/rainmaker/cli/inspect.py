@@ -37,7 +37,7 @@ class GraphFormat(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``check``, ``plan``, ``graph``, ``config``, ``patterns`` and ``pattern``."""
+    """Add ``check``, ``plan``, ``graph``, ``config`` and ``patterns``."""
     app.command()(check)
     app.command()(plan)
     app.command()(graph)
@@ -45,9 +45,6 @@ def register(app: typer.Typer) -> None:
     config_app.command("show")(config_show)
     app.add_typer(config_app, name="config")
     app.command("patterns")(list_patterns)
-    pattern_app = typer.Typer(help="Describe one installed pattern.", no_args_is_help=True)
-    pattern_app.command("info")(pattern_info)
-    app.add_typer(pattern_app, name="pattern")
 
 
 def check(
