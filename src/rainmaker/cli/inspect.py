@@ -249,7 +249,7 @@ def list_patterns() -> None:
         )
     console.print(table)
     if catalog.problems:
-        raise CompositionError(catalog.problems)
+        raise CompositionError(catalog.problems, where="the installed patterns")
 
 
 def pattern_info(pattern_id: Annotated[str, typer.Argument(help="The pattern id.")]) -> None:

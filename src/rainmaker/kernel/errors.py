@@ -164,9 +164,9 @@ class CompositionError(PatternError):
     status = 500
     title = "Invalid composition"
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, where: str = "the composition") -> None:
         count = len(problems)
-        summary = f"{count} problem{'s' if count != 1 else ''} in the composition"
+        summary = f"{count} problem{'s' if count != 1 else ''} in {where}"
         super().__init__(summary)
         self.problems = problems
 
