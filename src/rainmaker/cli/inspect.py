@@ -7,6 +7,7 @@ graph, ``config show`` prints effective settings with their layer, ``patterns`` 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from enum import StrEnum
@@ -22,12 +23,14 @@ from rainmaker.cli.options import CURRENT_FOLDER, AppOption, ProfileOption, SetO
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import env_name, read_composition
-from rainmaker.kernel.errors import CompositionError, Problem
+from rainmaker.kernel.errors import CompositionError, PatternError, Problem
 from rainmaker.kernel.lock import LOCK_FILE, drift, lock_entries, read_lock
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.kernel.secrets import display
 
 console = Console(highlight=False)
+
+MIGRATION_STATUS_TIMEOUT = 10.0
 
 
 class GraphFormat(StrEnum):
@@ -115,11 +118,10 @@ def plan(
         routes.add_row(method, escape(path), instance_name)
     console.print(routes if routes.row_count else "[dim]No routes will mount.[/]")
 
-    with_migrations = [i for i in application.instances.values() if i.pattern.migrations]
-    if with_migrations:
-        console.print("\n[bold]Migrations[/] (run `rainmaker db status` for pending revisions):")
-        for instance in with_migrations:
-            console.print(f"  {instance.name}: {instance.pattern.migrations}")
+    if any(i.pattern.migrations for i in application.instances.values()):
+        console.print("\n[bold]Migrations[/]")
+        for line in migration_lines(application):
+            console.print(f"  {line}")
 
     console.print("\n[bold]Environment variables[/]")
     if not composition.env_vars:
@@ -133,6 +135,32 @@ def plan(
             )
         )
         console.print(f"  {variable}: {state}")
+
+
+def migration_lines(application: Application) -> list[str]:
+    """Each pattern's pending revisions, read from its database (or why they are unknown)."""
+    from rainmaker.cli.db import connected_migrators  # imports SQLAlchemy: only when needed
+
+    async def read() -> list[str]:
+        async with connected_migrators(application) as migrators:
+            lines = []
+            for migrator in migrators:
+                for item in await migrator.status():
+                    at = ", ".join(item.current) or "base"
+                    pending = (
+                        "up to date"
+                        if item.up_to_date
+                        else f"pending: {', '.join(item.heads)} (at {at})"
+                    )
+                    lines.append(
+                        f"{item.branch.pattern_id} on {migrator.database.instance}: {pending}"
+                    )
+            return lines
+
+    try:
+        return asyncio.run(asyncio.wait_for(read(), MIGRATION_STATUS_TIMEOUT))
+    except (PatternError, TimeoutError) as exc:
+        return [f"pending revisions unknown: {exc}"]
 
 
 def mounted_routes(application: Application) -> list[tuple[str, str, str]]:

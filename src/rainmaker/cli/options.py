@@ -29,5 +29,10 @@ SetOption = Annotated[
 
 
 def load_app(app: Path, profile: str | None, overrides: list[str] | None) -> Application:
-    """Load the composition the options name (raises CompositionError with every problem)."""
-    return load(app, profile=profile, overrides=overrides or (), configure_logs=False)
+    """Load the composition the options name (raises CompositionError with every problem).
+
+    Commands print their own output, so only warnings and errors are logged.
+    """
+    application = load(app, profile=profile, overrides=overrides or (), configure_logs=False)
+    application.configure_logging(level="warning")
+    return application

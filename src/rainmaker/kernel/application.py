@@ -66,6 +66,14 @@ class Application:
     def name(self) -> str:
         return self.composition.app.name
 
+    def configure_logging(self, level: str | None = None) -> None:
+        """Configure logs as ``[app]`` says (``level`` overrides), scrubbing every secret."""
+        configure_logging(
+            level=level or self.composition.app.log_level,
+            fmt=self.composition.app.log_format,
+            secrets=[s for i in self.instances.values() for s in secret_values(i.settings)],
+        )
+
     @property
     def order(self) -> list[str]:
         """Instance names in start order."""
@@ -80,11 +88,7 @@ class Application:
         if not structlog.is_configured():
             # Built without load() (tests, embedding): still log like the app says, not with
             # structlog's development defaults, and still scrub secrets.
-            configure_logging(
-                level=self.composition.app.log_level,
-                fmt=self.composition.app.log_format,
-                secrets=[s for i in self.instances.values() for s in secret_values(i.settings)],
-            )
+            self.configure_logging()
         for instance in self.instances.values():
             ctx = AppContext(
                 env=self.composition.profile,

@@ -9,9 +9,7 @@ from rainmaker.kernel.application import Application
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import Composition, find_composition, read_composition
 from rainmaker.kernel.errors import CompositionError
-from rainmaker.kernel.logging import configure_logging
 from rainmaker.kernel.resolution import resolve
-from rainmaker.kernel.secrets import secret_values
 from rainmaker.kernel.validation import validate_instances
 
 
@@ -36,11 +34,7 @@ def load(
     )
     application = assemble(composition, catalog)
     if configure_logs:
-        configure_logging(
-            level=composition.app.log_level,
-            fmt=composition.app.log_format,
-            secrets=[s for i in application.instances.values() for s in secret_values(i.settings)],
-        )
+        application.configure_logging()
     return application
 
 
