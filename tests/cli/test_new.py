@@ -23,6 +23,12 @@ def test_new_app_checks_and_its_own_test_passes(tmp_path: Path) -> None:
     assert "RAINMAKER__HELLO__GREETING" in (app / ".env.example").read_text()
     checked = rainmaker("check", "--app", "demo", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
+    before = rainmaker("plan", "--app", "demo", cwd=tmp_path)
+    assert "database-sqlite on db: pending:" in before.stdout, before.stdout + before.stderr
+    assert "GET    │ /hello" in before.stdout
+    assert rainmaker("db", "upgrade", "--app", "demo", cwd=tmp_path).returncode == 0
+    after = rainmaker("plan", "--app", "demo", cwd=tmp_path)
+    assert "database-sqlite on db: up to date" in after.stdout
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(app / "tests")],
         capture_output=True,
