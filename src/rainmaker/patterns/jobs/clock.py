@@ -1,0 +1,17 @@
+"""Time as the jobs tables store it: naive UTC, compared the same way by both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` as naive UTC (aware values are converted, naive ones taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the jobs patterns (one branch, tables prefixed ``jobs_``)."""
