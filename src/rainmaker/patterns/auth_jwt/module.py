@@ -1,0 +1,159 @@
+"""The running ``auth-jwt`` module: builds the service at start and serves its routes.
+
+Construction parses the key ring (no I/O), so ``rainmaker routes`` can list the routes,
+the JWKS route included, without starting anything. ``start`` requires ``Database``
+(whose migrations created the ``auth_*`` tables), picks up ``Mailer`` and ``Cache`` when
+the app composes them, and registers the service as ``Auth``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import exc as sa_exc
+
+from rainmaker.capabilities.auth import Auth
+from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.mailer import Mailer
+from rainmaker.kernel.context import AppContext
+from rainmaker.kernel.errors import StartupError, UnavailableError
+from rainmaker.kernel.health import Health
+from rainmaker.kernel.module import Module
+from rainmaker.patterns.auth_jwt.emails import AccountMailer
+from rainmaker.patterns.auth_jwt.keys import KeyRing
+from rainmaker.patterns.auth_jwt.passwords import (
+    PasswordHasher,
+    PasswordPolicyChecker,
+    load_common_passwords,
+)
+from rainmaker.patterns.auth_jwt.rate_limit import AttemptLimiter
+from rainmaker.patterns.auth_jwt.routes import auth_router
+from rainmaker.patterns.auth_jwt.service import JwtAuth
+from rainmaker.patterns.auth_jwt.settings import AuthSettings
+from rainmaker.patterns.auth_jwt.tokens import TokenCodec
+
+
+class AuthModule(Module[AuthSettings]):
+    """``auth-jwt``: registers :class:`~rainmaker.patterns.auth_jwt.service.JwtAuth` as ``Auth``."""
+
+    def __init__(self, settings: AuthSettings, ctx: AppContext) -> None:
+        super().__init__(settings, ctx)
+        self.ring = KeyRing.from_settings(settings)
+        self.codec = TokenCodec(
+            self.ring,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            leeway=settings.leeway.total_seconds(),
+            pattern_id=ctx.instance,
+        )
+        self._service: JwtAuth | None = None
+        self._hasher: PasswordHasher | None = None
+
+    @property
+    def service(self) -> JwtAuth:
+        """The running service; 503 while the module is not started."""
+        if self._service is None:
+            raise UnavailableError(
+                f"{self.ctx.instance} (auth-jwt) is not running", pattern_id=self.ctx.instance
+            )
+        return self._service
+
+    def _resolve(self) -> JwtAuth:
+        return self.service
+
+    def router(self) -> APIRouter:
+        """The account routes (see :mod:`rainmaker.patterns.auth_jwt.routes`)."""
+        return auth_router(self._resolve, self.ring)
+
+    async def start(self) -> None:
+        settings = self.settings
+        ctx = self.ctx
+        db = ctx.services.require(Database)
+        extra = settings.password.common_passwords_file
+        extra_path = (ctx.app.composition.root / extra) if extra else None
+        try:
+            common = await asyncio.to_thread(load_common_passwords, extra_path)
+        except OSError as error:
+            raise StartupError(
+                f"cannot read password.common_passwords_file {extra_path}: "
+                f"{error.strerror or error}",
+                pattern_id=ctx.instance,
+                hint="give a readable file path relative to the app folder",
+            ) from error
+        hasher = PasswordHasher(settings.hashing)
+        cache = ctx.cache
+        service = JwtAuth(
+            settings,
+            db=db,
+            codec=self.codec,
+            hasher=hasher,
+            policy=PasswordPolicyChecker(settings.password, common, pattern_id=ctx.instance),
+            limiter=AttemptLimiter(
+                cache, enabled=settings.rate_limits.enabled, pattern_id=ctx.instance
+            ),
+            mail=AccountMailer(
+                ctx.services.get(Mailer),
+                app_name=ctx.config.name,
+                env=ctx.env,
+                log=ctx.log,
+                links={"verify": settings.verify_url, "reset": settings.reset_url},
+                ttls={"verify": settings.verify_token_ttl, "reset": settings.reset_token_ttl},
+            ),
+            cache=cache,
+            pattern_id=ctx.instance,
+            log=ctx.log,
+        )
+        try:
+            await service.start()
+        except sa_exc.OperationalError as error:
+            hasher.close()
+            raise StartupError(
+                f"{ctx.instance} (auth-jwt) cannot read its tables: {error.orig or error}",
+                pattern_id=ctx.instance,
+                hint="run `rainmaker db upgrade` (or set auto_migrate = true on the database)",
+                cause=error,
+            ) from error
+        except sa_exc.ProgrammingError as error:
+            hasher.close()
+            raise StartupError(
+                f"{ctx.instance} (auth-jwt) cannot read its tables: {error.orig or error}",
+                pattern_id=ctx.instance,
+                hint="run `rainmaker db upgrade` (or set auto_migrate = true on the database)",
+                cause=error,
+            ) from error
+        except BaseException:
+            hasher.close()
+            raise
+        self._hasher = hasher
+        self._service = service
+        ctx.services.register(Auth, service)
+        ctx.log.info(
+            "auth.started",
+            active_key=self.ring.active.kid,
+            algorithm=self.ring.active.algorithm,
+            rate_limits=service.limiter.backend,
+            mailer=service.mail.mailer is not None,
+        )
+
+    async def stop(self) -> None:
+        service, self._service = self._service, None
+        if service is not None:
+            await service.stop()
+        hasher, self._hasher = self._hasher, None
+        if hasher is not None:
+            await asyncio.to_thread(hasher.close)
+
+    async def health(self) -> Health:
+        """Up while started; details name the active key and where limits are counted."""
+        service = self._service
+        if service is None:
+            return Health.down(reason="not started")
+        details: dict[str, Any] = {
+            "active_key": self.ring.active.kid,
+            "algorithm": self.ring.active.algorithm,
+            "rate_limits": service.limiter.backend,
+            "mailer": service.mail.mailer is not None,
+        }
+        return Health.up(**details)

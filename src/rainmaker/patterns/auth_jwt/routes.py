@@ -1,0 +1,157 @@
+"""HTTP routes of ``auth-jwt``, mounted under the instance's prefix (default ``/auth``).
+
+=========================================  ==========================================
+``POST /register`` (201)                    create an account, email a verification
+``POST /login``                             email + password → access and refresh token
+``POST /refresh``                           spend a refresh token → the next pair
+``POST /logout`` (204, bearer)              end the session, revoke the access token
+``GET /me`` (bearer)                        the current user
+``POST /password`` (bearer)                 change the password → a new pair
+``POST /password-reset`` (202)              email a reset token (same answer for any email)
+``POST /password-reset/confirm`` (204)      set a new password with the emailed token
+``POST /verify``                            confirm the email address with its token
+``GET /.well-known/jwks.json``              public keys (only with RS256/ES256/EdDSA keys)
+=========================================  ==========================================
+
+Bodies are JSON; every error is problem+json through the HTTP pattern. Fields have upper
+length bounds, so a megabyte password is refused by validation (422) before anything
+hashes it. Token answers carry ``Cache-Control: no-store``.
+
+No ``from __future__ import annotations`` here: FastAPI reads the guards from the
+endpoints' ``Annotated`` parameters at runtime, and the guards are local to
+:func:`auth_router`.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from rainmaker.capabilities.auth import AuthGuards, Identity, User
+from rainmaker.patterns.auth_jwt.dependencies import client_address
+from rainmaker.patterns.auth_jwt.keys import KeyRing
+from rainmaker.patterns.auth_jwt.service import JwtAuth
+from rainmaker.patterns.auth_jwt.tokens import MAX_TOKEN_LENGTH
+
+# Far above any sensible password, far below what could flood the hasher; the policy's
+# own max_length (default 256) applies after this.
+MAX_PASSWORD_FIELD = 4096
+MAX_EMAIL_FIELD = 320
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Credentials(_Body):
+    """Email and password."""
+
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_FIELD, examples=["ada@example.com"])
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+
+
+class RefreshRequest(_Body):
+    """A refresh token from /login or an earlier /refresh."""
+
+    refresh_token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH)
+
+
+class PasswordChange(_Body):
+    """The current password and the new one."""
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+    new_password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+
+
+class ResetRequest(_Body):
+    """The email address of the account to reset."""
+
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_FIELD)
+
+
+class ResetConfirm(_Body):
+    """The emailed reset token and the new password."""
+
+    token: str = Field(min_length=1, max_length=512)
+    new_password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+
+
+class VerifyRequest(_Body):
+    """The emailed verification token."""
+
+    token: str = Field(min_length=1, max_length=512)
+
+
+RESET_ANSWER = "If an account uses this email address, a message with a reset link is on its way."
+
+
+def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
+    """The routes of one ``auth-jwt`` instance; ``service`` is looked up per request,
+    since the HTTP pattern may compose routers before this instance has started."""
+    router = APIRouter()
+    guards = AuthGuards(service)
+
+    def tokens(body: dict[str, Any], status: int = 200) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=NO_STORE)
+
+    @router.post("/register", status_code=201, summary="Create an account")
+    async def register(body: Credentials, request: Request) -> JSONResponse:
+        user = await service().register(body.email, body.password, client=client_address(request))
+        return JSONResponse(user.as_dict(), status_code=201)
+
+    @router.post("/login", summary="Log in: email and password for a token pair")
+    async def login(body: Credentials, request: Request) -> JSONResponse:
+        pair = await service().login(body.email, body.password, client=client_address(request))
+        return tokens(pair.as_dict())
+
+    @router.post("/refresh", summary="Spend a refresh token for the next token pair")
+    async def refresh(body: RefreshRequest) -> JSONResponse:
+        pair = await service().refresh(body.refresh_token)
+        return tokens(pair.as_dict())
+
+    @router.post("/logout", status_code=204, summary="End this session")
+    async def logout(identity: Annotated[Identity, Depends(guards.identity)]) -> Response:
+        await service().logout(identity)
+        return Response(status_code=204)
+
+    @router.get("/me", summary="The current user")
+    async def me(user: Annotated[User, Depends(guards.current_user)]) -> dict[str, Any]:
+        return user.as_dict()
+
+    @router.post("/password", summary="Change the password (ends every other session)")
+    async def change_password(
+        body: PasswordChange, user: Annotated[User, Depends(guards.current_user)]
+    ) -> JSONResponse:
+        pair = await service().change_password(user.id, body.current_password, body.new_password)
+        return tokens(pair.as_dict())
+
+    @router.post("/password-reset", status_code=202, summary="Email a password-reset token")
+    async def password_reset(body: ResetRequest, request: Request) -> JSONResponse:
+        await service().request_password_reset(body.email, client=client_address(request))
+        return JSONResponse({"detail": RESET_ANSWER}, status_code=202)
+
+    @router.post(
+        "/password-reset/confirm", status_code=204, summary="Set a new password with a reset token"
+    )
+    async def password_reset_confirm(body: ResetConfirm, request: Request) -> Response:
+        await service().confirm_password_reset(
+            body.token, body.new_password, client=client_address(request)
+        )
+        return Response(status_code=204)
+
+    @router.post("/verify", summary="Confirm the email address with its token")
+    async def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
+        user = await service().verify_email(body.token, client=client_address(request))
+        return user.as_dict()
+
+    if ring.asymmetric:
+        jwks = ring.jwks()
+
+        @router.get("/.well-known/jwks.json", summary="Public signing keys (JWKS)")
+        async def jwks_route() -> JSONResponse:
+            return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
+
+    return router

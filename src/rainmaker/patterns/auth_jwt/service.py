@@ -1,0 +1,517 @@
+"""The ``Auth`` service of ``auth-jwt``: what other patterns and the HTTP routes call.
+
+It ties the parts together: the user repository, the password hasher and policy, the
+token codec and key ring, refresh-token rotation, one-time email tokens, attempt limits
+and account emails. Each public method is one account operation; the HTTP routes are thin
+wrappers around them.
+
+Revocation, in two strengths:
+
+- :meth:`verify_token` (the ``identity`` guard and role/scope guards) checks the token and
+  what *this process* knows: users disabled here or at start, access tokens logged out
+  here. Other processes learn of a disable within ``access_ttl`` at the latest.
+- :meth:`user_for_token` (the ``current_user`` guard) also reads the user row, so a
+  disabled account, a deleted one, or a token issued before a password change is refused
+  at once everywhere; logged-out tokens are shared through ``Cache`` when one runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rainmaker.capabilities.auth import AuthGuards, Identity, TokenPair, User
+from rainmaker.capabilities.cache import CacheBackend
+from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.kernel.errors import NotFoundError, UnavailableError
+from rainmaker.patterns.auth_jwt.emails import AccountMailer
+from rainmaker.patterns.auth_jwt.errors import (
+    AccountDisabledError,
+    EmailNotVerifiedError,
+    EmailTakenError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    PasswordRejectedError,
+    RegistrationClosedError,
+)
+from rainmaker.patterns.auth_jwt.one_time_tokens import OneTimeTokenStore
+from rainmaker.patterns.auth_jwt.passwords import (
+    PasswordHasher,
+    PasswordPolicyChecker,
+    normalise_password,
+)
+from rainmaker.patterns.auth_jwt.rate_limit import AttemptLimiter
+from rainmaker.patterns.auth_jwt.refresh import RefreshTokenStore
+from rainmaker.patterns.auth_jwt.settings import AuthSettings
+from rainmaker.patterns.auth_jwt.tokens import TokenCodec
+from rainmaker.patterns.auth_jwt.users import UserRecord, UserRepository, normalise_email
+
+MAX_LOCAL_DENIALS = 100_000
+
+
+class LocalRevocations:
+    """What this process knows is revoked: disabled users and logged-out access tokens."""
+
+    def __init__(self) -> None:
+        self.disabled: set[str] = set()
+        self._denied: dict[str, int] = {}
+
+    def deny(self, jti: str, expires_at: int) -> None:
+        """Refuse the access token ``jti`` until it expires anyway."""
+        self._denied[jti] = expires_at
+        if len(self._denied) > MAX_LOCAL_DENIALS:
+            now = int(time.time())
+            self._denied = {k: exp for k, exp in self._denied.items() if exp > now}
+
+    def denied(self, jti: str) -> bool:
+        return jti in self._denied
+
+
+class JwtAuth:
+    """The :class:`~rainmaker.capabilities.auth.Authenticator` of ``auth-jwt``."""
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        db: SqlDatabase,
+        codec: TokenCodec,
+        hasher: PasswordHasher,
+        policy: PasswordPolicyChecker,
+        limiter: AttemptLimiter,
+        mail: AccountMailer,
+        cache: CacheBackend | None,
+        pattern_id: str,
+        log: Any,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.codec = codec
+        self.hasher = hasher
+        self.policy = policy
+        self.limiter = limiter
+        self.mail = mail
+        self.cache = cache
+        self.pattern_id = pattern_id
+        self.log = log
+        self.users = UserRepository(db, pattern_id=pattern_id)
+        self.refresh_tokens = RefreshTokenStore(db, pattern_id=pattern_id)
+        self.one_time = OneTimeTokenStore(db, pattern_id=pattern_id)
+        self.revocations = LocalRevocations()
+        self.guards = AuthGuards(lambda: self)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._access_ttl = settings.access_ttl.total_seconds()
+        self._refresh_ttl = settings.refresh_ttl.total_seconds()
+        self._limits = settings.rate_limits
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load disabled users and prepare the dummy hash."""
+        self.revocations.disabled = await self.users.disabled_ids()
+        await self.hasher.start()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) for emails still being sent."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in self._tasks:
+            task.cancel()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("auth.background_failed", error=repr(task.exception()))
+
+    def _after_commit(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start ``work`` in the background once the caller's transaction commits."""
+        if self.db.in_transaction:
+            self.db.on_commit(lambda: self._background(work()))
+        else:
+            self._background(work())
+
+    async def drain(self) -> None:
+        """Wait until background work (emails) has finished; for tests and shutdown."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    # -- guards ----------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> Callable[..., Awaitable[Identity]]:
+        """Guard: the verified access token's identity (no database read)."""
+        return self.guards.identity
+
+    @property
+    def current_user(self) -> Callable[..., Awaitable[User]]:
+        """Guard: the token's user, read from the database."""
+        return self.guards.current_user
+
+    def require_role(self, *roles: str) -> Callable[..., Awaitable[Identity]]:
+        """Guard: an identity with at least one of ``roles``."""
+        return self.guards.require_role(*roles)
+
+    def require_scope(self, *scopes: str) -> Callable[..., Awaitable[Identity]]:
+        """Guard: an identity with every one of ``scopes``."""
+        return self.guards.require_scope(*scopes)
+
+    # -- accounts --------------------------------------------------------------------------
+
+    async def create_user(
+        self,
+        email: str,
+        password: str,
+        *,
+        role: str | Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        verified: bool = False,
+    ) -> User:
+        """Create an account; joins the caller's ``db.transaction()`` when one is open.
+
+        The password is checked against the policy and hashed *before* the database is
+        touched, so no connection is held while argon2 runs.
+        """
+        canonical = normalise_email(email, pattern_id=self.pattern_id)
+        checked = self.policy.check(password, email=canonical)
+        if role is None:
+            roles = tuple(self.settings.default_roles)
+        else:
+            roles = (role,) if isinstance(role, str) else tuple(role)
+        chosen_scopes = tuple(self.settings.default_scopes if scopes is None else scopes)
+        if await self.users.by_email(canonical) is not None:
+            # The insert would fail anyway; failing first spares the hash.
+            raise EmailTakenError(
+                "an account with this email address already exists; log in or reset the password",
+                pattern_id=self.pattern_id,
+            )
+        password_hash = await self.hasher.hash(checked)
+        record = UserRecord.new(
+            canonical, password_hash, roles=roles, scopes=chosen_scopes, verified=verified
+        )
+        await self.users.insert(record)
+        self.log.info("auth.user_created", user_id=record.id)
+        return record.to_user()
+
+    async def register(self, email: str, password: str, *, client: str) -> User:
+        """Self-registration (``POST /register``): limits, default roles, verification mail."""
+        if not self.settings.allow_registration:
+            raise RegistrationClosedError(
+                "self-registration is turned off for this app", pattern_id=self.pattern_id
+            )
+        await self.limiter.hit(
+            "register-addr", client, self._limits.register_per_address, what="registrations"
+        )
+        user = await self.create_user(email, password)
+        await self.request_verification(user.id)
+        return user
+
+    async def get_user(self, user_id: str) -> User | None:
+        """The account with ``user_id``, if any."""
+        record = await self.users.by_id(user_id)
+        return record.to_user() if record is not None else None
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        """The account with this email (normalised first), if any."""
+        record = await self.users.by_email(normalise_email(email, pattern_id=self.pattern_id))
+        return record.to_user() if record is not None else None
+
+    async def disable_user(self, user_id: str) -> None:
+        """Disable the account, end its sessions and refuse its access tokens from now on."""
+        now = int(time.time())
+        if not await self.users.update(user_id, disabled=True, tokens_valid_after=now):
+            raise NotFoundError(f"no user with id {user_id!r}", pattern_id=self.pattern_id)
+        await self.refresh_tokens.revoke_user(user_id)
+        self.revocations.disabled.add(user_id)
+        self.log.info("auth.user_disabled", user_id=user_id)
+
+    async def enable_user(self, user_id: str) -> None:
+        """Allow the account again (sessions ended by the disable stay ended)."""
+        if not await self.users.update(user_id, disabled=False):
+            raise NotFoundError(f"no user with id {user_id!r}", pattern_id=self.pattern_id)
+        self.revocations.disabled.discard(user_id)
+        self.log.info("auth.user_enabled", user_id=user_id)
+
+    # -- credentials -----------------------------------------------------------------------
+
+    async def authenticate(self, email: str, password: str) -> User:
+        """The account these credentials open.
+
+        Unknown emails cost one dummy verification, so they take as long as wrong
+        passwords and both answer :class:`InvalidCredentialsError`. Disabled and (when
+        required) unverified accounts are reported only after a correct password. A hash
+        made with older argon2 parameters is replaced.
+        """
+        self.policy.check_length(password)
+        canonical = normalise_email(email, pattern_id=self.pattern_id)
+        record = await self.users.by_email(canonical)
+        candidate = self._normalised(password)
+        if record is None:
+            await self.hasher.verify_dummy(candidate)
+            raise self._bad_credentials()
+        if not await self.hasher.verify(record.password_hash, candidate):
+            raise self._bad_credentials()
+        if record.disabled:
+            raise AccountDisabledError(
+                "this account is disabled; contact the administrator", pattern_id=self.pattern_id
+            )
+        if self.settings.require_verified_email and not record.verified:
+            raise EmailNotVerifiedError(
+                "confirm your email address first (follow the link we emailed you)",
+                pattern_id=self.pattern_id,
+            )
+        if self.hasher.needs_rehash(record.password_hash):
+            await self._rehash(record, candidate)
+        return record.to_user()
+
+    async def _rehash(self, record: UserRecord, password: str) -> None:
+        await self.users.update(record.id, password_hash=await self.hasher.hash(password))
+        self.log.info("auth.password_rehashed", user_id=record.id)
+
+    @staticmethod
+    def _normalised(password: str) -> str:
+        return normalise_password(password)
+
+    def _bad_credentials(self) -> InvalidCredentialsError:
+        return InvalidCredentialsError(
+            "the email address or the password is wrong", pattern_id=self.pattern_id
+        )
+
+    async def login(self, email: str, password: str, *, client: str) -> TokenPair:
+        """``POST /login``: attempt limits, then :meth:`authenticate`, then a new session."""
+        self.policy.check_length(password)
+        account = email.strip().casefold() if isinstance(email, str) else ""
+        await self.limiter.hit(
+            "login-addr", client, self._limits.login_per_address, what="login attempts"
+        )
+        await self.limiter.hit(
+            "login-acct", account, self._limits.login_per_account, what="login attempts"
+        )
+        user = await self.authenticate(email, password)
+        pair = await self.issue_tokens(user)
+        self.log.info("auth.login", user_id=user.id)
+        return pair
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def issue_tokens(self, user: User) -> TokenPair:
+        """A new session (refresh family) and its first token pair."""
+        return await self._pair(user, self.refresh_tokens.new_family())
+
+    async def _pair(self, user: User, family_id: str) -> TokenPair:
+        access = self.codec.access_token(
+            user.id,
+            self._access_ttl,
+            roles=user.roles,
+            scopes=user.scopes,
+            session_id=family_id,
+        )
+        refresh = self.codec.issue("refresh", user.id, self._refresh_ttl, claims={"fam": family_id})
+        expires = datetime.fromtimestamp(refresh.expires_at, UTC).replace(tzinfo=None)
+        await self.refresh_tokens.add(
+            jti=refresh.jti,
+            family_id=family_id,
+            user_id=user.id,
+            token=refresh.token,
+            expires_at=expires,
+        )
+        return TokenPair(
+            access_token=access.token,
+            refresh_token=refresh.token,
+            expires_in=int(self._access_ttl),
+            refresh_expires_in=int(self._refresh_ttl),
+        )
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Spend a refresh token and hand out the next pair of the same session.
+
+        A spent token presented again revokes its whole session
+        (:class:`~rainmaker.patterns.auth_jwt.errors.TokenReusedError`).
+        """
+        claims = self.codec.decode(refresh_token, "refresh")
+        spent = await self.refresh_tokens.spend(
+            refresh_token, jti=claims["jti"], user_id=claims["sub"]
+        )
+        record = await self.users.by_id(spent.user_id)
+        if record is None or record.disabled:
+            await self.refresh_tokens.revoke_family(spent.family_id)
+            if record is not None:
+                raise AccountDisabledError(
+                    "this account is disabled; contact the administrator",
+                    pattern_id=self.pattern_id,
+                )
+            raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
+        return await self._pair(record.to_user(), spent.family_id)
+
+    async def verify_token(self, token: str) -> Identity:
+        """The identity of a valid access token (see the module docstring on revocation)."""
+        claims = self.codec.decode(token, "access")
+        user_id: str = claims["sub"]
+        jti: str = claims["jti"]
+        if self.revocations.denied(jti):
+            raise InvalidTokenError(
+                "the token was revoked (logged out); log in again", pattern_id=self.pattern_id
+            )
+        if user_id in self.revocations.disabled:
+            raise AccountDisabledError(
+                "this account is disabled; contact the administrator", pattern_id=self.pattern_id
+            )
+        roles = claims.get("roles") or ()
+        scopes = claims.get("scopes") or ()
+        session = claims.get("sid")
+        return Identity(
+            user_id=user_id,
+            roles=frozenset(str(r) for r in roles) if isinstance(roles, list) else frozenset(),
+            scopes=frozenset(str(s) for s in scopes) if isinstance(scopes, list) else frozenset(),
+            token_id=jti,
+            session_id=session if isinstance(session, str) else None,
+            issued_at=int(claims["iat"]),
+            expires_at=int(claims["exp"]),
+        )
+
+    async def user_for_token(self, token: str) -> User:
+        """The token's account, read from the database and checked (see module docstring)."""
+        identity = await self.verify_token(token)
+        if self.cache is not None and await self._shared_denial(identity.token_id):
+            raise InvalidTokenError(
+                "the token was revoked (logged out); log in again", pattern_id=self.pattern_id
+            )
+        record = await self.users.by_id(identity.user_id)
+        if record is None:
+            raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
+        if record.disabled:
+            self.revocations.disabled.add(record.id)
+            raise AccountDisabledError(
+                "this account is disabled; contact the administrator", pattern_id=self.pattern_id
+            )
+        if identity.issued_at < record.tokens_valid_after:
+            raise InvalidTokenError(
+                "the token was issued before the password was changed; log in again",
+                pattern_id=self.pattern_id,
+            )
+        return record.to_user()
+
+    async def _shared_denial(self, jti: str) -> bool:
+        assert self.cache is not None
+        try:
+            return bool(await self.cache.get(f"deny:{jti}"))
+        except UnavailableError:
+            return False  # the cache is best effort; the local list still applies
+
+    async def logout(self, identity: Identity) -> None:
+        """End the token's session and refuse the access token itself from now on."""
+        if identity.session_id is not None:
+            await self.refresh_tokens.revoke_family(identity.session_id)
+        self.revocations.deny(identity.token_id, identity.expires_at)
+        if self.cache is not None:
+            ttl = max(1, identity.expires_at - int(time.time()) + int(self.codec.leeway))
+            try:
+                await self.cache.set(f"deny:{identity.token_id}", 1, ttl=ttl)
+            except UnavailableError as error:
+                self.log.warning("auth.logout_not_shared", error=error.message)
+        self.log.info("auth.logout", user_id=identity.user_id)
+
+    # -- passwords -------------------------------------------------------------------------
+
+    async def change_password(
+        self, user_id: str, current_password: str, new_password: str
+    ) -> TokenPair:
+        """Change a password knowing the current one; every session ends, a new one starts."""
+        self.policy.check_length(current_password)
+        self.policy.check_length(new_password)
+        record = await self.users.by_id(user_id)
+        if record is None:
+            raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
+        if not await self.hasher.verify(record.password_hash, self._normalised(current_password)):
+            raise InvalidCredentialsError(
+                "the current password is wrong", pattern_id=self.pattern_id
+            )
+        checked = self.policy.check(new_password, email=record.email)
+        if checked == self._normalised(current_password):
+            raise PasswordRejectedError(
+                "the new password is the same as the current one", pattern_id=self.pattern_id
+            )
+        await self._set_password(record, checked)
+        self.log.info("auth.password_changed", user_id=user_id)
+        return await self.issue_tokens(record.to_user())
+
+    async def _set_password(self, record: UserRecord, password: str, **extra: Any) -> None:
+        password_hash = await self.hasher.hash(password)
+        await self.users.update(
+            record.id,
+            password_hash=password_hash,
+            tokens_valid_after=int(time.time()),
+            **extra,
+        )
+        await self.refresh_tokens.revoke_user(record.id)
+
+    async def request_password_reset(self, email: str, *, client: str) -> None:
+        """Start a reset: the same answer, and nearly the same time, for any email.
+
+        The lookup, token and email happen in the background, after the answer.
+        """
+        await self.limiter.hit(
+            "reset-addr", client, self._limits.reset_per_address, what="password-reset requests"
+        )
+        canonical = normalise_email(email, pattern_id=self.pattern_id)
+        await self.limiter.hit(
+            "reset-acct", canonical, self._limits.reset_per_account, what="password-reset requests"
+        )
+        self._background(self._send_reset(canonical))
+
+    async def _send_reset(self, email: str) -> None:
+        record = await self.users.by_email(email)
+        if record is None or record.disabled:
+            return
+        token = await self.one_time.issue(record.id, "reset", self.settings.reset_token_ttl)
+        await self.mail.send("reset", record.email, token)
+
+    async def confirm_password_reset(self, token: str, new_password: str, *, client: str) -> None:
+        """Finish a reset with the emailed token: new password, every session ended."""
+        await self.limiter.hit(
+            "reset-addr", client, self._limits.reset_per_address, what="password-reset attempts"
+        )
+        self.policy.check_length(new_password)
+        user_id = await self.one_time.consume(token, "reset")
+        record = await self.users.by_id(user_id)
+        if record is None or record.disabled:
+            raise InvalidTokenError(
+                "this password-reset token is no longer valid", pattern_id=self.pattern_id
+            )
+        checked = self.policy.check(new_password, email=record.email)
+        # The reset email reached its owner: the address is proven as well.
+        await self._set_password(record, checked, verified=True)
+        self.log.info("auth.password_reset", user_id=user_id)
+
+    # -- email verification ----------------------------------------------------------------
+
+    async def request_verification(self, user_id: str) -> None:
+        """Email a verification token to the user (after the current transaction commits)."""
+
+        async def send() -> None:
+            record = await self.users.by_id(user_id)
+            if record is None or record.verified:
+                return
+            token = await self.one_time.issue(user_id, "verify", self.settings.verify_token_ttl)
+            await self.mail.send("verify", record.email, token)
+
+        self._after_commit(send)
+
+    async def verify_email(self, token: str, *, client: str) -> User:
+        """Spend a verification token and mark its user's address verified."""
+        await self.limiter.hit(
+            "verify-addr", client, self._limits.register_per_address, what="verification attempts"
+        )
+        user_id = await self.one_time.consume(token, "verify")
+        await self.users.update(user_id, verified=True)
+        record = await self.users.by_id(user_id)
+        if record is None:
+            raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
+        return record.to_user()

@@ -1,0 +1,363 @@
+"""Settings of the ``auth-jwt`` pattern.
+
+Validated before anything starts: a short HS256 secret, a PEM that does not parse or does
+not match its algorithm, two keys with one ``kid`` or an ``active_key`` that cannot sign are
+all reported by ``rainmaker check``. Importing this module imports neither PyJWT nor argon2;
+``cryptography`` is imported only while a PEM key is being validated.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from rainmaker.kernel.pattern import Settings
+
+Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+MIN_HMAC_SECRET = 32
+DEFAULT_KID = "default"
+_KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ROLE = re.compile(r"^[A-Za-z0-9:._-]{1,64}$")
+
+
+class SigningKey(Settings):
+    """One key of the key ring, named by its ``kid``.
+
+    HMAC keys (``HS256``…) take ``secret``. Asymmetric keys (``RS256``, ``ES256``,
+    ``EdDSA``) take a PEM ``private_key`` (signs and verifies) or only a PEM ``public_key``
+    (verifies tokens signed elsewhere or by a retired key). Each key verifies only tokens
+    of its own algorithm, whatever the token's header claims.
+    """
+
+    kid: str = Field(
+        description="Key id written in the token header; letters, digits, '.', '_', '-' "
+        "(e.g. '2026-11').",
+        examples=["2026-11"],
+    )
+    algorithm: Algorithm = Field(
+        "HS256", description="The only algorithm this key signs and accepts."
+    )
+    secret: SecretStr | None = Field(
+        None,
+        description="HMAC secret (HS256/384/512 only): at least 32 random characters.",
+    )
+    private_key: SecretStr | None = Field(
+        None,
+        description="PEM private key (RS256: RSA >= 2048 bits, ES256: P-256, EdDSA: Ed25519).",
+    )
+    public_key: str | None = Field(
+        None,
+        description="PEM public key: for a verify-only key; derived from private_key when "
+        "that is given.",
+    )
+
+    @field_validator("kid")
+    @classmethod
+    def _valid_kid(cls, value: str) -> str:
+        if not _KID.match(value):
+            raise ValueError("a kid is 1-64 letters, digits, '.', '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _material_matches_algorithm(self) -> SigningKey:
+        if self.algorithm in HMAC_ALGORITHMS:
+            if self.secret is None:
+                raise ValueError(f"key {self.kid!r} ({self.algorithm}) needs a secret")
+            if len(self.secret.get_secret_value()) < MIN_HMAC_SECRET:
+                raise ValueError(
+                    f"the secret of key {self.kid!r} is shorter than {MIN_HMAC_SECRET} "
+                    'characters; generate one with `python -c "import secrets; '
+                    'print(secrets.token_urlsafe(48))"`'
+                )
+            if self.private_key is not None or self.public_key is not None:
+                raise ValueError(
+                    f"key {self.kid!r} is {self.algorithm} (HMAC): give only a secret, no PEM keys"
+                )
+            return self
+        if self.secret is not None:
+            raise ValueError(
+                f"key {self.kid!r} is {self.algorithm}: give a PEM private_key or public_key, "
+                "not a secret"
+            )
+        if self.private_key is None and self.public_key is None:
+            raise ValueError(
+                f"key {self.kid!r} ({self.algorithm}) needs a private_key or public_key"
+            )
+        check_pem(self)
+        return self
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether this key holds what signing needs (a secret or a private key)."""
+        return self.secret is not None or self.private_key is not None
+
+
+def check_pem(key: SigningKey) -> None:
+    """``ValueError`` unless the PEM material parses and fits ``key.algorithm``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    expected = {"RS256": rsa, "ES256": ec, "EdDSA": ed25519}[key.algorithm]
+    loaded: list[object] = []
+    try:
+        if key.private_key is not None:
+            private = serialization.load_pem_private_key(
+                key.private_key.get_secret_value().encode(), password=None
+            )
+            loaded += [private, private.public_key()]
+        if key.public_key is not None:
+            loaded.append(serialization.load_pem_public_key(key.public_key.encode()))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"key {key.kid!r}: the PEM does not parse ({error})") from None
+    kinds = {
+        rsa: (rsa.RSAPrivateKey, rsa.RSAPublicKey),
+        ec: (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey),
+        ed25519: (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey),
+    }[expected]
+    for item in loaded:
+        if not isinstance(item, kinds):
+            raise ValueError(
+                f"key {key.kid!r}: the PEM holds a {type(item).__name__.lstrip('_')}, "
+                f"which cannot be used for {key.algorithm}"
+            )
+        if isinstance(item, rsa.RSAPublicKey) and item.key_size < 2048:
+            raise ValueError(f"key {key.kid!r}: RSA keys need at least 2048 bits")
+        if isinstance(item, ec.EllipticCurvePublicKey) and item.curve.name != "secp256r1":
+            raise ValueError(f"key {key.kid!r}: ES256 needs a P-256 (secp256r1) key")
+    if key.private_key is not None and key.public_key is not None:
+        public_pem = loaded[1].public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        given = loaded[2].public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if public_pem != given:
+            raise ValueError(f"key {key.kid!r}: public_key is not the pair of private_key")
+
+
+class PasswordPolicy(BaseModel):
+    """What a new password must satisfy (checked before it is hashed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_length: int = Field(10, ge=1, le=1024, description="Fewest characters a password may have.")
+    max_length: int = Field(
+        256,
+        ge=8,
+        le=4096,
+        description="Most characters a password may have; longer ones are refused before "
+        "hashing (hash-flooding guard).",
+    )
+    reject_common: bool = Field(
+        True, description="Refuse passwords on the shipped common-password list."
+    )
+    common_passwords_file: str | None = Field(
+        None,
+        description="Extra file of refused passwords, one per line (relative to the app "
+        "folder), added to the shipped list.",
+    )
+    reject_email: bool = Field(
+        True, description="Refuse a password that contains the account's email local part."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PasswordPolicy:
+        if self.min_length > self.max_length:
+            raise ValueError("password min_length is larger than max_length")
+        return self
+
+
+class HashingSettings(BaseModel):
+    """argon2id parameters; changing them rehashes each password at its next login."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_cost: int = Field(3, ge=1, le=50, description="argon2 iterations.")
+    memory_cost: int = Field(
+        65536, ge=8, le=4_194_304, description="argon2 memory in KiB (65536 = 64 MiB)."
+    )
+    parallelism: int = Field(4, ge=1, le=64, description="argon2 lanes.")
+    threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Hashes computed at once in worker threads; more logins wait their turn "
+        "without blocking the event loop.",
+    )
+
+
+class RateLimit(BaseModel):
+    """``attempts`` allowed per fixed ``window`` of seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts: int = Field(ge=1, description="Attempts allowed in one window.")
+    window: float = Field(gt=0, le=86400 * 7, description="Window length in seconds.")
+
+
+class RateLimits(BaseModel):
+    """Brute-force limits, counted in ``Cache`` when one runs (else in this process)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Turn every limit below on or off.")
+    login_per_account: RateLimit = Field(
+        RateLimit(attempts=10, window=900),
+        description="Login attempts per email address.",
+    )
+    login_per_address: RateLimit = Field(
+        RateLimit(attempts=100, window=900),
+        description="Login attempts per client IP address.",
+    )
+    reset_per_account: RateLimit = Field(
+        RateLimit(attempts=3, window=3600),
+        description="Password-reset requests per email address.",
+    )
+    reset_per_address: RateLimit = Field(
+        RateLimit(attempts=20, window=3600),
+        description="Password-reset requests and confirmations per client IP address.",
+    )
+    register_per_address: RateLimit = Field(
+        RateLimit(attempts=20, window=3600),
+        description="Registrations and verifications per client IP address.",
+    )
+
+
+class AuthSettings(Settings):
+    """``auth-jwt``: accounts, argon2id passwords, JWT access and rotating refresh tokens."""
+
+    secret: SecretStr | None = Field(
+        None,
+        description="Shorthand for one HS256 key with kid 'default': at least 32 random "
+        "characters. Use keys instead to rotate.",
+    )
+    keys: list[SigningKey] = Field(
+        default_factory=list,
+        description="The key ring: every key verifies its own tokens, active_key signs new "
+        "ones (rotate by adding a key, activating it, and removing the old one after "
+        "refresh_ttl).",
+    )
+    active_key: str | None = Field(
+        None, description="kid of the key that signs new tokens; default: the first that can."
+    )
+    issuer: str = Field(
+        "rainmaker", min_length=1, description="The iss claim written and required."
+    )
+    audience: str = Field(
+        "rainmaker-api", min_length=1, description="The aud claim written and required."
+    )
+    access_ttl: timedelta = Field(
+        timedelta(minutes=15),
+        description="Lifetime of access tokens (seconds or ISO 8601 like 'PT15M').",
+    )
+    refresh_ttl: timedelta = Field(
+        timedelta(days=30), description="Lifetime of a refresh token family from login."
+    )
+    leeway: timedelta = Field(
+        timedelta(seconds=30),
+        description="Clock skew tolerated on exp, nbf and iat between servers.",
+    )
+    default_roles: list[str] = Field(
+        default_factory=lambda: ["user"], description="Roles a newly registered user gets."
+    )
+    default_scopes: list[str] = Field(
+        default_factory=list, description="Scopes a newly registered user gets."
+    )
+    allow_registration: bool = Field(
+        True, description="Serve POST /register (users can always be created from Python)."
+    )
+    require_verified_email: bool = Field(
+        False, description="Refuse login until the email address is verified."
+    )
+    verify_token_ttl: timedelta = Field(
+        timedelta(days=2), description="Lifetime of an email-verification token."
+    )
+    reset_token_ttl: timedelta = Field(
+        timedelta(hours=1), description="Lifetime of a password-reset token."
+    )
+    verify_url: str | None = Field(
+        None,
+        description="Link put in verification emails, with '{token}' where the token goes "
+        "(e.g. 'https://app.example/verify?token={token}'); without it the email shows the "
+        "token.",
+    )
+    reset_url: str | None = Field(
+        None,
+        description="Link put in password-reset emails, with '{token}' where the token goes.",
+    )
+    password: PasswordPolicy = Field(default_factory=PasswordPolicy, description="Password policy.")
+    hashing: HashingSettings = Field(
+        default_factory=HashingSettings, description="argon2id cost parameters."
+    )
+    rate_limits: RateLimits = Field(
+        default_factory=RateLimits, description="Brute-force limits on login and reset."
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_HMAC_SECRET:
+            raise ValueError(
+                f"the secret is shorter than {MIN_HMAC_SECRET} characters; generate one with "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`'
+            )
+        return value
+
+    @field_validator("default_roles", "default_scopes")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ROLE.match(name):
+                raise ValueError(f"{name!r}: roles and scopes are 1-64 of A-Z a-z 0-9 : . _ -")
+        return value
+
+    @field_validator("verify_url", "reset_url")
+    @classmethod
+    def _has_token(cls, value: str | None) -> str | None:
+        if value is not None and "{token}" not in value:
+            raise ValueError("the link needs '{token}' where the token goes")
+        return value
+
+    @model_validator(mode="after")
+    def _key_ring(self) -> AuthSettings:
+        ring = self.key_ring()
+        if not ring:
+            raise ValueError(
+                "no signing key: set secret (32+ random characters) or add keys "
+                '(e.g. secret = "${JWT_SECRET}")'
+            )
+        if self.secret is not None and self.keys:
+            raise ValueError("give either secret or keys, not both")
+        kids = [key.kid for key in ring]
+        duplicates = sorted({kid for kid in kids if kids.count(kid) > 1})
+        if duplicates:
+            raise ValueError(f"several keys have the kid {', '.join(duplicates)}")
+        active = self.signing_key()
+        if active is None:
+            raise ValueError(
+                f"active_key {self.active_key!r} is not a key that can sign "
+                f"(signing keys: {', '.join(k.kid for k in ring if k.can_sign) or 'none'})"
+            )
+        for name in ("access_ttl", "refresh_ttl", "verify_token_ttl", "reset_token_ttl"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
+        if self.leeway < timedelta(0):
+            raise ValueError("leeway must not be negative")
+        return self
+
+    def key_ring(self) -> list[SigningKey]:
+        """Every configured key (the ``secret`` shorthand becomes kid ``default``)."""
+        if self.secret is not None:
+            return [SigningKey(kid=DEFAULT_KID, algorithm="HS256", secret=self.secret)]
+        return list(self.keys)
+
+    def signing_key(self) -> SigningKey | None:
+        """The key that signs new tokens."""
+        for key in self.key_ring():
+            if key.can_sign and (self.active_key is None or key.kid == self.active_key):
+                return key
+        return None

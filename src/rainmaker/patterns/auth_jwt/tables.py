@@ -1,0 +1,69 @@
+"""The tables ``auth-jwt`` owns (prefix ``auth_``), created by its own migrations.
+
+Times are naive UTC ``DateTime`` columns (one representation on SQLite and PostgreSQL);
+``tokens_valid_after`` is Unix seconds, compared with the ``iat`` of access tokens. Other
+patterns refer to users by ``auth_users.id`` (a UUID string), never by foreign key.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "auth_users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("verified", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("tokens_valid_after", BigInteger, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("email", name="auth_users_email_key"),
+)
+
+refresh_tokens = Table(
+    "auth_refresh_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("family_id", String(36), nullable=False),
+    Column("user_id", String(36), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+    Column("revoked_at", DateTime, nullable=True),
+    UniqueConstraint("token_hash", name="auth_refresh_tokens_hash_key"),
+    Index("auth_refresh_tokens_family", "family_id"),
+    Index("auth_refresh_tokens_user", "user_id"),
+)
+
+one_time_tokens = Table(
+    "auth_one_time_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+    UniqueConstraint("token_hash", name="auth_one_time_tokens_hash_key"),
+    Index("auth_one_time_tokens_user", "user_id", "purpose"),
+)

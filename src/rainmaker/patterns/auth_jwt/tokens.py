@@ -1,0 +1,167 @@
+"""Signing and verifying the two JWT kinds: short-lived access tokens and refresh tokens.
+
+Both carry ``iss``, ``aud``, ``sub``, ``iat``, ``nbf``, ``exp``, ``jti`` and a ``typ``
+claim (``access`` or ``refresh``) that is checked on every use, so neither kind can stand
+in for the other. Access tokens add ``roles``, ``scopes`` and ``sid`` (the refresh family
+they belong to); refresh tokens add ``fam``. Verification requires every registered
+claim, applies the configured leeway to ``exp``/``nbf``/``iat``, and reports *why* a token
+is refused in words a client developer can act on.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+
+from rainmaker.patterns.auth_jwt.errors import InvalidTokenError, TokenExpiredError
+from rainmaker.patterns.auth_jwt.keys import KeyRing
+
+TokenType = Literal["access", "refresh"]
+MAX_TOKEN_LENGTH = 8192  # far above any token we issue; bounds the work on garbage
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ"]
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A freshly signed token with its id and expiry (Unix seconds)."""
+
+    token: str
+    jti: str
+    expires_at: int
+
+
+class TokenCodec:
+    """Signs tokens with the active key and verifies them with the key their ``kid`` names."""
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float,
+        pattern_id: str,
+    ) -> None:
+        self.ring = ring
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.pattern_id = pattern_id
+        self._options = {"require": REQUIRED_CLAIMS}
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    def issue(
+        self,
+        kind: TokenType,
+        subject: str,
+        ttl: float,
+        *,
+        jti: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+        now: float | None = None,
+    ) -> Issued:
+        """A signed token of ``kind`` for ``subject`` living ``ttl`` seconds."""
+        key = self.ring.active
+        issued_at = int(now if now is not None else time.time())
+        expires_at = issued_at + int(ttl)
+        token_id = jti or str(uuid.uuid4())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": expires_at,
+            "jti": token_id,
+            "typ": kind,
+        }
+        if claims:
+            payload.update(claims)
+        token = jwt.encode(payload, key.signing, algorithm=key.algorithm, headers={"kid": key.kid})
+        return Issued(token, token_id, expires_at)
+
+    def access_token(
+        self,
+        subject: str,
+        ttl: float,
+        *,
+        roles: Sequence[str],
+        scopes: Sequence[str],
+        session_id: str | None,
+    ) -> Issued:
+        """An access token carrying the user's roles, scopes and session."""
+        return self.issue(
+            "access",
+            subject,
+            ttl,
+            claims={"roles": list(roles), "scopes": list(scopes), "sid": session_id},
+        )
+
+    # -- verifying -------------------------------------------------------------------------
+
+    def decode(self, token: str, expected: TokenType) -> dict[str, Any]:
+        """The claims of a valid token of kind ``expected``; :class:`InvalidTokenError` else."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise self._invalid("the token is empty or far too long to be one of ours")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise self._invalid("the token is not a well-formed JWT") from None
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise self._invalid("the token header names no key (kid)")
+        key = self.ring.get(kid)
+        if key is None:
+            raise self._invalid(f"the token was signed with an unknown key (kid {kid[:64]!r})")
+        if header.get("alg") != key.algorithm:
+            # Checked here for the message; jwt.decode below enforces it again.
+            raise self._invalid(
+                f"the token's algorithm {str(header.get('alg'))[:16]!r} is not the one key "
+                f"{kid!r} uses"
+            )
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.verifying,
+                algorithms=[key.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options=self._options,  # type: ignore[arg-type]
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenExpiredError(
+                "the token has expired; refresh it or log in again", pattern_id=self.pattern_id
+            ) from None
+        except jwt.ImmatureSignatureError:
+            raise self._invalid(
+                "the token is not valid yet (nbf or iat is in the future)"
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise self._invalid("the token was issued by another issuer (iss)") from None
+        except jwt.InvalidAudienceError:
+            raise self._invalid("the token is meant for another audience (aud)") from None
+        except jwt.MissingRequiredClaimError as error:
+            raise self._invalid(f"the token lacks the {error.claim!r} claim") from None
+        except jwt.InvalidSignatureError:
+            raise self._invalid("the token's signature does not match") from None
+        except jwt.PyJWTError:
+            raise self._invalid("the token is not a valid JWT") from None
+        kind = claims.get("typ")
+        if kind != expected:
+            if kind in ("access", "refresh"):
+                use = "an Authorization header" if kind == "access" else "POST /refresh"
+                raise self._invalid(f"this is a {kind} token; it belongs in {use}, not here")
+            raise self._invalid("the token has no valid typ claim")
+        if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
+            raise self._invalid("the token's sub and jti must be strings")
+        return claims
+
+    def _invalid(self, message: str) -> InvalidTokenError:
+        return InvalidTokenError(message, pattern_id=self.pattern_id)
