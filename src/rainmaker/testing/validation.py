@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -292,11 +293,16 @@ def check_migrations(pattern: Pattern[Any]) -> list[Finding]:
                 "add Database (or Database.optional()) to requires",
             )
         ]
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # a check prints findings, not Alembic's progress
     try:
         asyncio.run(_run_migrations(pattern))
     except Exception as exc:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         return [Finding("migrations", f"{pattern.id}: {message}", getattr(exc, "hint", "") or "")]
+    finally:
+        alembic_log.setLevel(level)
     return []
 
 
