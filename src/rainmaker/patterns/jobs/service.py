@@ -77,8 +77,7 @@ class JobService:
             kwargs=dict(kwargs),
             idempotency_key=idempotency_key,
         )
-        await self.submit(message, delay or 0.0)
-        return message.job_id
+        return await self.submit(message, delay or 0.0)
 
     async def submit(self, message: JobMessage, delay: float = 0.0) -> str:
         """Send an already checked job, honouring its idempotency key and the transaction.
