@@ -18,6 +18,11 @@ scheme (so ``rainmaker routes`` and the OpenAPI document show the routes as auth
             @router.post("/refunds", dependencies=[Depends(guards.require_role("admin"))])
             async def refund() -> ...
 
+When the guard is local (as above) and the module uses ``from __future__ import
+annotations``, FastAPI cannot resolve ``Annotated[User, Depends(guards.current_user)]``
+written as a string: either leave that import out of the router's module or write the
+guard as a default value (``user: User = Depends(guards.current_user)``).
+
 Routers are built while the app is composed, sometimes before any module has started
 (``rainmaker routes``), so :func:`auth_guards` looks the provider up on the first request,
 not when the route is declared. Once started, ``ctx.services.require(Auth)`` exposes the

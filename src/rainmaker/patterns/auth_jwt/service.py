@@ -225,8 +225,7 @@ class JwtAuth:
 
     async def disable_user(self, user_id: str) -> None:
         """Disable the account, end its sessions and refuse its access tokens from now on."""
-        now = int(time.time())
-        if not await self.users.update(user_id, disabled=True, tokens_valid_after=now):
+        if not await self.users.update(user_id, disabled=True, bump_version=True):
             raise NotFoundError(f"no user with id {user_id!r}", pattern_id=self.pattern_id)
         await self.refresh_tokens.revoke_user(user_id)
         self.revocations.disabled.add(user_id)
@@ -242,6 +241,10 @@ class JwtAuth:
     # -- credentials -----------------------------------------------------------------------
 
     async def authenticate(self, email: str, password: str) -> User:
+        """The account these credentials open (see :meth:`_check_credentials`)."""
+        return (await self._check_credentials(email, password)).to_user()
+
+    async def _check_credentials(self, email: str, password: str) -> UserRecord:
         """The account these credentials open.
 
         Unknown emails cost one dummy verification, so they take as long as wrong
@@ -259,9 +262,7 @@ class JwtAuth:
         if not await self.hasher.verify(record.password_hash, candidate):
             raise self._bad_credentials()
         if record.disabled:
-            raise AccountDisabledError(
-                "this account is disabled; contact the administrator", pattern_id=self.pattern_id
-            )
+            raise self._disabled()
         if self.settings.require_verified_email and not record.verified:
             raise EmailNotVerifiedError(
                 "confirm your email address first (follow the link we emailed you)",
@@ -269,7 +270,7 @@ class JwtAuth:
             )
         if self.hasher.needs_rehash(record.password_hash):
             await self._rehash(record, candidate)
-        return record.to_user()
+        return record
 
     async def _rehash(self, record: UserRecord, password: str) -> None:
         await self.users.update(record.id, password_hash=await self.hasher.hash(password))
@@ -294,24 +295,35 @@ class JwtAuth:
         await self.limiter.hit(
             "login-acct", account, self._limits.login_per_account, what="login attempts"
         )
-        user = await self.authenticate(email, password)
-        pair = await self.issue_tokens(user)
-        self.log.info("auth.login", user_id=user.id)
+        record = await self._check_credentials(email, password)
+        pair = await self._pair(record, self.refresh_tokens.new_family())
+        self.log.info("auth.login", user_id=record.id)
         return pair
 
     # -- tokens ----------------------------------------------------------------------------
 
     async def issue_tokens(self, user: User) -> TokenPair:
-        """A new session (refresh family) and its first token pair."""
-        return await self._pair(user, self.refresh_tokens.new_family())
+        """A new session (refresh family) and its first token pair for an enabled user."""
+        record = await self.users.by_id(user.id)
+        if record is None:
+            raise NotFoundError(f"no user with id {user.id!r}", pattern_id=self.pattern_id)
+        if record.disabled:
+            raise self._disabled()
+        return await self._pair(record, self.refresh_tokens.new_family())
 
-    async def _pair(self, user: User, family_id: str) -> TokenPair:
+    def _disabled(self) -> AccountDisabledError:
+        return AccountDisabledError(
+            "this account is disabled; contact the administrator", pattern_id=self.pattern_id
+        )
+
+    async def _pair(self, user: UserRecord, family_id: str) -> TokenPair:
         access = self.codec.access_token(
             user.id,
             self._access_ttl,
             roles=user.roles,
             scopes=user.scopes,
             session_id=family_id,
+            version=user.token_version,
         )
         refresh = self.codec.issue("refresh", user.id, self._refresh_ttl, claims={"fam": family_id})
         expires = datetime.fromtimestamp(refresh.expires_at, UTC).replace(tzinfo=None)
@@ -348,11 +360,13 @@ class JwtAuth:
                     pattern_id=self.pattern_id,
                 )
             raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
-        return await self._pair(record.to_user(), spent.family_id)
+        return await self._pair(record, spent.family_id)
 
     async def verify_token(self, token: str) -> Identity:
         """The identity of a valid access token (see the module docstring on revocation)."""
-        claims = self.codec.decode(token, "access")
+        return self._identity(self.codec.decode(token, "access"))
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
         user_id: str = claims["sub"]
         jti: str = claims["jti"]
         if self.revocations.denied(jti):
@@ -360,9 +374,7 @@ class JwtAuth:
                 "the token was revoked (logged out); log in again", pattern_id=self.pattern_id
             )
         if user_id in self.revocations.disabled:
-            raise AccountDisabledError(
-                "this account is disabled; contact the administrator", pattern_id=self.pattern_id
-            )
+            raise self._disabled()
         roles = claims.get("roles") or ()
         scopes = claims.get("scopes") or ()
         session = claims.get("sid")
@@ -378,7 +390,9 @@ class JwtAuth:
 
     async def user_for_token(self, token: str) -> User:
         """The token's account, read from the database and checked (see module docstring)."""
-        identity = await self.verify_token(token)
+        claims = self.codec.decode(token, "access")
+        identity = self._identity(claims)
+        version = claims.get("tv", 0)
         if self.cache is not None and await self._shared_denial(identity.token_id):
             raise InvalidTokenError(
                 "the token was revoked (logged out); log in again", pattern_id=self.pattern_id
@@ -388,10 +402,8 @@ class JwtAuth:
             raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
         if record.disabled:
             self.revocations.disabled.add(record.id)
-            raise AccountDisabledError(
-                "this account is disabled; contact the administrator", pattern_id=self.pattern_id
-            )
-        if identity.issued_at < record.tokens_valid_after:
+            raise self._disabled()
+        if version != record.token_version:
             raise InvalidTokenError(
                 "the token was issued before the password was changed; log in again",
                 pattern_id=self.pattern_id,
@@ -440,14 +452,16 @@ class JwtAuth:
             )
         await self._set_password(record, checked)
         self.log.info("auth.password_changed", user_id=user_id)
-        return await self.issue_tokens(record.to_user())
+        fresh = await self.users.by_id(user_id)
+        assert fresh is not None
+        return await self._pair(fresh, self.refresh_tokens.new_family())
 
     async def _set_password(self, record: UserRecord, password: str, **extra: Any) -> None:
         password_hash = await self.hasher.hash(password)
         await self.users.update(
             record.id,
             password_hash=password_hash,
-            tokens_valid_after=int(time.time()),
+            bump_version=True,
             **extra,
         )
         await self.refresh_tokens.revoke_user(record.id)

@@ -1,7 +1,8 @@
 """The tables ``auth-jwt`` owns (prefix ``auth_``), created by its own migrations.
 
 Times are naive UTC ``DateTime`` columns (one representation on SQLite and PostgreSQL);
-``tokens_valid_after`` is Unix seconds, compared with the ``iat`` of access tokens. Other
+``token_version`` grows with every password change, reset and disable; access tokens carry
+the version they were issued under (claim ``tv``), so older ones stop working. Other
 patterns refer to users by ``auth_users.id`` (a UUID string), never by foreign key.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     DateTime,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -32,7 +33,7 @@ users = Table(
     Column("scopes", JSON, nullable=False),
     Column("verified", Boolean, nullable=False, default=False),
     Column("disabled", Boolean, nullable=False, default=False),
-    Column("tokens_valid_after", BigInteger, nullable=False, default=0),
+    Column("token_version", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("email", name="auth_users_email_key"),

@@ -94,13 +94,19 @@ class TokenCodec:
         roles: Sequence[str],
         scopes: Sequence[str],
         session_id: str | None,
+        version: int = 0,
     ) -> Issued:
-        """An access token carrying the user's roles, scopes and session."""
+        """An access token carrying the user's roles, scopes, session and token version."""
         return self.issue(
             "access",
             subject,
             ttl,
-            claims={"roles": list(roles), "scopes": list(scopes), "sid": session_id},
+            claims={
+                "roles": list(roles),
+                "scopes": list(scopes),
+                "sid": session_id,
+                "tv": version,
+            },
         )
 
     # -- verifying -------------------------------------------------------------------------

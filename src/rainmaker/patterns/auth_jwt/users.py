@@ -63,7 +63,7 @@ class UserRecord:
     scopes: tuple[str, ...]
     verified: bool
     disabled: bool
-    tokens_valid_after: int
+    token_version: int
     created_at: datetime
     updated_at: datetime
 
@@ -87,7 +87,7 @@ class UserRecord:
             scopes=scopes,
             verified=verified,
             disabled=False,
-            tokens_valid_after=0,
+            token_version=0,
             created_at=now,
             updated_at=now,
         )
@@ -102,7 +102,7 @@ class UserRecord:
             scopes=tuple(row.scopes or ()),
             verified=bool(row.verified),
             disabled=bool(row.disabled),
-            tokens_valid_after=int(row.tokens_valid_after or 0),
+            token_version=int(row.token_version or 0),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -141,7 +141,7 @@ class UserRepository:
             "scopes": list(record.scopes),
             "verified": record.verified,
             "disabled": record.disabled,
-            "tokens_valid_after": record.tokens_valid_after,
+            "token_version": record.token_version,
             "created_at": record.created_at,
             "updated_at": record.updated_at,
         }
@@ -169,9 +169,15 @@ class UserRepository:
             row = (await session.execute(select(users).where(users.c.email == email))).first()
         return UserRecord.from_row(row) if row is not None else None
 
-    async def update(self, user_id: str, **values: Any) -> bool:
-        """Set ``values`` (and ``updated_at``) on one user; whether it exists."""
+    async def update(self, user_id: str, *, bump_version: bool = False, **values: Any) -> bool:
+        """Set ``values`` (and ``updated_at``) on one user; whether it exists.
+
+        ``bump_version`` increments ``token_version`` in the same statement, which makes
+        every access token issued so far invalid for ``current_user``.
+        """
         values.setdefault("updated_at", utcnow())
+        if bump_version:
+            values["token_version"] = users.c.token_version + 1
         async with self.db.session() as session:
             result = await session.execute(
                 update(users).where(users.c.id == user_id).values(**values)

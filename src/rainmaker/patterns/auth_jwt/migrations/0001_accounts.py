@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("scopes", sa.JSON(), nullable=False),
         sa.Column("verified", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("tokens_valid_after", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.UniqueConstraint("email", name="auth_users_email_key"),
