@@ -6,10 +6,11 @@ installed one plus the dashboard and the sample patterns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 import rainmaker
 from rainmaker.kernel.catalog import Catalog
@@ -39,6 +40,15 @@ use = "dev-dashboard"
 """
 
 LoadApp = Callable[..., rainmaker.Application]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    # The app configures structlog on pytest's captured stdout, closed after the test:
+    # neither inherit another test's configuration nor leave this one behind.
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 def catalog() -> Catalog:

@@ -1,18 +1,19 @@
 """Patterns the dashboard tests compose: one holding a secret, one providing ``Jobs``.
 
-``queue-probe`` reports queue depths and failed jobs in its health details exactly as the
-dashboard's jobs seam documents, so the seam is tested without the jobs patterns.
+``queue-probe`` is a ``JobQueue`` with fixed failed jobs whose health reports queue depths
+as the jobs patterns do, so the dashboard's jobs panel is tested without a broker.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field, SecretStr
 
 from rainmaker import Health, Module, Pattern, Settings
 from rainmaker.capabilities import Database
-from rainmaker.capabilities.jobs import Jobs
+from rainmaker.capabilities.jobs import FailedJob, JobRegistry, Jobs, QueueStats
 
 SECRET = "greeter-secret-value-0123456789"
 
@@ -41,33 +42,65 @@ greeter: Pattern[GreeterSettings] = Pattern(
 
 
 class QueueProbeSettings(Settings):
-    """How many failed jobs the probe reports."""
+    """How many failed jobs the probe holds."""
 
     failures: int = Field(3, description="Failed jobs to report.")
 
 
 class _Queue:
-    async def enqueue(self, job: str, *args: Any, **kwargs: Any) -> str:
-        return "1"
+    """A ``JobQueue`` that runs nothing and holds a fixed list of failed jobs."""
+
+    def __init__(self, failures: int) -> None:
+        self._failed = [
+            FailedJob(
+                id=f"job-{n}",
+                name="send_welcome",
+                queue="emails",
+                args=(n,),
+                kwargs={},
+                attempts=5,
+                error=f"SMTP refused with {SECRET}",
+                failed_at=datetime(2026, 11, 26, 10, n, tzinfo=UTC),
+            )
+            for n in range(failures)
+        ]
+
+    def register(self, registry: JobRegistry) -> None:
+        pass
+
+    async def enqueue(
+        self,
+        job: str,
+        *args: Any,
+        delay: float | None = None,
+        idempotency_key: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return idempotency_key or job
+
+    async def failed(self, limit: int = 100) -> list[FailedJob]:
+        return self._failed[:limit]
+
+    async def retry(self, failed_id: str) -> str:
+        return failed_id
+
+    async def stats(self) -> list[QueueStats]:
+        return [QueueStats("default", 4, 1, 2.5), QueueStats("emails", 0, 0, None)]
 
 
 class QueueProbeModule(Module[QueueProbeSettings]):
-    """Registers a queue and reports depths and failures in its health details."""
+    """Registers the queue; its health reports depths as the jobs patterns do."""
 
     async def start(self) -> None:
-        self.ctx.services.register(Jobs, _Queue())
+        self.queue = _Queue(self.settings.failures)
+        self.ctx.services.register(Jobs, self.queue)
 
     async def health(self) -> Health:
-        failed = [
-            {
-                "id": f"job-{n}",
-                "job": "send_welcome",
-                "error": f"SMTP refused with {SECRET}",
-                "failed_at": f"2026-11-26T10:0{n}:00Z",
-            }
-            for n in range(self.settings.failures)
-        ]
-        return Health.up(queues={"default": 4, "emails": 0}, failed=failed)
+        queues = {
+            s.queue: {"waiting": s.waiting, "delayed": s.delayed, "oldest_age_s": s.oldest_age}
+            for s in await self.queue.stats()
+        }
+        return Health.up(queues=queues, dead_letters=len(await self.queue.failed()))
 
 
 queue_probe: Pattern[QueueProbeSettings] = Pattern(

@@ -125,10 +125,22 @@ async def test_jobs_seam_shows_queue_depths_and_failed_jobs(load_app: LoadApp) -
         html = (await http.get("/_rainmaker")).text
     [panel] = state["jobs"]
     assert panel["instance"] == "queue"
-    assert panel["queues"] == {"default": 4, "emails": 0}
+    assert panel["queues"] == {
+        "default": {"waiting": 4, "delayed": 1},
+        "emails": {"waiting": 0, "delayed": 0},
+    }
+    assert panel["dead_letters"] == 3
     assert [job["id"] for job in panel["failed"]] == ["job-0", "job-1"]  # the limit applies
-    assert all(job["error"] == f"SMTP refused with {MASK}" for job in panel["failed"])
+    assert panel["failed"][0] == {
+        "id": "job-0",
+        "job": "send_welcome",
+        "queue": "emails",
+        "attempts": "5",
+        "error": f"SMTP refused with {MASK}",
+        "failed_at": "2026-11-26T10:00:00+00:00",
+    }
     assert "send_welcome" in html and "<code>emails</code>" in html
+    assert "(3 dead letters)" in html
 
 
 async def test_loopback_only_refuses_other_clients(load_app: LoadApp) -> None:

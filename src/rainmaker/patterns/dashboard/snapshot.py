@@ -147,8 +147,12 @@ async def collect(application: Application, settings: DashboardSettings) -> Snap
                 panel.queues,
                 scrubber.data(panel.failed),
                 panel.reports_queues,
+                panel.dead_letters,
+                scrubber.text(panel.problem),
             )
-            for panel in jobs_panels(application, report, settings.failed_jobs_limit)
+            for panel in await jobs_panels(
+                application, report, settings.failed_jobs_limit, settings.status_timeout
+            )
         ],
     )
 
