@@ -10,6 +10,8 @@ is refused in words a client developer can act on.
 
 from __future__ import annotations
 
+import binascii
+import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
+from jwt.utils import base64url_decode
 
 from rainmaker.patterns.auth_jwt.errors import InvalidTokenError, TokenExpiredError
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 
 TokenType = Literal["access", "refresh"]
 MAX_TOKEN_LENGTH = 8192  # far above any token we issue; bounds the work on garbage
+MAX_CACHED_HEADERS = 64
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ"]
 
 
@@ -53,6 +57,7 @@ class TokenCodec:
         self.leeway = leeway
         self.pattern_id = pattern_id
         self._options = {"require": REQUIRED_CLAIMS}
+        self._headers: dict[str, dict[str, Any]] = {}
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -115,10 +120,7 @@ class TokenCodec:
         """The claims of a valid token of kind ``expected``; :class:`InvalidTokenError` else."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise self._invalid("the token is empty or far too long to be one of ours")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise self._invalid("the token is not a well-formed JWT") from None
+        header = self._header(token)
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise self._invalid("the token header names no key (kid)")
@@ -168,6 +170,28 @@ class TokenCodec:
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
             raise self._invalid("the token's sub and jti must be strings")
         return claims
+
+    def _header(self, token: str) -> Mapping[str, Any]:
+        """The token's header, parsed once per distinct header segment.
+
+        Every token we sign has one of a handful of headers (one per key), so parsed
+        headers are kept in a small bounded map; PyJWT then parses the token only once,
+        in ``jwt.decode``, instead of twice. Headers of garbage tokens are parsed but not
+        kept once the map is full, so it cannot be flooded.
+        """
+        segment = token.partition(".")[0]
+        header = self._headers.get(segment)
+        if header is not None:
+            return header
+        try:
+            parsed = json.loads(base64url_decode(segment))
+        except (ValueError, TypeError, binascii.Error):
+            raise self._invalid("the token is not a well-formed JWT") from None
+        if not isinstance(parsed, dict):
+            raise self._invalid("the token is not a well-formed JWT")
+        if len(self._headers) < MAX_CACHED_HEADERS:
+            self._headers[segment] = parsed
+        return parsed
 
     def _invalid(self, message: str) -> InvalidTokenError:
         return InvalidTokenError(message, pattern_id=self.pattern_id)
