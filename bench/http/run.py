@@ -46,8 +46,10 @@ def free_port() -> int:
 def start(kind: str, access_log: bool) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     if kind == "handwritten":
+        # The same loop and HTTP parser `rainmaker run` picks (uvicorn's "auto" choice).
         cmd = [PYTHON, "-m", "uvicorn", "handwritten:app", "--host", "127.0.0.1",
-               "--port", str(port), "--app-dir", str(HERE)]
+               "--port", str(port), "--app-dir", str(HERE), "--loop", "uvloop",
+               "--http", "httptools"]
         if not access_log:
             cmd.append("--no-access-log")
     else:
@@ -69,7 +71,13 @@ def start(kind: str, access_log: bool) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"{kind} did not start")
 
 
-def wrk(url: str, seconds: int, connections: int, threads: int) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int) -> tuple[float, float, int]:
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
          f"{url}/items/42"],
@@ -78,11 +86,15 @@ def wrk(url: str, seconds: int, connections: int, threads: int) -> tuple[float, 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     assert p99 is not None, out
-    return rps, float(p99.group(1)) * _UNITS[p99.group(2)]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, float(p99.group(1)) * _UNITS[p99.group(2)], requests
 
 
-def measure(access_log: bool, args: argparse.Namespace) -> dict[str, list[tuple[float, float]]]:
-    results: dict[str, list[tuple[float, float]]] = {"handwritten": [], "composed": []}
+Result = tuple[float, float, float]  # req/s, p99 ms, server CPU µs per request
+
+
+def measure(access_log: bool, args: argparse.Namespace) -> dict[str, list[Result]]:
+    results: dict[str, list[Result]] = {"handwritten": [], "composed": []}
     servers = {kind: start(kind, access_log) for kind in results}
     try:
         for _, url in servers.values():  # warm up both
@@ -90,10 +102,13 @@ def measure(access_log: bool, args: argparse.Namespace) -> dict[str, list[tuple[
         for round_no in range(args.rounds):
             order = list(results) if round_no % 2 == 0 else list(reversed(results))
             for kind in order:
-                rps, p99 = wrk(servers[kind][1], args.seconds, args.connections, args.threads)
-                results[kind].append((rps, p99))
-                print(f"  round {round_no + 1} {kind:<12} {rps:9.0f} req/s  p99 {p99:6.2f} ms",
-                      flush=True)
+                process, url = servers[kind]
+                cpu = cpu_seconds(process.pid)
+                rps, p99, requests = wrk(url, args.seconds, args.connections, args.threads)
+                cpu_us = (cpu_seconds(process.pid) - cpu) / requests * 1e6
+                results[kind].append((rps, p99, cpu_us))
+                print(f"  round {round_no + 1} {kind:<12} {rps:9.0f} req/s  p99 {p99:6.2f} ms"
+                      f"  cpu {cpu_us:6.1f} us/req", flush=True)
     finally:
         for process, _ in servers.values():
             process.send_signal(signal.SIGTERM)
@@ -117,14 +132,19 @@ def main() -> None:
             continue
         print(f"{label}:", flush=True)
         results = measure(access_log, args)
-        hand_rps = statistics.median(r for r, _ in results["handwritten"])
-        comp_rps = statistics.median(r for r, _ in results["composed"])
-        hand_p99 = statistics.median(p for _, p in results["handwritten"])
-        comp_p99 = statistics.median(p for _, p in results["composed"])
-        print(f"  median handwritten {hand_rps:9.0f} req/s  p99 {hand_p99:6.2f} ms")
-        print(f"  median composed    {comp_rps:9.0f} req/s  p99 {comp_p99:6.2f} ms")
-        print(f"  ratio: throughput {comp_rps / hand_rps:.3f}x  p99 {comp_p99 / hand_p99:.3f}x",
-              flush=True)
+        medians = {}
+        for kind, rows in results.items():
+            rps, p99, cpu = (sorted(column) for column in zip(*rows, strict=True))
+            medians[kind] = [statistics.median(c) for c in (rps, p99, cpu)]
+            print(f"  median {kind:<12} {medians[kind][0]:9.0f} req/s "
+                  f"(range {rps[0]:.0f}-{rps[-1]:.0f})  p99 {medians[kind][1]:6.2f} ms "
+                  f"(range {p99[0]:.1f}-{p99[-1]:.1f})  cpu {medians[kind][2]:6.1f} us/req")
+        hand, comp = medians["handwritten"], medians["composed"]
+        print(f"  ratio: throughput {comp[0] / hand[0]:.3f}x  p99 {comp[1] / hand[1]:.3f}x  "
+              f"cpu/request {comp[2] / hand[2]:.3f}x  "
+              f"(per-round throughput ratios: "
+              + ", ".join(f"{c[0] / h[0]:.2f}" for h, c in zip(*results.values(), strict=True))
+              + ")", flush=True)
 
 
 if __name__ == "__main__":

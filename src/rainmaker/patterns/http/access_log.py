@@ -26,16 +26,17 @@ class AccessLog:
         """Log one finished request (``status`` 0 means no response was sent)."""
         client = scope.get("client")
         log = self._log.get()
-        fields = {
-            "method": scope.get("method", "WS"),
-            "path": scope.get("path", ""),
-            "status": status,
-            "duration_ms": round(duration_s * 1000, 2),
-            "client": client[0] if client else None,
-        }
         if (status >= 500 and status != 503) or status == 0:
-            log.error("http.request", **fields)
+            method = log.error
         elif status >= 400:
-            log.warning("http.request", **fields)
+            method = log.warning
         else:
-            log.info("http.request", **fields)
+            method = log.info
+        method(
+            "http.request",
+            method=scope.get("method", "WS"),
+            path=scope.get("path", ""),
+            status=status,
+            duration_ms=round(duration_s * 1000, 2),
+            client=client[0] if client else None,
+        )

@@ -15,9 +15,23 @@ import re
 WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+_POOL_SIZE = 4096
+_pool = b""
+_offset = _POOL_SIZE
+
+
 def new_request_id() -> str:
-    """A fresh random id: 32 hex characters (128 bits)."""
-    return os.urandom(16).hex()
+    """A fresh random id: 32 hex characters (128 bits from the OS's CSPRNG).
+
+    The random bytes are drawn 4 KiB at a time (each byte used once): one system call
+    per 256 ids instead of one per request.
+    """
+    global _pool, _offset
+    if _offset >= _POOL_SIZE:
+        _pool, _offset = os.urandom(_POOL_SIZE), 0
+    start = _offset
+    _offset = start + 16
+    return _pool[start : start + 16].hex()
 
 
 def accept_request_id(raw: bytes | None) -> str:

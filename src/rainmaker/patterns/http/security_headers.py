@@ -42,4 +42,7 @@ def merge_headers(existing: list[Header], added: list[Header]) -> None:
         existing.extend(added)
         return
     present = {name.lower() for name, _ in existing}
-    existing.extend(header for header in added if header[0] not in present)
+    if present.isdisjoint([name for name, _ in added]):  # the usual case: none set by the route
+        existing.extend(added)
+    else:
+        existing.extend(header for header in added if header[0] not in present)
