@@ -214,7 +214,7 @@ async def check_stop_twice(under_test: PatternUnderTest) -> None:
 class Resources:
     """What the process holds at one moment: tasks, threads, file descriptors, memory."""
 
-    tasks: frozenset[str]
+    tasks: Counter[str]
     threads: frozenset[str]
     fds: Counter[str]
     memory: int
@@ -222,7 +222,7 @@ class Resources:
     @classmethod
     def now(cls) -> Resources:
         current = asyncio.current_task()
-        tasks = frozenset(
+        tasks = Counter(
             _describe_task(task)
             for task in asyncio.all_tasks()
             if task is not current and not task.done()
@@ -267,8 +267,9 @@ def open_descriptors() -> Counter[str]:
 
 def _leaks(before: Resources, after: Resources) -> list[str]:
     problems = []
-    if new := sorted(after.tasks - before.tasks):
-        problems.append(f"asyncio tasks still running: {', '.join(new)}")
+    if tasks := after.tasks - before.tasks:
+        shown = ", ".join(f"{name} x{count}" for name, count in sorted(tasks.items()))
+        problems.append(f"asyncio tasks still running: {shown}")
     if new := sorted(after.threads - before.threads):
         problems.append(f"threads still alive: {', '.join(new)}")
     grown = after.fds - before.fds
@@ -288,6 +289,7 @@ async def check_no_leaks(
     *,
     cycles: int = CYCLES,
     memory_bound: int = MEMORY_GROWTH_BOUND,
+    settle: float = SETTLE_SECONDS,
 ) -> None:
     """``cycles`` start/stop cycles leave nothing running or open, and memory bounded.
 
@@ -306,7 +308,7 @@ async def check_no_leaks(
         for _ in range(cycles):
             await loaded.start()
             await loaded.stop()
-        problems = await _settled_leaks(before)
+        problems = await _settled_leaks(before, settle)
         gc.collect()
         growth = tracemalloc.get_traced_memory()[0] - before.memory
     finally:
@@ -323,9 +325,9 @@ async def check_no_leaks(
         )
 
 
-async def _settled_leaks(before: Resources) -> list[str]:
-    """Leaks once owners had up to ``SETTLE_SECONDS`` to release what they closed."""
-    deadline = time.monotonic() + SETTLE_SECONDS
+async def _settled_leaks(before: Resources, settle: float) -> list[str]:
+    """Leaks once owners had up to ``settle`` seconds to release what they closed."""
+    deadline = time.monotonic() + settle
     while True:
         gc.collect()
         problems = _leaks(before, Resources.now())

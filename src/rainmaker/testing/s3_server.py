@@ -127,7 +127,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         return
     process.terminate()  # SIGTERM: weed stops its components in order
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=3)  # a throwaway server: no need to wait long for it
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
