@@ -170,3 +170,21 @@ def test_cli_build(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "pages for starter" in result.output
     assert (out / "composition.html").exists() and (out / ".env.example").exists()
+
+
+def test_served_site(site: Path) -> None:
+    import threading
+    import urllib.request
+
+    from rainmaker.docs.serve import site_server
+
+    with site_server(site, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = server.server_address[1]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/composition.html") as answer:
+                assert answer.read() == (site / "composition.html").read_bytes()
+        finally:
+            server.shutdown()
+            thread.join()
