@@ -24,8 +24,9 @@ from rich.markup import escape
 from rainmaker.cli.inspect import pattern_info
 from rainmaker.kernel.pattern import Pattern
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: one finding is one line, however long, so it can be grepped.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

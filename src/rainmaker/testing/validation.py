@@ -360,9 +360,12 @@ def validate(
         pattern = patterns.get(pattern_id)
         if pattern is None:
             continue
-        findings += check_pattern(
+        declared = check_pattern(
             pattern, catalog, package_version=package.version if package else None
         )
+        findings += declared
         findings += check_import_weight(pattern_id, package, env)
-        findings += check_migrations(pattern)
+        if not any(f.check in ("requires", "versions", "factory") for f in declared):
+            # Unmet requirements would only fail the migration check's composition again.
+            findings += check_migrations(pattern)
     return findings
