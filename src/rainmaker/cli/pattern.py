@@ -85,7 +85,7 @@ def create(
     name: Annotated[str, typer.Argument(help="The pattern id, e.g. 'greeter'.")],
     capability: Annotated[
         str | None,
-        typer.Option("--capability", help="A capability to provide: Cache, Storage or Mailer."),
+        typer.Option("--capability", help="A capability to provide: Cache or Mailer."),
     ] = None,
     path: Annotated[
         Path | None, typer.Option("--path", help="Folder to create (default: ./NAME).")

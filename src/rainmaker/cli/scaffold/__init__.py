@@ -39,14 +39,6 @@ CAPABILITIES: dict[str, Embedded] = {
         '{}, {"greeting": "bonjour", "max_entries": 1000}',
         "test_cache_contract.py",
     ),
-    "Storage": Embedded(
-        "rainmaker.patterns.storage.settings",
-        "LocalStorageSettings",
-        "rainmaker.patterns.storage.module",
-        "LocalStorageModule",
-        '{"root": "storage"}, {"root": "files", "greeting": "bonjour"}',
-        None,  # `rainmaker pattern test` composes the Storage contract from settings
-    ),
     "Mailer": Embedded(
         "rainmaker.patterns.email.settings",
         "ConsoleSettings",
