@@ -78,13 +78,15 @@ class LeakyModule(Module[LeakySettings]):
     async def start(self) -> None:
         leak = self.settings.leak
         if leak == "task":
-            _TASKS.append(asyncio.get_running_loop().create_task(asyncio.sleep(3600), name="leaked"))
+            _TASKS.append(
+                asyncio.get_running_loop().create_task(asyncio.sleep(3600), name="leaked")
+            )
         elif leak == "thread":
             release = threading.Event()
             _EVENTS.append(release)
             threading.Thread(target=release.wait, name="leaked-thread", daemon=True).start()
         elif leak == "file":
-            _FILES.append(open(__file__, "rb"))  # noqa: SIM115 - the leak is the point
+            _FILES.append(open(__file__, "rb"))
         elif leak == "memory":
             _HOARD.append(bytes(512 * 1024))
 

@@ -53,7 +53,7 @@ def test_index_pages_link_the_files_with_hashes(index: FolderIndex) -> None:
 
 
 def test_existing_version_is_refused(index: FolderIndex) -> None:
-    with pytest.raises(PublishError, match="greeter 1.2.0 is already published"):
+    with pytest.raises(PublishError, match=r"greeter 1\.2\.0 is already published"):
         check_release(index, "greeter", Version("1.2.0"), OLD)
 
 

@@ -65,7 +65,10 @@ def _target(target: str, work: Path) -> Iterator[Target]:
                 except PackageError:
                     patterns = {}  # validate reports why, one line per entry point
                 yield Target(
-                    patterns, package, package.environment(work), f"{package.name} {package.version}"
+                    patterns,
+                    package,
+                    package.environment(work),
+                    f"{package.name} {package.version}",
                 )
             return
         pattern = installed_pattern(target)
@@ -111,9 +114,10 @@ def validate(target: TargetArgument = ".") -> None:
     migrations, import weight, requirements and version ranges."""
     from rainmaker.testing.validation import validate as find
 
-    with tempfile.TemporaryDirectory(prefix="rm-validate-") as work, _target(
-        target, Path(work)
-    ) as opened:
+    with (
+        tempfile.TemporaryDirectory(prefix="rm-validate-") as work,
+        _target(target, Path(work)) as opened,
+    ):
         findings = find(opened.patterns, package=opened.package, env=opened.env)
     if findings:
         for finding in findings:
@@ -141,9 +145,10 @@ def run_pattern_tests(target: str, settings: str | None, *, verbose: bool = Fals
     from rainmaker.testing.runner import run_tests
 
     explicit = json.loads(settings) if settings else None
-    with tempfile.TemporaryDirectory(prefix="rm-test-") as work, _target(
-        target, Path(work)
-    ) as opened:
+    with (
+        tempfile.TemporaryDirectory(prefix="rm-test-") as work,
+        _target(target, Path(work)) as opened,
+    ):
         if not opened.patterns:
             err_console.print("[bold red]✗[/] no pattern loads; run `rainmaker pattern validate`")
             return False
@@ -202,9 +207,10 @@ def publish(
     if not Path(target).is_dir():
         err_console.print(f"[bold red]✗[/] {escape(target)} is not a package folder")
         raise typer.Exit(2)
-    with tempfile.TemporaryDirectory(prefix="rm-publish-") as work, _target(
-        target, Path(work)
-    ) as opened:
+    with (
+        tempfile.TemporaryDirectory(prefix="rm-publish-") as work,
+        _target(target, Path(work)) as opened,
+    ):
         findings = find(opened.patterns, package=opened.package, env=opened.env)
         schemas = settings_schemas(opened.patterns)
     if findings:
@@ -233,5 +239,9 @@ def publish(
     except PublishError as error:
         err_console.print(f"[bold red]✗ not published:[/] {escape(str(error))}")
         raise typer.Exit(1) from None
-    where = repository if index is None else f"{index.simple} (pip --index-url file://{index.simple.resolve()})"
+    where = (
+        repository
+        if index is None
+        else f"{index.simple} (pip --index-url file://{index.simple.resolve()})"
+    )
     console.print(f"[green]✓[/] published {escape(opened.label)}: {names} -> {escape(where)}")

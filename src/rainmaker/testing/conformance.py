@@ -96,7 +96,7 @@ class PatternUnderTest:
 def check_settings_schema(pattern: Pattern[Any]) -> dict[str, Any]:
     """The settings' JSON Schema, after checking that every field has a description."""
     try:
-        schema = pattern.settings.model_json_schema()
+        schema: dict[str, Any] = pattern.settings.model_json_schema()
     except Exception as exc:
         raise ConformanceError(
             f"{pattern.id}: the settings model yields no JSON Schema ({exc})"
@@ -355,9 +355,7 @@ class LifecycleConformance:
     async def test_declared_examples_validate(self, pattern_under_test: PatternUnderTest) -> None:
         check_examples(pattern_under_test.declaration())
 
-    async def test_health_before_start_is_down(
-        self, pattern_under_test: PatternUnderTest
-    ) -> None:
+    async def test_health_before_start_is_down(self, pattern_under_test: PatternUnderTest) -> None:
         await check_health_before_start(pattern_under_test)
 
     async def test_start_stop_start(self, pattern_under_test: PatternUnderTest) -> None:
@@ -366,9 +364,7 @@ class LifecycleConformance:
     async def test_stop_twice_is_harmless(self, pattern_under_test: PatternUnderTest) -> None:
         await check_stop_twice(pattern_under_test)
 
-    async def test_cycles_leave_nothing_behind(
-        self, pattern_under_test: PatternUnderTest
-    ) -> None:
+    async def test_cycles_leave_nothing_behind(self, pattern_under_test: PatternUnderTest) -> None:
         await check_no_leaks(pattern_under_test)
 
 
@@ -386,4 +382,3 @@ __all__ = [
     "check_stop_twice",
     "undocumented_fields",
 ]
-

@@ -395,7 +395,9 @@ def compose_for_test(
     return TestComposition(app, {key.name: instances for key, (_, instances) in replaced.items()})
 
 
-def _replace_after_start(app: Application, instance: str, key: Capability[Any], service: Any) -> None:
+def _replace_after_start(
+    app: Application, instance: str, key: Capability[Any], service: Any
+) -> None:
     module = app.instances[instance].module
     assert module is not None
     original: Callable[[], Any] = module.start
@@ -419,9 +421,7 @@ def http_client(app: Any, *, base_url: str = BASE_URL, **options: Any) -> httpx.
     """
     import httpx  # only tests that speak HTTP need httpx
 
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=base_url, **options
-    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, **options)
 
 
 @asynccontextmanager

@@ -89,7 +89,10 @@ class PatternPackage:
         self.write_dist_info(folder)
         paths = [str(self.source), str(folder)]
         existing = os.environ.get("PYTHONPATH")
-        return {**os.environ, "PYTHONPATH": os.pathsep.join(paths + ([existing] if existing else []))}
+        return {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(paths + ([existing] if existing else [])),
+        }
 
     @contextmanager
     def activate(self, folder: Path) -> Iterator[None]:
@@ -126,7 +129,8 @@ def installed_pattern(pattern_id: str) -> Pattern[Any]:
     if pattern is None:
         problems = "; ".join(p.message for p in catalog.problems_by_id.get(pattern_id, []))
         raise PackageError(
-            problems or f"no folder and no installed pattern named {pattern_id!r}; "
+            problems
+            or f"no folder and no installed pattern named {pattern_id!r}; "
             f"installed: {', '.join(catalog.ids())}"
         )
     return pattern

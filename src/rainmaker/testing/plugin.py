@@ -32,8 +32,10 @@ from rainmaker.testing.harness import (
     LoadedPattern,
     TestComposition,
     compose_for_test,
-    http_client as make_http_client,
     load_pattern,
+)
+from rainmaker.testing.harness import (
+    http_client as make_http_client,
 )
 from rainmaker.testing.servers import require_server
 
@@ -103,7 +105,9 @@ async def http_client() -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
     """Makes ``httpx.AsyncClient`` objects bound to an app; all are closed after the test."""
     clients: list[httpx.AsyncClient] = []
 
-    def make(app: Application | LoadedPattern | TestComposition, **options: Any) -> httpx.AsyncClient:
+    def make(
+        app: Application | LoadedPattern | TestComposition, **options: Any
+    ) -> httpx.AsyncClient:
         target = app if isinstance(app, Application) else app.app
         client = make_http_client(target, **options)
         clients.append(client)

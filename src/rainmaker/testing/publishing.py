@@ -177,7 +177,7 @@ class FolderIndex:
 def _page(title: str, links: list[str]) -> str:
     body = "\n".join(links)
     return (
-        "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
+        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
         f"{body}\n</body></html>\n"
     )

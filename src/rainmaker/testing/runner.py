@@ -38,7 +38,12 @@ COMPOSED_CONTRACTS = {
 OWN_TEST_CONTRACTS = {"Cache": "CacheContract", "Mailer": "MailerContract"}
 STORAGE_CONTRACT_SETTINGS = {
     "max_size": 12 * 1024 * 1024,
-    "allowed_content_types": ["text/*", "image/png", "application/octet-stream", "application/json"],
+    "allowed_content_types": [
+        "text/*",
+        "image/png",
+        "application/octet-stream",
+        "application/json",
+    ],
     "routes": True,
 }
 
@@ -69,15 +74,19 @@ class Summary:
     @property
     def ok(self) -> bool:
         # Exit code 5 means "no tests collected": fine when every group is accounted for.
-        return self.exit_code in (0, 5) and all(g.ok for g in self.groups.values()) and not [
-            n for n in self.notes if n.startswith("missing:")
-        ]
+        return (
+            self.exit_code in (0, 5)
+            and all(g.ok for g in self.groups.values())
+            and not [n for n in self.notes if n.startswith("missing:")]
+        )
 
     def group(self, name: str) -> Group:
         return self.groups.setdefault(name, Group(name))
 
 
-def test_settings(pattern: Pattern[Any], explicit: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def test_settings(
+    pattern: Pattern[Any], explicit: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Settings to test with: ``explicit``, else the first example with no ``${VAR}``."""
     if explicit is not None:
         return dict(explicit)
@@ -177,7 +186,9 @@ def run_tests(
     paths = []
     for pattern in patterns:
         path = generated / f"test_{pattern.id.replace('-', '_')}_generated.py"
-        path.write_text(generated_module(pattern, test_settings(pattern, settings)), encoding="utf-8")
+        path.write_text(
+            generated_module(pattern, test_settings(pattern, settings)), encoding="utf-8"
+        )
         paths.append(str(path))
     if tests_folder is not None and tests_folder.is_dir():
         paths.append(str(tests_folder))
@@ -209,7 +220,7 @@ def _group_name(classname: str, file: str) -> str:
         if cls == "TestLifecycleConformance":
             return "lifecycle conformance"
         if cls.endswith("Contract") and cls.startswith("Test"):
-            return f"{cls[4:-len('Contract')]} contract"
+            return f"{cls[4 : -len('Contract')]} contract"
     return "package tests"
 
 

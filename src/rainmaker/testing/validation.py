@@ -74,7 +74,7 @@ def check_project(package: PatternPackage) -> list[Finding]:
             Finding(
                 "entry-point",
                 f'pyproject.toml declares no [project.entry-points."{ENTRY_POINT_GROUP}"]',
-                f'add <pattern-id> = "package.pattern:attribute" under that table',
+                'add <pattern-id> = "package.pattern:attribute" under that table',
             )
         )
     return findings
@@ -91,8 +91,11 @@ def check_pattern(
     for attribute in ("name", "description"):
         if not getattr(pattern, attribute).strip():
             findings.append(
-                Finding("metadata", f"{pattern.id}: Pattern({attribute}=...) is empty",
-                        f"describe the pattern in {attribute}=")
+                Finding(
+                    "metadata",
+                    f"{pattern.id}: Pattern({attribute}=...) is empty",
+                    f"describe the pattern in {attribute}=",
+                )
             )
     if not SEMVER.match(pattern.version):
         findings.append(
@@ -127,13 +130,15 @@ def check_settings(pattern: Pattern[Any]) -> list[Finding]:
         Finding(
             "settings",
             f"{pattern.id}: setting {name!r} has no description",
-            f"give it Field(description=...)",
+            "give it Field(description=...)",
         )
         for name in undocumented_fields(schema)
     ]
     if not pattern.examples:
         findings.append(
-            Finding("examples", f"{pattern.id}: declares no examples", "add Pattern(examples=[...])")
+            Finding(
+                "examples", f"{pattern.id}: declares no examples", "add Pattern(examples=[...])"
+            )
         )
     for number, example in enumerate(pattern.examples, 1):
         try:
@@ -166,9 +171,7 @@ def check_factory(pattern: Pattern[Any]) -> list[Finding]:
         target = getattr(__import__(module_name, fromlist=[attr]), attr)
     except Exception as exc:
         return [
-            Finding(
-                "factory", f"{pattern.id}: factory {pattern.factory!r} does not resolve: {exc}"
-            )
+            Finding("factory", f"{pattern.id}: factory {pattern.factory!r} does not resolve: {exc}")
         ]
     if not callable(target):
         return [Finding("factory", f"{pattern.id}: factory {pattern.factory!r} is not callable")]

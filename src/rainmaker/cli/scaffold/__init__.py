@@ -92,7 +92,7 @@ def variables(name: str, capability: str | None) -> dict[str, str]:
         examples=embedded.examples,
         module_imports=f"from {embedded.module_module} import {embedded.module_class}",
         module_base=embedded.module_class,
-        start_body="        # Starts the embedded implementation: replace it with your own backend.\n"
+        start_body="        # Starts the embedded implementation: replace it with yours.\n"
         "        await super().start()\n",
         stop_body="            await super().stop()\n",
     )

@@ -145,7 +145,7 @@ class WorkerProcess:
 
     def __init__(self, root: Path, env: dict[str, str], concurrency: int) -> None:
         self.log = root / f"worker-{time.monotonic_ns()}.log"
-        self._out = open(self.log, "wb")  # noqa: SIM115 - closed in wait()
+        self._out = open(self.log, "wb")  # closed in wait() or kill()
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -399,7 +399,7 @@ class JobsContract:
         self, jobs: JobQueue, recorder: Recorder
     ) -> None:
         with pytest.raises(InvalidInputError) as caught:
-            await jobs.enqueue("contract.record", str(recorder.path), "t", note=object())  # type: ignore[arg-type]
+            await jobs.enqueue("contract.record", str(recorder.path), "t", note=object())
         assert "note=" in str(caught.value)
         with pytest.raises(InvalidInputError):
             await jobs.enqueue("contract.record", str(recorder.path), float("nan"))
