@@ -25,7 +25,6 @@ from rainmaker.docs.guides import CodeBlock, code_blocks
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import parse_composition
 from rainmaker.kernel.loading import assemble
-from tests.docs import catalog_shim
 
 GUIDES = Path(__file__).resolve().parents[2] / "docs" / "guides"
 EXPECTED = {
@@ -41,19 +40,6 @@ RUNNABLE = {"python", "toml", "console"}
 PLACEHOLDER = "guide-placeholder-value-0123456789abcdef"
 # Variables whose value must have a shape (a URL) get a realistic one.
 PLACEHOLDERS = {"DATABASE_URL": "postgresql://app:guide-password@127.0.0.1:5432/app"}
-
-# The `rainmaker` command, with the docs group and the dashboard pattern registered while
-# cli/main.py and pyproject.toml do not yet.
-CLI = (
-    "import sys\n"
-    "from tests.docs import catalog_shim\n"
-    "catalog_shim.install()\n"
-    "from rainmaker.cli import docs, main\n"
-    "if not any(g.name == 'docs' for g in main.app.registered_groups):\n"
-    "    docs.register(main.app)\n"
-    "main.main(sys.argv[1:])\n"
-)
-
 
 def _blocks() -> list[tuple[str, int, CodeBlock]]:
     found = []
@@ -111,7 +97,7 @@ def _run_console(block: CodeBlock, root: Path) -> None:
             continue
         assert words[0] == "rainmaker", f"only rainmaker commands run; mark {line!r} illustrative"
         result = subprocess.run(
-            [sys.executable, "-c", CLI, *words[1:]],
+            [sys.executable, "-m", "rainmaker", *words[1:]],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -126,8 +112,6 @@ def _run_console(block: CodeBlock, root: Path) -> None:
 )
 def test_guide_block(block: CodeBlock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(Catalog, "installed", Catalog.installed)  # restored after the test
-    catalog_shim.install()
     if block.language == "python":
         monkeypatch.syspath_prepend(str(tmp_path))
         exec(compile(block.code, f"<guide block at line {block.line}>", "exec"), {})

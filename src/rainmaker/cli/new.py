@@ -24,7 +24,11 @@ from rainmaker.kernel.loading import assemble
 console = Console(highlight=False)
 
 # Embedded defaults a new app starts with, by instance name, when installed.
-STARTER_PATTERNS = {"web": "framework-fastapi", "db": "database-sqlite"}
+STARTER_PATTERNS = {
+    "web": "framework-fastapi",
+    "db": "database-sqlite",
+    "dashboard": "dev-dashboard",  # /_rainmaker, off in production
+}
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -81,7 +85,8 @@ def new(
         f"[green]✓[/] created {target} with {', '.join(instances.values()) or 'no patterns'}"
     )
     console.print(
-        f"  next: [bold]rainmaker run --app {target}[/] then open http://127.0.0.1:8000/docs"
+        f"  next: [bold]rainmaker run --app {target}[/], then open http://127.0.0.1:8000/docs "
+        "(API) and http://127.0.0.1:8000/_rainmaker (dashboard)"
     )
 
 
