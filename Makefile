@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	@echo "Serving $(DEMO_APP) on http://127.0.0.1:8000 — API docs: http://127.0.0.1:8000/docs," \
+	  "dashboard: http://127.0.0.1:8000/_rainmaker, health: /health. Ctrl-C stops."
 	$(BIN)/rainmaker run --app $(DEMO_APP) --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)

@@ -16,6 +16,7 @@ outside the pattern's prefix, or references one in a foreign key.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedError
+
+# Alembic narrates every run at INFO ("Context impl SQLiteImpl."); our own events say what
+# was upgraded, so its chatter is kept for debugging.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
     from rainmaker.kernel.application import Application
