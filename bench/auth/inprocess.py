@@ -29,9 +29,17 @@ PASSWORD = "bench password that is long enough"
 
 async def per_request_us(app: Any, headers: list[tuple[bytes, bytes]], count: int) -> float:
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": "/protected", "raw_path": b"/protected", "query_string": b"",
-        "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/protected",
+        "raw_path": b"/protected",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
     statuses: list[int] = []
@@ -53,8 +61,9 @@ async def per_request_us(app: Any, headers: list[tuple[bytes, bytes]], count: in
 
 async def main(rounds: int, count: int) -> None:
     os.environ.setdefault("RAINMAKER_PROFILE", "development")
-    import rainmaker
     from handwritten import app as handwritten
+
+    import rainmaker
 
     shutil.rmtree(HERE / "composed" / "var", ignore_errors=True)
     composed = rainmaker.load(HERE / "composed")
@@ -72,8 +81,11 @@ async def main(rounds: int, count: int) -> None:
             hand = await per_request_us(handwritten, headers, count)
             comp = await per_request_us(composed, headers, count)
             ratios.append(hand / comp)
-            print(f"  round {number + 1}: handwritten {hand:6.1f} us  composed {comp:6.1f} us"
-                  f"  throughput ratio {hand / comp:.3f}", flush=True)
+            print(
+                f"  round {number + 1}: handwritten {hand:6.1f} us  composed {comp:6.1f} us"
+                f"  throughput ratio {hand / comp:.3f}",
+                flush=True,
+            )
         print(f"  median throughput ratio (composed/handwritten): {statistics.median(ratios):.3f}")
     finally:
         await composed.stop()

@@ -62,9 +62,20 @@ def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
 def start_composed() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     shutil.rmtree(HERE / "composed" / "var", ignore_errors=True)
-    cmd = [PYTHON, "-c", "from rainmaker.cli.main import main; main()", "run",
-           "--app", str(HERE / "composed"), "--port", str(port),
-           "--set", "http.shutdown.delay=0", "--set", "http.access_log=false"]
+    cmd = [
+        PYTHON,
+        "-c",
+        "from rainmaker.cli.main import main; main()",
+        "run",
+        "--app",
+        str(HERE / "composed"),
+        "--port",
+        str(port),
+        "--set",
+        "http.shutdown.delay=0",
+        "--set",
+        "http.access_log=false",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_for(f"{url}/health/live", process, "the composed app")
@@ -73,8 +84,19 @@ def start_composed() -> tuple[subprocess.Popen[bytes], str]:
 
 def start_handwritten() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    cmd = [PYTHON, "-m", "uvicorn", "handwritten:app", "--host", "127.0.0.1",
-           "--port", str(port), "--app-dir", str(HERE), "--no-access-log"]
+    cmd = [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "handwritten:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--app-dir",
+        str(HERE),
+        "--no-access-log",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_for(f"{url}/docs", process, "the hand-written app")
@@ -93,7 +115,9 @@ def account(url: str) -> tuple[str, str]:
     """Register a user on the composed app; its email and an access token."""
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     with httpx.Client(base_url=url, timeout=30) as client:
-        client.post("/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+        client.post(
+            "/auth/register", json={"email": email, "password": PASSWORD}
+        ).raise_for_status()
         answer = client.post("/auth/login", json={"email": email, "password": PASSWORD})
         answer.raise_for_status()
         return email, answer.json()["access_token"]
@@ -101,9 +125,22 @@ def account(url: str) -> tuple[str, str]:
 
 def wrk(url: str, token: str, seconds: int, connections: int, threads: int) -> tuple[float, float]:
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-H", f"Authorization: Bearer {token}", f"{url}/protected"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            f"{url}/protected",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"non-2xx answers from {url}:\n{out}")
@@ -125,8 +162,9 @@ def throughput(args: argparse.Namespace, composed: str, handwritten: str, token:
         for kind in order:
             rps, p99 = wrk(servers[kind], token, args.seconds, args.connections, args.threads)
             results[kind].append((rps, p99))
-            print(f"  round {round_no + 1} {kind:<12} {rps:9.0f} req/s  p99 {p99:6.2f} ms",
-                  flush=True)
+            print(
+                f"  round {round_no + 1} {kind:<12} {rps:9.0f} req/s  p99 {p99:6.2f} ms", flush=True
+            )
     hand = statistics.median(r for r, _ in results["handwritten"])
     comp = statistics.median(r for r, _ in results["composed"])
     hand_p99 = statistics.median(p for _, p in results["handwritten"])
@@ -149,8 +187,10 @@ async def login_latency(url: str, email: str, count: int) -> None:
             answer = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
             times.append((time.perf_counter() - began) * 1000)
             answer.raise_for_status()
-    print(f"  {count} sequential logins: p50 {percentile(times, 0.5):.1f} ms  "
-          f"p90 {percentile(times, 0.9):.1f} ms  max {max(times):.1f} ms")
+    print(
+        f"  {count} sequential logins: p50 {percentile(times, 0.5):.1f} ms  "
+        f"p90 {percentile(times, 0.9):.1f} ms  max {max(times):.1f} ms"
+    )
 
 
 async def probe(client: httpx.AsyncClient, seconds: float) -> list[float]:
@@ -187,9 +227,11 @@ async def loop_lag(url: str, email: str, workers: int, seconds: float) -> None:
         await asyncio.gather(*tasks)
         rate = done / (time.perf_counter() - began)
     for label, lags in (("idle", idle), (f"{workers} concurrent logins", loaded)):
-        print(f"  /health/live {label:<22} p50 {percentile(lags, 0.5):6.1f} ms  "
-              f"p99 {percentile(lags, 0.99):6.1f} ms  max {max(lags):6.1f} ms  "
-              f"({len(lags)} probes)")
+        print(
+            f"  /health/live {label:<22} p50 {percentile(lags, 0.5):6.1f} ms  "
+            f"p99 {percentile(lags, 0.99):6.1f} ms  max {max(lags):6.1f} ms  "
+            f"({len(lags)} probes)"
+        )
     print(f"  logins completed under load: {rate:.1f}/s")
 
 
