@@ -44,3 +44,36 @@ def test_secrets_from_settings_never_reach_a_log_line() -> None:
     assert oops["dsn"] == "postgres://u:********@h/db"
     failed = next(line for line in lines if line["event"] == "failed")
     assert "ValueError: bad password ********" in failed["exception"]
+
+
+def test_secret_values_search_nested_models_lists_and_urls() -> None:
+    from pydantic import BaseModel, SecretStr
+
+    from rainmaker.kernel.secrets import secret_values
+
+    class Key(BaseModel):
+        kid: str
+        secret: SecretStr
+
+    class Settings(BaseModel):
+        keys: list[Key]
+        url: str
+        api_token: str
+        extra: dict[str, Key]
+
+    settings = Settings(
+        keys=[
+            Key(kid="a", secret=SecretStr("first-secret")),
+            Key(kid="b", secret=SecretStr("2nd-secret")),
+        ],
+        url="postgresql://u:url-pass@h/db",
+        api_token="tok-123456",
+        extra={"x": Key(kid="c", secret=SecretStr("third-secret"))},
+    )
+    assert set(secret_values(settings)) == {
+        "first-secret",
+        "2nd-secret",
+        "url-pass",
+        "tok-123456",
+        "third-secret",
+    }

@@ -4,12 +4,17 @@ Each capability lives in its own module with its interface; this package re-expo
 keys so patterns write ``from rainmaker.capabilities import Database``.
 """
 
+from rainmaker.capabilities.auth import Auth, Authenticator
 from rainmaker.capabilities.cache import Cache, CacheBackend
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.http import Http, HttpApp
 from rainmaker.capabilities.jobs import JobQueue, Jobs
+from rainmaker.capabilities.mailer import Mailer, MailSender
+from rainmaker.capabilities.storage import ObjectStore, Storage
 
 __all__ = [
+    "Auth",
+    "Authenticator",
     "Cache",
     "CacheBackend",
     "Database",
@@ -17,5 +22,9 @@ __all__ = [
     "HttpApp",
     "JobQueue",
     "Jobs",
+    "MailSender",
+    "Mailer",
+    "ObjectStore",
     "SqlDatabase",
+    "Storage",
 ]

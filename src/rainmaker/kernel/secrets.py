@@ -65,20 +65,35 @@ def display(model: type[BaseModel] | None, key: str, value: Any) -> str:
 
 
 def secret_values(settings: BaseModel) -> Iterable[str]:
-    """The plain text of every secret in ``settings`` (for scrubbing logs)."""
-    for name in secret_fields(type(settings)):
-        value = getattr(settings, name, None)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        elif isinstance(value, SecretBytes):
-            value = value.get_secret_value().decode(errors="ignore")
-        if isinstance(value, str) and len(value) >= 4:
+    """The plain text of every secret in ``settings`` (for scrubbing logs).
+
+    Nested models and the models inside lists and dicts are searched too (a list of signing
+    keys, say), as are passwords inside URLs anywhere.
+    """
+    secrets = secret_fields(type(settings))
+    for name in type(settings).model_fields:
+        yield from _secrets_in(getattr(settings, name, None), is_secret=name in secrets)
+
+
+def _secrets_in(value: Any, *, is_secret: bool) -> Iterable[str]:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    elif isinstance(value, SecretBytes):
+        value = value.get_secret_value().decode(errors="ignore")
+    if isinstance(value, BaseModel):
+        yield from secret_values(value)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _secrets_in(item, is_secret=is_secret)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets_in(item, is_secret=is_secret)
+    elif isinstance(value, str):
+        if is_secret and len(value) >= 4:
             yield value
-    for value in settings.model_dump().values():
-        if isinstance(value, str):
-            password = _url_password(value)
-            if password:
-                yield password
+        password = _url_password(value)
+        if password:
+            yield password
 
 
 def _url_password(value: str) -> str | None:
