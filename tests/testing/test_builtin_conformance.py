@@ -85,12 +85,7 @@ SETTINGS: dict[str, Callable[[pytest.FixtureRequest], dict[str, Any]]] = {
 IN_PROGRESS: set[str] = set()
 READY = [p for p in BUILT_IN if p.id not in IN_PROGRESS]
 # Known breaches, reported to the pattern's owner; strict, so a fix turns them red.
-KNOWN = {
-    ("email-smtp", "test_health_before_start_is_down"): "health() probes the server before "
-    "start() and answers up; it should answer down until started",
-    ("dev-dashboard", "test_health_before_start_is_down"): "health() answers up before "
-    "start(); it should answer down until started",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 class TestBuiltInConformance(LifecycleConformance):

@@ -30,8 +30,10 @@ class DashboardModule(Module[DashboardSettings]):
     def __init__(self, settings: DashboardSettings, ctx: AppContext) -> None:
         super().__init__(settings, ctx)
         self.serving = settings.serves_in(ctx.env)
+        self._started = False
 
     async def start(self) -> None:
+        self._started = True
         if self.serving:
             self.ctx.log.info(
                 "dashboard.serving", path=self.prefix, loopback_only=self.settings.loopback_only
@@ -42,8 +44,13 @@ class DashboardModule(Module[DashboardSettings]):
         """The URL prefix the dashboard's routes mount under."""
         return self.ctx.instances[self.ctx.instance].prefix
 
+    async def stop(self) -> None:
+        self._started = False
+
     async def health(self) -> Health:
-        """Always up; the details say whether (and for whom) the page is served."""
+        """Up once started; the details say whether (and for whom) the page is served."""
+        if not self._started:
+            return Health.down(reason="not started")
         return Health.up(
             serving=self.serving,
             profile=self.ctx.env,

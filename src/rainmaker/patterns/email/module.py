@@ -88,14 +88,21 @@ class SmtpMailerModule(MailerModule[SmtpSettings]):
         self.mailer = SmtpMailer(
             settings, templates=self.templates, log=ctx.log, instance=ctx.instance, root=self.root
         )
+        self._started = False  # health() answers down, without probing, until started
 
     async def start(self) -> None:
         self._check_templates_dir()
         if self.settings.verify_on_start:
             await self.mailer.verify()  # raises UnavailableError / SmtpLoginError naming host:port
         self.ctx.services.register(Mailer, self.mailer)
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
 
     async def health(self) -> Health:
+        if not self._started:
+            return Health.down(server=self.mailer.endpoint, reason="not started")
         try:
             latency = await self.mailer.ping()
         except PatternError as error:
