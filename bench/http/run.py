@@ -43,7 +43,7 @@ def free_port() -> int:
         return port
 
 
-def start(kind: str, access_log: bool) -> tuple[subprocess.Popen[bytes], str]:
+def start(kind: str, access_log: bool, extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     if kind == "handwritten":
         # The same loop and HTTP parser `rainmaker run` picks (uvicorn's "auto" choice).
@@ -58,6 +58,8 @@ def start(kind: str, access_log: bool) -> tuple[subprocess.Popen[bytes], str]:
                "--set", "http.shutdown.delay=0"]
         if not access_log:
             cmd += ["--set", "http.access_log=false"]
+        for setting in extra:
+            cmd += ["--set", setting]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -95,7 +97,7 @@ Result = tuple[float, float, float]  # req/s, p99 ms, server CPU µs per request
 
 def measure(access_log: bool, args: argparse.Namespace) -> dict[str, list[Result]]:
     results: dict[str, list[Result]] = {"handwritten": [], "composed": []}
-    servers = {kind: start(kind, access_log) for kind in results}
+    servers = {kind: start(kind, access_log, args.set) for kind in results}
     try:
         for _, url in servers.values():  # warm up both
             wrk(url, 2, args.connections, args.threads)
@@ -123,6 +125,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", choices=["defaults", "no-access-log"])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra setting for the composed app (diagnostics)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
