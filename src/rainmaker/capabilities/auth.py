@@ -144,6 +144,14 @@ class TokenPair:
         }
 
 
+UserCreatedHook = Callable[[User], Awaitable[Callable[[], Awaitable[None]] | None]]
+"""A hook run inside the transaction that creates a user (see ``on_user_created``).
+
+It receives the new :class:`User` and may return a *compensation*: an async callable that
+undoes work the hook did outside the database (a customer created at a payment provider).
+"""
+
+
 @runtime_checkable
 class Authenticator(Protocol):
     """What every ``Auth`` provider implements.
@@ -164,6 +172,16 @@ class Authenticator(Protocol):
         verified: bool = False,
     ) -> User:
         """A new account (``role``/``scopes`` default to the provider's defaults)."""
+        ...
+
+    def on_user_created(self, hook: UserCreatedHook) -> Callable[[], None]:
+        """Run ``hook(user)`` inside the transaction of every user creation.
+
+        The user row and whatever the hook writes through ``db.session()`` commit or roll
+        back together. A hook that raises aborts the creation. When the creation fails
+        after a hook returned a compensation (a later hook raised, the commit failed), the
+        compensations run, newest first. Returns a function that removes the hook.
+        """
         ...
 
     async def authenticate(self, email: str, password: str) -> User:

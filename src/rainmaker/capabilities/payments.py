@@ -91,7 +91,7 @@ def check_amount(amount: object, *, what: str = "amount") -> int:
 
 @dataclass(frozen=True)
 class LineItem:
-    """One product line of a one-time checkout: ``quantity`` × ``amount`` in ``currency``."""
+    """One product line of a one-time checkout: ``quantity`` times ``amount`` in ``currency``."""
 
     name: str
     amount: int
@@ -110,7 +110,7 @@ class LineItem:
 
     @property
     def total(self) -> int:
-        """``amount × quantity`` in minor units."""
+        """``amount * quantity`` in minor units."""
         return self.amount * self.quantity
 
     def as_dict(self) -> dict[str, Any]:

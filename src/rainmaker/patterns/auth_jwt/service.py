@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rainmaker.capabilities.auth import AuthGuards, Identity, TokenPair, User
+from rainmaker.capabilities.auth import AuthGuards, Identity, TokenPair, User, UserCreatedHook
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.kernel.errors import NotFoundError, UnavailableError
@@ -103,6 +103,7 @@ class JwtAuth:
         self.revocations = LocalRevocations()
         self.guards = AuthGuards(lambda: self)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._user_created_hooks: list[UserCreatedHook] = []
         self._access_ttl = settings.access_ttl.total_seconds()
         self._refresh_ttl = settings.refresh_ttl.total_seconds()
         self._limits = settings.rate_limits
@@ -196,9 +197,47 @@ class JwtAuth:
         record = UserRecord.new(
             canonical, password_hash, roles=roles, scopes=chosen_scopes, verified=verified
         )
-        await self.users.insert(record)
+        user = record.to_user()
+        if not self._user_created_hooks:
+            await self.users.insert(record)
+        else:
+            await self._insert_with_hooks(record, user)
         self.log.info("auth.user_created", user_id=record.id)
-        return record.to_user()
+        return user
+
+    def on_user_created(self, hook: UserCreatedHook) -> Callable[[], None]:
+        """Run ``hook(user)`` in the transaction of every new user (see ``Authenticator``)."""
+        self._user_created_hooks.append(hook)
+
+        def remove() -> None:
+            if hook in self._user_created_hooks:
+                self._user_created_hooks.remove(hook)
+
+        return remove
+
+    async def _insert_with_hooks(self, record: UserRecord, user: User) -> None:
+        """Insert the user and run the hooks in one transaction; undo hooks on failure."""
+        compensations: list[Callable[[], Awaitable[None]]] = []
+        try:
+            # A savepoint when the caller has a transaction open, our own unit otherwise, so
+            # a failing hook never leaves the user row behind.
+            async with self.db.transaction():
+                await self.users.insert(record)
+                for hook in list(self._user_created_hooks):
+                    compensation = await hook(user)
+                    if compensation is not None:
+                        compensations.append(compensation)
+        except BaseException:
+            for compensation in reversed(compensations):
+                try:
+                    await compensation()
+                except Exception as error:
+                    self.log.error(
+                        "auth.user_created_compensation_failed",
+                        user_id=record.id,
+                        error=repr(error),
+                    )
+            raise
 
     async def register(self, email: str, password: str, *, client: str) -> User:
         """Self-registration (``POST /register``): limits, default roles, verification mail."""

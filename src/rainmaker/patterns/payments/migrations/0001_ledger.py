@@ -49,9 +49,7 @@ def upgrade() -> None:
         sa.Column("plan", sa.String(64), nullable=True),
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("current_period_end", sa.DateTime(), nullable=True),
-        sa.Column(
-            "cancel_at_period_end", sa.Boolean(), nullable=False, server_default=sa.false()
-        ),
+        sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
     )

@@ -1,0 +1,377 @@
+"""The local ledger: reads and writes of the ``payments_*`` tables.
+
+Every method uses ``db.session()``, so it joins the caller's ``db.transaction()`` when one
+is open (a webhook's updates and its "processed" mark commit together; a signup's user and
+customer rows commit together) and runs in a unit of its own otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.payments import Customer, Invoice, Payment, Subscription
+from rainmaker.patterns.payments import tables
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC value the tables store."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def from_timestamp(value: object) -> datetime | None:
+    """A Unix timestamp from a provider payload as naive UTC (``None`` when absent)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class CheckoutRecord:
+    """A checkout this app started, as stored in ``payments_checkouts``."""
+
+    id: str
+    user_id: str
+    mode: str
+    plan: str | None
+    items: list[dict[str, Any]]
+    amount: int
+    currency: str
+    status: str
+    success_url: str
+    cancel_url: str
+    created_at: datetime
+
+
+class Ledger:
+    """Repository of the payment tables for one database."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+
+    # -- customers -------------------------------------------------------------------------
+
+    async def customer(self, user_id: str) -> Customer | None:
+        """The customer of ``user_id``, if any."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(tables.customers).where(tables.customers.c.user_id == user_id)
+                )
+            ).first()
+        return _customer(dict(row._mapping)) if row is not None else None
+
+    async def customer_by_provider_id(self, provider_id: str) -> Customer | None:
+        """The customer the provider knows as ``provider_id``, if any."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(tables.customers).where(tables.customers.c.provider_id == provider_id)
+                )
+            ).first()
+        return _customer(dict(row._mapping)) if row is not None else None
+
+    async def insert_customer(self, user_id: str, provider_id: str, email: str) -> Customer:
+        """Record a new customer (fails on a second customer for one user)."""
+        now = utcnow()
+        async with self.db.session() as session:
+            await session.execute(
+                insert(tables.customers).values(
+                    user_id=user_id, provider_id=provider_id, email=email, created_at=now
+                )
+            )
+        return Customer(user_id=user_id, provider_id=provider_id, email=email, created_at=now)
+
+    async def count_customers(self) -> int:
+        """How many customers the ledger holds (health details, tests)."""
+        async with self.db.session() as session:
+            return int(
+                (
+                    await session.execute(select(func.count()).select_from(tables.customers))
+                ).scalar_one()
+            )
+
+    # -- checkouts -------------------------------------------------------------------------
+
+    async def insert_checkout(self, record: CheckoutRecord) -> None:
+        """Record a checkout just created at the provider."""
+        async with self.db.session() as session:
+            await session.execute(
+                insert(tables.checkouts).values(
+                    id=record.id,
+                    user_id=record.user_id,
+                    mode=record.mode,
+                    plan=record.plan,
+                    items=record.items,
+                    amount=record.amount,
+                    currency=record.currency,
+                    status=record.status,
+                    success_url=record.success_url,
+                    cancel_url=record.cancel_url,
+                    created_at=record.created_at,
+                )
+            )
+
+    async def checkout(self, checkout_id: str) -> CheckoutRecord | None:
+        """The checkout ``checkout_id``, if this app started it."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(tables.checkouts).where(tables.checkouts.c.id == checkout_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        return CheckoutRecord(**values)
+
+    async def close_checkout(self, checkout_id: str, status: str) -> bool:
+        """Move an open checkout to ``status``; ``False`` when it was not open."""
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(tables.checkouts)
+                .where(tables.checkouts.c.id == checkout_id, tables.checkouts.c.status == "open")
+                .values(status=status)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        """The subscription ``subscription_id``, if known."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(tables.subscriptions).where(tables.subscriptions.c.id == subscription_id)
+                )
+            ).first()
+        return _subscription(dict(row._mapping)) if row is not None else None
+
+    async def current_subscription(self, user_id: str) -> Subscription | None:
+        """The user's newest subscription that has not ended, else their newest one."""
+        table = tables.subscriptions
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(table)
+                    .where(table.c.user_id == user_id)
+                    .order_by(table.c.created_at.desc(), table.c.id.desc())
+                )
+            ).all()
+        found = [_subscription(dict(row._mapping)) for row in rows]
+        for subscription in found:
+            if subscription.status not in ("canceled", "incomplete_expired"):
+                return subscription
+        return found[0] if found else None
+
+    async def save_subscription(self, subscription: Subscription) -> Subscription | None:
+        """Insert or update ``subscription``; the previous state (``None`` when new)."""
+        table = tables.subscriptions
+        previous = await self.subscription(subscription.id)
+        now = utcnow()
+        values = {
+            "user_id": subscription.user_id,
+            "plan": subscription.plan,
+            "status": subscription.status,
+            "current_period_end": subscription.current_period_end,
+            "cancel_at_period_end": subscription.cancel_at_period_end,
+            "updated_at": now,
+        }
+        async with self.db.session() as session:
+            if previous is None:
+                await session.execute(
+                    insert(table).values(id=subscription.id, created_at=now, **values)
+                )
+            else:
+                await session.execute(
+                    update(table).where(table.c.id == subscription.id).values(**values)
+                )
+        return previous
+
+    # -- payments --------------------------------------------------------------------------
+
+    async def payment(self, payment_id: str) -> Payment | None:
+        """The payment ``payment_id``, if known."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(tables.payments).where(tables.payments.c.id == payment_id)
+                )
+            ).first()
+        return _payment(dict(row._mapping)) if row is not None else None
+
+    async def save_payment(
+        self,
+        payment_id: str,
+        *,
+        user_id: str,
+        amount: int,
+        currency: str,
+        status: str,
+        invoice_id: str | None = None,
+    ) -> Payment | None:
+        """Insert or update a payment's status; the previous state (``None`` when new)."""
+        table = tables.payments
+        previous = await self.payment(payment_id)
+        async with self.db.session() as session:
+            if previous is None:
+                await session.execute(
+                    insert(table).values(
+                        id=payment_id,
+                        user_id=user_id,
+                        amount=amount,
+                        currency=currency,
+                        status=status,
+                        amount_refunded=0,
+                        invoice_id=invoice_id,
+                        created_at=utcnow(),
+                    )
+                )
+            else:
+                await session.execute(
+                    update(table).where(table.c.id == payment_id).values(status=status)
+                )
+        return previous
+
+    async def add_refund(self, payment_id: str, amount: int) -> None:
+        """Count ``amount`` more as refunded (and mark the payment refunded when whole)."""
+        table = tables.payments
+        payment = await self.payment(payment_id)
+        if payment is None:
+            return
+        refunded = payment.amount_refunded + amount
+        status = "refunded" if refunded >= payment.amount else "partially_refunded"
+        async with self.db.session() as session:
+            await session.execute(
+                update(table)
+                .where(table.c.id == payment_id)
+                .values(amount_refunded=refunded, status=status)
+            )
+
+    async def payments_of(self, user_id: str) -> list[Payment]:
+        """The user's payments, newest first."""
+        table = tables.payments
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(table)
+                    .where(table.c.user_id == user_id)
+                    .order_by(table.c.created_at.desc(), table.c.id.desc())
+                )
+            ).all()
+        return [_payment(dict(row._mapping)) for row in rows]
+
+    # -- invoices --------------------------------------------------------------------------
+
+    async def save_invoice(self, invoice: Invoice) -> None:
+        """Insert or update an invoice as the provider reported it."""
+        table = tables.invoices
+        async with self.db.session() as session:
+            exists = (
+                await session.execute(select(table.c.id).where(table.c.id == invoice.id))
+            ).first()
+            values = {
+                "user_id": invoice.user_id,
+                "subscription_id": invoice.subscription_id,
+                "amount_due": invoice.amount_due,
+                "amount_paid": invoice.amount_paid,
+                "currency": invoice.currency,
+                "status": invoice.status,
+            }
+            if exists is None:
+                await session.execute(
+                    insert(table).values(id=invoice.id, created_at=invoice.created_at, **values)
+                )
+            else:
+                await session.execute(
+                    update(table).where(table.c.id == invoice.id).values(**values)
+                )
+
+    async def invoices_of(self, user_id: str) -> list[Invoice]:
+        """The user's invoices, newest first."""
+        table = tables.invoices
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(table)
+                    .where(table.c.user_id == user_id)
+                    .order_by(table.c.created_at.desc(), table.c.id.desc())
+                )
+            ).all()
+        return [Invoice(**dict(row._mapping)) for row in rows]
+
+    # -- webhook events --------------------------------------------------------------------
+
+    async def event_seen(self, event_id: str) -> bool:
+        """Whether the webhook event ``event_id`` was processed already."""
+        table = tables.webhook_events
+        async with self.db.session() as session:
+            row = (await session.execute(select(table.c.id).where(table.c.id == event_id))).first()
+        return row is not None
+
+    async def mark_event(self, event_id: str, event_type: str) -> None:
+        """Record ``event_id`` as processed (the primary key refuses a second record)."""
+        async with self.db.session() as session:
+            await session.execute(
+                insert(tables.webhook_events).values(
+                    id=event_id, type=event_type, received_at=utcnow()
+                )
+            )
+
+    async def count_events(self) -> int:
+        """How many webhook events were processed (tests, health)."""
+        async with self.db.session() as session:
+            return int(
+                (
+                    await session.execute(select(func.count()).select_from(tables.webhook_events))
+                ).scalar_one()
+            )
+
+    async def forget_user(self, user_ids: Sequence[str]) -> None:
+        """Delete every row of ``user_ids`` (used by tests and account erasure)."""
+        async with self.db.session() as session:
+            for table in (
+                tables.customers,
+                tables.checkouts,
+                tables.subscriptions,
+                tables.payments,
+                tables.invoices,
+            ):
+                await session.execute(delete(table).where(table.c.user_id.in_(user_ids)))
+
+
+def _customer(row: Mapping[str, Any]) -> Customer:
+    return Customer(
+        user_id=row["user_id"],
+        provider_id=row["provider_id"],
+        email=row["email"],
+        created_at=row["created_at"],
+    )
+
+
+def _subscription(row: Mapping[str, Any]) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        user_id=row["user_id"],
+        plan=row["plan"],
+        status=row["status"],
+        current_period_end=row["current_period_end"],
+        cancel_at_period_end=bool(row["cancel_at_period_end"]),
+    )
+
+
+def _payment(row: Mapping[str, Any]) -> Payment:
+    return Payment(
+        id=row["id"],
+        user_id=row["user_id"],
+        amount=row["amount"],
+        currency=row["currency"],
+        status=row["status"],
+        amount_refunded=row["amount_refunded"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,155 @@
+"""HTTP routes of the payment patterns (mounted under ``/payments``).
+
+Every route but the webhook (signature only) and the simulated checkout page of
+``payment-local`` (its unguessable checkout id is the key, as on a real hosted page) needs
+an access token; the user comes from the ``Auth`` pattern's ``current_user`` guard.
+
+No ``from __future__ import annotations`` here: FastAPI reads these annotations at runtime.
+"""
+
+import html
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from rainmaker.capabilities.auth import AuthGuards, User
+from rainmaker.capabilities.payments import LineItem
+from rainmaker.patterns.payments.errors import NoSubscriptionError
+from rainmaker.patterns.payments.service import PaymentsService
+
+
+class ItemBody(BaseModel):
+    """One line item of a one-time checkout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=250)
+    amount: int = Field(description="Unit price in minor units (cents).")
+    currency: str
+    quantity: int = 1
+
+
+class CheckoutBody(BaseModel):
+    """``POST /checkout``: a plan (subscription) or items (one-time payment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str | None = None
+    items: list[ItemBody] | None = None
+    success_url: str = Field(max_length=2048)
+    cancel_url: str = Field(max_length=2048)
+
+
+class CancelBody(BaseModel):
+    """``POST /subscription/cancel``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_period_end: bool = True
+
+
+def payments_router(
+    resolve: Callable[[], PaymentsService],
+    guards: AuthGuards,
+    *,
+    webhook_secret: Callable[[], str],
+    tolerance: Callable[[], float],
+    local_checkout: bool,
+) -> APIRouter:
+    """The routes; ``resolve`` returns the running service (503 while stopped)."""
+    router = APIRouter(tags=["payments"])
+
+    @router.post("/checkout", status_code=201)
+    async def checkout(
+        body: CheckoutBody, user: Annotated[User, Depends(guards.current_user)]
+    ) -> Any:
+        service = resolve()
+        items = (
+            [LineItem(i.name, i.amount, i.currency, i.quantity) for i in body.items]
+            if body.items is not None
+            else None
+        )
+        await service.create_customer(user.id, user.email)
+        created = await service.create_checkout(
+            user.id,
+            items=items,
+            plan=body.plan,
+            success_url=body.success_url,
+            cancel_url=body.cancel_url,
+        )
+        return created.as_dict()
+
+    @router.get("/subscription")
+    async def subscription(user: Annotated[User, Depends(guards.current_user)]) -> Any:
+        found = await resolve().get_subscription(user.id)
+        if found is None:
+            raise NoSubscriptionError("you have no subscription")
+        return found.as_dict()
+
+    @router.post("/subscription/cancel")
+    async def cancel(
+        user: Annotated[User, Depends(guards.current_user)], body: CancelBody | None = None
+    ) -> Any:
+        at_period_end = body.at_period_end if body is not None else True
+        return (await resolve().cancel_subscription(user.id, at_period_end)).as_dict()
+
+    @router.post("/subscription/resume")
+    async def resume(user: Annotated[User, Depends(guards.current_user)]) -> Any:
+        return (await resolve().resume_subscription(user.id)).as_dict()
+
+    @router.get("/invoices")
+    async def invoices(user: Annotated[User, Depends(guards.current_user)]) -> Any:
+        return {"invoices": [i.as_dict() for i in await resolve().list_invoices(user.id)]}
+
+    @router.post("/webhook", include_in_schema=True)
+    async def webhook(request: Request) -> Any:
+        payload = await request.body()
+        result = await resolve().webhooks.receive(
+            payload,
+            request.headers.get("stripe-signature"),
+            secret=webhook_secret(),
+            tolerance=tolerance(),
+        )
+        return {"received": True, "result": result}
+
+    if local_checkout:
+        _add_local_checkout(router, resolve)
+    return router
+
+
+def _add_local_checkout(router: APIRouter, resolve: Callable[[], PaymentsService]) -> None:
+    """``payment-local``'s simulated hosted checkout page and its three outcomes."""
+
+    @router.get("/local/checkout/{checkout_id}", response_class=HTMLResponse)
+    async def page(checkout_id: str) -> Response:
+        from rainmaker.patterns.payments.local_checkout import checkout_of
+
+        record = await checkout_of(resolve(), checkout_id)
+        what = f"plan {record.plan}" if record.plan else f"{len(record.items)} item(s)"
+        amount = f"{record.amount / 100:.2f} {record.currency.upper()}"
+        base = html.escape(checkout_id)
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Checkout (local)</title>"
+            "</head><body><h1>Simulated checkout</h1>"
+            f"<p>{html.escape(what)}: <strong>{html.escape(amount)}</strong> "
+            f"({html.escape(record.status)})</p>"
+            "<p>No card is charged: this page stands in for Stripe Checkout in development.</p>"
+            f"<form method='post' action='{base}/complete'><button>Pay</button></form>"
+            f"<form method='post' action='{base}/fail'><button>Simulate a declined card"
+            "</button></form>"
+            f"<form method='post' action='{base}/cancel'><button>Cancel</button></form>"
+            "</body></html>"
+        )
+        return HTMLResponse(body)
+
+    @router.post("/local/checkout/{checkout_id}/{outcome}")
+    async def finish(
+        checkout_id: str, outcome: Literal["complete", "fail", "cancel"]
+    ) -> RedirectResponse:
+        from rainmaker.patterns.payments.local_checkout import finish_checkout
+
+        target = await finish_checkout(resolve(), checkout_id, outcome)
+        return RedirectResponse(target, status_code=303)

@@ -1,0 +1,310 @@
+"""The ``Payments`` service both patterns register: the capability's API over a provider,
+the local ledger and the event bus.
+
+Provider calls cannot join a database transaction, so each method orders its work to leave
+nothing inconsistent: create at the provider first, then write the ledger, and undo the
+provider-side create (a saga compensation) when the write fails. Changes of subscription
+state that the service makes itself (cancel, resume) update the ledger at once and emit the
+same domain events the webhooks would; the later webhook for the same change then finds
+nothing new and emits nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from rainmaker.capabilities.auth import User
+from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.payments import (
+    REFUND_CREATED,
+    Checkout,
+    Customer,
+    EventHandler,
+    InvalidAmountError,
+    Invoice,
+    LineItem,
+    Payment,
+    PaymentEvent,
+    Refund,
+    Subscription,
+    check_amount,
+    total_of,
+)
+from rainmaker.kernel.errors import InvalidInputError
+from rainmaker.patterns.payments.errors import (
+    NoCustomerError,
+    NoPaymentError,
+    NoSubscriptionError,
+    PaymentStateError,
+    UnknownPlanError,
+)
+from rainmaker.patterns.payments.events import EventBus
+from rainmaker.patterns.payments.ledger import CheckoutRecord, Ledger, utcnow
+from rainmaker.patterns.payments.provider import Provider
+from rainmaker.patterns.payments.saga import Compensation, Saga
+from rainmaker.patterns.payments.settings import PaymentsSettings
+from rainmaker.patterns.payments.webhooks import ENDED, WebhookProcessor
+
+REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
+
+
+def idempotency_key(action: str) -> str:
+    """A fresh key for one logical create; the SDK reuses it for its own retries."""
+    return f"rainmaker-{action}-{uuid.uuid4()}"
+
+
+class PaymentsService:
+    """The :class:`~rainmaker.capabilities.payments.PaymentProcessor` of both patterns."""
+
+    def __init__(
+        self,
+        settings: PaymentsSettings,
+        *,
+        db: SqlDatabase,
+        provider: Provider,
+        log: Any,
+        pattern_id: str,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.provider = provider
+        self.log = log
+        self.pattern_id = pattern_id
+        self.ledger = Ledger(db)
+        self.bus = EventBus(db, log=log)
+        self.webhooks = WebhookProcessor(
+            db,
+            self.ledger,
+            self.bus,
+            plans_by_provider_id={
+                plan.provider_id or name: name for name, plan in settings.plans.items()
+            },
+            log=log,
+            pattern_id=pattern_id,
+        )
+
+    # -- customers -------------------------------------------------------------------------
+
+    async def create_customer(self, user_id: str, email: str) -> Customer:
+        """The user's customer; created at the provider (then recorded) when missing."""
+        existing = await self.ledger.customer(user_id)
+        if existing is not None:
+            return existing
+        async with Saga("create_customer", log=self.log) as saga:
+            customer = await self._create_customer(saga, user_id, email)
+        return customer
+
+    async def _create_customer(self, saga: Saga, user_id: str, email: str) -> Customer:
+        async def create() -> str:
+            return await self.provider.create_customer(
+                user_id=user_id, email=email, idempotency_key=idempotency_key("customer")
+            )
+
+        provider_id = await saga.step(
+            create, undo=self.provider.delete_customer, name="provider_customer"
+        )
+        customer = await self.ledger.insert_customer(user_id, provider_id, email)
+        self.log.info("payments.customer_created", user_id=user_id, provider=self.provider.name)
+        return customer
+
+    async def on_user_created(self, user: User) -> Compensation | None:
+        """Auth's signup hook: the new user's customer, in the signup's transaction.
+
+        The provider-side customer is a saga step: when recording it fails, it is deleted
+        here; when it succeeds, the compensation is handed back to auth, which runs it if
+        anything later in the signup fails (another hook, the commit).
+        """
+        saga = Saga("signup_customer", log=self.log)
+        async with saga:
+            await self._create_customer(saga, user.id, user.email)
+        return saga.detach()
+
+    async def get_customer(self, user_id: str) -> Customer | None:
+        """The user's customer, if any."""
+        return await self.ledger.customer(user_id)
+
+    async def _require_customer(self, user_id: str) -> Customer:
+        customer = await self.ledger.customer(user_id)
+        if customer is None:
+            raise NoCustomerError(
+                f"user {user_id!r} has no payments customer",
+                pattern_id=self.pattern_id,
+                hint="call create_customer(user_id, email) first",
+            )
+        return customer
+
+    # -- checkout --------------------------------------------------------------------------
+
+    async def create_checkout(
+        self,
+        user_id: str,
+        *,
+        items: Sequence[LineItem] | None = None,
+        plan: str | None = None,
+        success_url: str,
+        cancel_url: str,
+    ) -> Checkout:
+        """A hosted checkout for ``items`` (one-time) or ``plan`` (subscription)."""
+        if (items is None) == (plan is None):
+            raise InvalidInputError(
+                "give either items (a one-time payment) or plan (a subscription), not both",
+                pattern_id=self.pattern_id,
+            )
+        for url in (success_url, cancel_url):
+            if not url.startswith(("https://", "http://")):
+                raise InvalidInputError(
+                    f"checkout return URLs must be absolute http(s) URLs, got {url!r}",
+                    pattern_id=self.pattern_id,
+                )
+        currency = self.settings.currency
+        line_items: list[LineItem] = []
+        plan_provider_id: str | None = None
+        if plan is not None:
+            chosen = self.settings.plans.get(plan)
+            if chosen is None:
+                known = ", ".join(sorted(self.settings.plans)) or "none configured"
+                raise UnknownPlanError(
+                    f"no plan {plan!r} (plans: {known})", pattern_id=self.pattern_id
+                )
+            amount = chosen.amount
+            plan_provider_id = chosen.provider_id or plan
+            mode = "subscription"
+            current = await self.ledger.current_subscription(user_id)
+            if current is not None and current.status not in ENDED and current.active:
+                raise PaymentStateError(
+                    f"user {user_id!r} already has an active subscription ({current.plan})",
+                    pattern_id=self.pattern_id,
+                    hint="cancel it first, or change plans in the provider's portal",
+                )
+        else:
+            line_items = list(items or ())
+            if len(line_items) > self.settings.max_items:
+                raise InvalidAmountError(
+                    f"a checkout holds at most {self.settings.max_items} items",
+                    pattern_id=self.pattern_id,
+                )
+            amount = total_of(line_items, currency)
+            mode = "payment"
+        customer = await self._require_customer(user_id)
+        created = await self.provider.create_checkout(
+            customer_id=customer.provider_id,
+            user_id=user_id,
+            items=line_items,
+            plan_provider_id=plan_provider_id,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            idempotency_key=idempotency_key("checkout"),
+        )
+        # An orphaned provider session (if this insert fails) simply expires unpaid.
+        await self.ledger.insert_checkout(
+            CheckoutRecord(
+                id=created.id,
+                user_id=user_id,
+                mode=mode,
+                plan=plan,
+                items=[item.as_dict() for item in line_items],
+                amount=amount,
+                currency=currency,
+                status="open",
+                success_url=success_url,
+                cancel_url=cancel_url,
+                created_at=utcnow(),
+            )
+        )
+        self.log.info("payments.checkout_created", user_id=user_id, mode=mode, plan=plan)
+        return Checkout(
+            id=created.id, url=created.url, mode=mode, amount=amount, currency=currency, plan=plan
+        )
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    async def get_subscription(self, user_id: str) -> Subscription | None:
+        """The user's current (or most recent) subscription."""
+        return await self.ledger.current_subscription(user_id)
+
+    async def _live_subscription(self, user_id: str) -> Subscription:
+        subscription = await self.ledger.current_subscription(user_id)
+        if subscription is None or subscription.status in ENDED:
+            raise NoSubscriptionError(
+                f"user {user_id!r} has no subscription that has not ended",
+                pattern_id=self.pattern_id,
+            )
+        return subscription
+
+    async def cancel_subscription(self, user_id: str, at_period_end: bool = True) -> Subscription:
+        """Cancel at the period end (the default: the user keeps what they paid for) or now."""
+        subscription = await self._live_subscription(user_id)
+        answer = await self.provider.cancel_subscription(
+            subscription.id, at_period_end=at_period_end
+        )
+        return await self._apply(answer)
+
+    async def resume_subscription(self, user_id: str) -> Subscription:
+        """Undo a cancellation scheduled for the period end."""
+        subscription = await self._live_subscription(user_id)
+        if not subscription.cancel_at_period_end:
+            raise PaymentStateError(
+                "the subscription is not scheduled to end; there is nothing to resume",
+                pattern_id=self.pattern_id,
+            )
+        answer = await self.provider.resume_subscription(subscription.id)
+        return await self._apply(answer)
+
+    async def _apply(self, answer: Any) -> Subscription:
+        async with self.db.transaction():
+            deleted = answer.get("status") == "canceled"
+            saved = await self.webhooks.apply_subscription(answer, deleted=deleted)
+        if saved is None:
+            raise NoSubscriptionError(
+                f"the provider's subscription {answer.get('id')!r} has no known customer",
+                pattern_id=self.pattern_id,
+            )
+        return saved
+
+    # -- payments, refunds, invoices -------------------------------------------------------
+
+    async def refund(self, payment_id: str, amount: int | None = None) -> Refund:
+        """Refund ``amount`` (default: the rest) of a succeeded payment."""
+        payment = await self.ledger.payment(payment_id)
+        if payment is None:
+            raise NoPaymentError(f"no payment {payment_id!r}", pattern_id=self.pattern_id)
+        if payment.status not in REFUNDABLE:
+            raise PaymentStateError(
+                f"payment {payment_id!r} is {payment.status}; only succeeded payments can be "
+                "refunded",
+                pattern_id=self.pattern_id,
+            )
+        remaining = payment.amount - payment.amount_refunded
+        chosen = remaining if amount is None else check_amount(amount, what="refund amount")
+        if chosen > remaining:
+            raise PaymentStateError(
+                f"refund of {chosen} exceeds the {remaining} {payment.currency} not yet refunded",
+                pattern_id=self.pattern_id,
+            )
+        refund_id = await self.provider.refund(
+            payment_id, chosen, idempotency_key=idempotency_key("refund")
+        )
+        async with self.db.transaction():
+            await self.ledger.add_refund(payment_id, chosen)
+            refund = Refund(
+                id=refund_id, payment_id=payment_id, amount=chosen, currency=payment.currency
+            )
+            await self.bus.emit(PaymentEvent(REFUND_CREATED, payment.user_id, refund.as_dict()))
+        self.log.info("payments.refunded", payment_id=payment_id, amount=chosen)
+        return refund
+
+    async def list_invoices(self, user_id: str) -> list[Invoice]:
+        """The user's invoices as the webhooks reported them, newest first."""
+        return await self.ledger.invoices_of(user_id)
+
+    async def list_payments(self, user_id: str) -> list[Payment]:
+        """The user's payments, newest first."""
+        return await self.ledger.payments_of(user_id)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def subscribe(self, event: str, handler: EventHandler) -> None:
+        """Call ``handler`` after each committed ``event``."""
+        self.bus.subscribe(event, handler)
