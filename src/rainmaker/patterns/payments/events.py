@@ -34,7 +34,7 @@ class EventBus:
 
     async def emit(self, event: PaymentEvent) -> None:
         """Dispatch ``event`` after the current transaction commits (now, outside one)."""
-        self.log.info("payments.event", event=event.name, user_id=event.user_id)
+        self.log.info("payments.event", name=event.name, user_id=event.user_id)
         if not self._handlers.get(event.name):
             return
         if self.db.in_transaction:
@@ -49,7 +49,7 @@ class EventBus:
             except Exception as error:
                 self.log.error(
                     "payments.event_handler_failed",
-                    event=event.name,
+                    name=event.name,
                     handler=getattr(handler, "__qualname__", repr(handler)),
                     error=repr(error),
                 )
