@@ -65,11 +65,11 @@ class StripeServer:
     def build_app(self) -> Any:
         """localstripe's routes and middleware, plus the Checkout Sessions routes."""
         from aiohttp import web
-        from localstripe import resources
+        from localstripe import resources  # type: ignore[import-untyped]
         from localstripe import server as localstripe
 
         # Why: see the module docstring (no pickling of the store on every write).
-        resources.store.dump_to_disk = lambda: None  # type: ignore[method-assign]
+        resources.store.dump_to_disk = lambda: None
         app = web.Application(
             middlewares=[localstripe.error_middleware, localstripe.auth_middleware]
         )
@@ -88,7 +88,7 @@ class StripeServer:
         from aiohttp import web
         from localstripe import resources
         from localstripe import server as localstripe
-        from localstripe.errors import UserError
+        from localstripe.errors import UserError  # type: ignore[import-untyped]
 
         data = await localstripe.get_post_data(request) or {}
         key = request.headers.get("Idempotency-Key")

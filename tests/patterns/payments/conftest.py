@@ -72,7 +72,7 @@ def payments_settings(kind: str, server: StripeServer | None, **overrides: Any) 
         }
     else:
         assert server is not None
-        plans[PLAN]["provider_id"] = STRIPE_PLAN_ID  # type: ignore[assignment]
+        plans[PLAN]["provider_id"] = STRIPE_PLAN_ID
         settings = {
             "use": "payment-stripe",
             "plans": plans,

@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
+
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import (
@@ -92,8 +94,15 @@ class PaymentsService:
         existing = await self.ledger.customer(user_id)
         if existing is not None:
             return existing
-        async with Saga("create_customer", log=self.log) as saga:
-            customer = await self._create_customer(saga, user_id, email)
+        try:
+            async with Saga("create_customer", log=self.log) as saga:
+                customer = await self._create_customer(saga, user_id, email)
+        except sa_exc.IntegrityError:
+            # A concurrent call recorded the user's customer first; ours was undone.
+            winner = await self.ledger.customer(user_id)
+            if winner is None:
+                raise
+            return winner
         return customer
 
     async def _create_customer(self, saga: Saga, user_id: str, email: str) -> Customer:
