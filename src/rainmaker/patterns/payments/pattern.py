@@ -56,10 +56,13 @@ payment_stripe: Pattern[StripeSettings] = Pattern(
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
     examples=[
-        {"api_key": "${STRIPE_API_KEY}", "webhook_secret": "${STRIPE_WEBHOOK_SECRET}"},
         {
-            "api_key": "${STRIPE_API_KEY}",
-            "webhook_secret": "${STRIPE_WEBHOOK_SECRET}",
+            "api_key": "${STRIPE_API_KEY:-sk_test_change_me}",
+            "webhook_secret": "${STRIPE_WEBHOOK_SECRET:-whsec_change_me}",
+        },
+        {
+            "api_key": "${STRIPE_API_KEY:-sk_test_change_me}",
+            "webhook_secret": "${STRIPE_WEBHOOK_SECRET:-whsec_change_me}",
             "plans": {"pro": {"amount": 1500, "provider_id": "plan_pro_monthly"}},
             "create_customer_on_signup": True,
             "max_network_retries": 3,
