@@ -20,7 +20,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -50,18 +50,17 @@ def configure_logging(
         # Longest first, so a secret containing another is masked whole.
         ordered = sorted(_secrets, key=len, reverse=True)
         _secrets_pattern = re.compile("|".join(re.escape(s) for s in ordered))
-    stream = sys.stderr
+    stream = _Stderr()
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     # The stdlib formatter needs text; structlog's own loggers may write bytes.
     text_renderer: Any = (
         _render_json_text if use_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     renderer: Any = text_renderer
-    logger_factory: Any = structlog.WriteLoggerFactory(stream)
-    buffer = getattr(stream, "buffer", None)
-    if use_json and orjson is not None and buffer is not None:
+    logger_factory: Any = structlog.WriteLoggerFactory(stream)  # type: ignore[arg-type]
+    if use_json and orjson is not None and getattr(sys.stderr, "buffer", None) is not None:
         renderer = _render_json_bytes
-        logger_factory = structlog.BytesLoggerFactory(buffer)
+        logger_factory = structlog.BytesLoggerFactory(stream.buffer)  # type: ignore[arg-type]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -89,6 +88,49 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric)
+
+
+class _Stderr:
+    """``sys.stderr`` as it was when logging was configured, or the current one once closed.
+
+    Test runners and daemons replace ``sys.stderr`` and close the old stream; writing a
+    log line to it then would fail the code that logged, so the line goes to the stream
+    in place instead.
+    """
+
+    def __init__(self) -> None:
+        self._stream = sys.stderr
+
+    def _current(self) -> TextIO:
+        if self._stream.closed:
+            self._stream = sys.stderr
+        return self._stream
+
+    def write(self, text: str) -> int:
+        return self._current().write(text)
+
+    def flush(self) -> None:
+        self._current().flush()
+
+    def isatty(self) -> bool:
+        return self._current().isatty()
+
+    @property
+    def buffer(self) -> _StderrBytes:
+        return _StderrBytes(self)
+
+
+class _StderrBytes:
+    """The binary side of :class:`_Stderr`, for renderers that produce bytes."""
+
+    def __init__(self, text: _Stderr) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        return self._text._current().buffer.write(data)
+
+    def flush(self) -> None:
+        self._text._current().buffer.flush()
 
 
 class ResolvedLogger:
