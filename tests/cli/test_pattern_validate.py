@@ -82,7 +82,7 @@ def _missing_capability(folder: Path, package: str) -> None:
     edit(
         folder / "src" / package / "pattern.py",
         "requires=[Database.optional()]",
-        'requires=[Database.optional(), __import__("rainmaker").Capability("Teleportation", object)]',
+        'requires=[Database.optional(), __import__("rainmaker").Capability("Teleport", object)]',
     )
 
 
@@ -106,7 +106,7 @@ FAULTS: list[tuple[Callable[[Path, str], None], str]] = [
     (_bad_example, "[examples] validated-{n}: example 2 does not validate"),
     (_migration_outside_prefix, "touches table 'users', outside its prefix"),
     (_heavy_import, "[imports] validated-{n}: importing {package}.pattern imports jinja2"),
-    (_missing_capability, "[requires] validated-{n}: requires Teleportation, which no installed"),
+    (_missing_capability, "[requires] validated-{n}: requires Teleport, which no installed"),
     (_unsatisfiable_range, "[versions] validated-{n}: requires Database >=2, which no installed"),
     (_versions_differ, "[semver] validated-{n}: pattern version 0.2.0 differs from the package"),
 ]
