@@ -215,9 +215,3 @@ def stats(
     console.print(table)
     console.print(f"failed jobs: {dead}")
 
-
-if __name__ == "__main__":
-    from rainmaker.cli import main as rainmaker_main
-
-    register(rainmaker_main.app)
-    rainmaker_main.main()

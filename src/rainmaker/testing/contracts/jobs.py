@@ -14,7 +14,7 @@ uses (a key prefix, an exchange…); clean that namespace up after the test::
 
 Each test composes an app of a SQLite database (``db``) and the provider (``jobs``) in its
 own folder, with this module's registries. Worker processes are real ``rainmaker worker``
-processes (started as ``python -m rainmaker.cli.worker``) on the same composition. Jobs
+processes (started as ``python -m rainmaker worker``) on the same composition. Jobs
 record what they do as JSON lines in a file of the test folder, so the test observes
 every process alike. Waits poll for a condition within generous bounds; nothing asserts
 how long something took.
@@ -150,7 +150,7 @@ class WorkerProcess:
             [
                 sys.executable,
                 "-m",
-                "rainmaker.cli.worker",
+                "rainmaker",
                 "worker",
                 "--app",
                 str(root),
