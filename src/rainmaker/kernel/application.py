@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from rainmaker.capabilities.http import Http, Receive, Scope, Send
+from rainmaker.capabilities.http import Http, HttpApp, Receive, Scope, Send
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import Composition
 from rainmaker.kernel.context import AppContext
@@ -61,6 +61,7 @@ class Application:
         self._built = False
         self._lock = asyncio.Lock()
         self._shutdown_hooks: list[Callable[[], Any]] = []
+        self._http: HttpApp | None = None
 
     @property
     def name(self) -> str:
@@ -155,6 +156,7 @@ class Application:
                     ms=round((time.perf_counter() - began) * 1000, 2),
                 )
             self.state = "running"
+            self._http = self.services.get(Http)  # looked up once, not per request
             self.log.info("app.started", patterns=len(self._started))
 
     async def stop(self) -> None:
@@ -163,6 +165,7 @@ class Application:
             if self.state in ("created", "stopped", "failed"):
                 return
             self.state = "stopping"
+            self._http = None
             await self._stop_started()
             self.state = "stopped"
             self.log.info("app.stopped")
@@ -243,7 +246,7 @@ class Application:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        http = self.services.get(Http)
+        http = self._http
         if http is None:
             detail = (
                 f"The app is {self.state}."

@@ -8,6 +8,7 @@ an exit code without parsing messages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,7 +18,8 @@ class PatternError(Exception):
 
     ``pattern_id`` names the pattern (or instance) the error belongs to, ``code`` is stable
     across releases, ``message`` is for people, ``hint`` says how to fix it, and ``cause``
-    keeps the underlying exception for logs (it never reaches an HTTP client).
+    keeps the underlying exception for logs (it never reaches an HTTP client). ``headers``
+    are added to the HTTP answer (``WWW-Authenticate`` on a 401, say).
     """
 
     code: ClassVar[str] = "pattern_error"
@@ -31,12 +33,14 @@ class PatternError(Exception):
         pattern_id: str | None = None,
         hint: str | None = None,
         cause: BaseException | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.pattern_id = pattern_id
         self.hint = hint
         self.cause = cause
+        self.headers: Mapping[str, str] = headers or {}
         if cause is not None:
             self.__cause__ = cause
 

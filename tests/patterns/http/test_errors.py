@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -91,6 +92,13 @@ async def test_pattern_error_maps_by_code(client: httpx.AsyncClient) -> None:
     assert body["title"] == "Not found"
 
 
+async def test_pattern_error_headers_reach_the_answer(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/expired")
+    body = assert_problem(response, 401, "unauthorized")
+    assert body["detail"] == "the token has expired"
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
 async def test_rate_limited_adds_retry_after(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/limited")
     body = assert_problem(response, 429, "rate_limited")
@@ -101,7 +109,11 @@ async def test_rate_limited_adds_retry_after(client: httpx.AsyncClient) -> None:
 async def test_server_side_pattern_error_hides_its_message(client: Any) -> None:
     body = assert_problem(await client.get("/api/unavailable"), 503, "unavailable")
     assert "10.0.0.5" not in body["detail"]
-    assert "10.0.0.5" in client.logs.getvalue()  # but the log has it
+    log = client.logs.getvalue()
+    assert "10.0.0.5" in log  # but the log has it,
+    line = next(json.loads(x) for x in log.splitlines() if '"http.pattern_error"' in x)
+    assert line["level"] == "warning"  # as an expected outage: no traceback
+    assert "exception" not in line
 
 
 async def test_unhandled_exception_is_500_without_internals(client: Any) -> None:

@@ -129,6 +129,13 @@ class ItemsModule(rainmaker.Module[ItemSettings]):
         async def limited():
             raise rainmaker.RateLimitedError("too many attempts", retry_after=2.2)
 
+        @router.get("/expired")
+        async def expired():
+            raise rainmaker.UnauthorizedError(
+                "the token has expired",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
         @router.get("/unavailable")
         async def unavailable():
             raise rainmaker.UnavailableError("postgres at 10.0.0.5:5432 refused")

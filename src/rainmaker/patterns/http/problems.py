@@ -25,7 +25,7 @@ from starlette.responses import Response
 from structlog.typing import FilteringBoundLogger
 
 from rainmaker.capabilities.http import Scope, Send
-from rainmaker.kernel.errors import PatternError, RateLimitedError
+from rainmaker.kernel.errors import PatternError, RateLimitedError, UnavailableError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -148,7 +148,7 @@ def install_problem_handlers(
 
     async def on_pattern_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PatternError)
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(exc.headers)
         extra: dict[str, Any] = {}
         if isinstance(exc, RateLimitedError):
             seconds = max(0, math.ceil(exc.retry_after))
@@ -156,12 +156,14 @@ def install_problem_handlers(
             extra["retry_after"] = seconds
         if exc.status >= 500:
             # A server-side pattern error may carry hostnames or queries: log, don't tell.
-            log.error(
+            # An outage (503) is expected and reported by health: a warning, no traceback.
+            outage = isinstance(exc, UnavailableError)
+            (log.warning if outage else log.error)(
                 "http.pattern_error",
                 code=exc.code,
                 error=str(exc),
                 path=request.url.path,
-                exc_info=exc,
+                exc_info=None if outage else exc,
             )
             detail = SERVER_ERROR_DETAIL
         else:
