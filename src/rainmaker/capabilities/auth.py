@@ -61,6 +61,7 @@ class MissingCredentialsError(UnauthorizedError):
 
     code: ClassVar[str] = "credentials_missing"
     title: ClassVar[str] = "Authentication required"
+    default_headers: ClassVar[Mapping[str, str]] = {"WWW-Authenticate": "Bearer"}  # RFC 6750
 
 
 class InsufficientPermissionError(ForbiddenError):

@@ -25,6 +25,7 @@ class PatternError(Exception):
     code: ClassVar[str] = "pattern_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Pattern error"
+    default_headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -40,7 +41,7 @@ class PatternError(Exception):
         self.pattern_id = pattern_id
         self.hint = hint
         self.cause = cause
-        self.headers: Mapping[str, str] = headers or {}
+        self.headers: Mapping[str, str] = headers or self.default_headers
         if cause is not None:
             self.__cause__ = cause
 

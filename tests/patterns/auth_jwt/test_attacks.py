@@ -351,3 +351,12 @@ async def test_login_with_unknown_email_and_1mb_email(auth_app: AuthApp) -> None
         "/auth/login", json={"email": new_email(), "password": "whatever it is"}
     )
     assert_problem(answer, 401, "invalid_credentials")
+
+
+async def test_401_answers_say_bearer_as_rfc_6750_asks(auth_app: AuthApp) -> None:
+    missing = await auth_app.client.get("/auth/me")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    forged = await auth_app.client.get("/auth/me", headers={"Authorization": "Bearer not.a.token"})
+    assert forged.status_code == 401
+    assert forged.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'

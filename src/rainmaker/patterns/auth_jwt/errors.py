@@ -6,6 +6,7 @@ account: a wrong password and an unknown email give the same :class:`InvalidCred
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rainmaker.kernel.errors import (
@@ -28,6 +29,9 @@ class InvalidTokenError(UnauthorizedError):
 
     code: ClassVar[str] = "invalid_token"
     title: ClassVar[str] = "Invalid token"
+    default_headers: ClassVar[Mapping[str, str]] = {
+        "WWW-Authenticate": 'Bearer error="invalid_token"'  # RFC 6750
+    }
 
 
 class TokenExpiredError(InvalidTokenError):
