@@ -273,7 +273,7 @@ def list_patterns() -> None:
             pattern.name,
             ", ".join(str(p) for p in pattern.provisions) or "-",
             ", ".join(str(r) for r in pattern.requirements) or "-",
-            escape(catalog.origins[pattern.id]),
+            escape(catalog.origins[pattern.id].split(" (", 1)[0]),  # the distribution
         )
     console.print(table)
     if catalog.problems:
