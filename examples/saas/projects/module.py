@@ -1,0 +1,91 @@
+"""The running ``projects`` module: wires the service to the capabilities it requires.
+
+At start it registers the welcome job with ``Jobs``, hooks user creation in ``Auth`` (the
+job is enqueued inside the signup transaction, so it leaves only when the user and the
+payment customer have committed) and subscribes to subscription events in ``Payments``
+(so a changed plan is forgotten from the cache at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from projects import ProjectsSettings
+from projects.service import WELCOME_JOB, ProjectsService
+from rainmaker import Health, Module
+from rainmaker.capabilities.auth import Auth, User
+from rainmaker.capabilities.jobs import JobRegistry, RetryPolicy
+from rainmaker.capabilities.payments import (
+    SUBSCRIPTION_ACTIVATED,
+    SUBSCRIPTION_CANCELED,
+    SUBSCRIPTION_UPDATED,
+    PaymentEvent,
+    Payments,
+)
+from rainmaker.kernel.errors import UnavailableError
+
+
+class ProjectsModule(Module[ProjectsSettings]):
+    """Builds :class:`ProjectsService` at start; its router finds it per request."""
+
+    service: ProjectsService | None = None
+    _unhook: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        services = self.ctx.services
+        db, cache, jobs = self.ctx.database, self.ctx.cache, self.ctx.jobs
+        assert db is not None and cache is not None and jobs is not None  # required
+        from rainmaker.capabilities import Mailer, Storage
+
+        payments = services.require(Payments)
+        service = ProjectsService(
+            self.settings,
+            db=db,
+            payments=payments,
+            storage=services.require(Storage),
+            mailer=services.require(Mailer),
+            cache=cache,
+        )
+
+        registry = JobRegistry()
+
+        @registry.job(WELCOME_JOB, retry=RetryPolicy(max_attempts=5), timeout=60)
+        async def send_welcome(user_id: str, email: str) -> None:
+            await service.send_welcome(user_id, email)
+
+        jobs.register(registry)
+
+        async def on_user_created(user: User) -> None:
+            # Inside the signup transaction: the job leaves only if the signup commits.
+            await jobs.enqueue(
+                WELCOME_JOB, user.id, user.email, idempotency_key=f"welcome:{user.id}"
+            )
+
+        async def on_subscription_changed(event: PaymentEvent) -> None:
+            await service.forget_plan(event.user_id)
+
+        for name in (SUBSCRIPTION_ACTIVATED, SUBSCRIPTION_UPDATED, SUBSCRIPTION_CANCELED):
+            payments.subscribe(name, on_subscription_changed)
+        self._unhook = services.require(Auth).on_user_created(on_user_created)
+        self.service = service
+
+    async def stop(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
+        self.service = None
+
+    async def health(self) -> Health:
+        return Health.up() if self.service is not None else Health.down(reason="not started")
+
+    def running(self) -> ProjectsService:
+        """The service, or 503 while the module is stopped."""
+        if self.service is None:
+            raise UnavailableError("projects is not running", pattern_id="projects")
+        return self.service
+
+    def router(self) -> Any:
+        from projects.routes import projects_router
+
+        return projects_router(self.running, self.ctx.services)

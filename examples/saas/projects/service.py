@@ -1,0 +1,256 @@
+"""What the ``projects`` pattern does, independent of HTTP: projects, files, plans, welcomes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import func, insert, select, update
+
+from projects import FREE_PLAN, ProjectsSettings
+from projects.tables import projects, welcomes
+from rainmaker import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from rainmaker.capabilities.cache import CacheBackend
+from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.mailer import Email, MailSender
+from rainmaker.capabilities.payments import PaymentProcessor
+from rainmaker.capabilities.storage import ObjectInfo, ObjectReader, ObjectStore
+
+WELCOME_JOB = "projects.send_welcome"
+
+
+class PlanLimitReachedError(ForbiddenError):
+    """The user keeps as many projects as their plan allows."""
+
+    code: ClassVar[str] = "projects_plan_limit"
+    title: ClassVar[str] = "Plan limit reached"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A user's plan and the number of projects it allows."""
+
+    name: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Project:
+    """One project as the API shows it."""
+
+    id: str
+    name: str
+    file_name: str | None
+    file_size: int | None
+    file_content_type: str | None
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "file": None
+            if self.file_name is None
+            else {
+                "name": self.file_name,
+                "size": self.file_size,
+                "content_type": self.file_content_type,
+            },
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+class ProjectsService:
+    """Projects of users, their files in ``Storage`` and the limit of their plan."""
+
+    def __init__(
+        self,
+        settings: ProjectsSettings,
+        *,
+        db: SqlDatabase,
+        payments: PaymentProcessor,
+        storage: ObjectStore,
+        mailer: MailSender,
+        cache: CacheBackend,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.payments = payments
+        self.storage = storage
+        self.mailer = mailer
+        self.cache = cache
+
+    # -- plans -----------------------------------------------------------------------------
+
+    async def plan(self, user_id: str) -> Plan:
+        """The user's plan: their active subscription's, else the free plan (cached)."""
+        cached = await self.cache.get_or_set(
+            self._plan_key(user_id),
+            lambda: self._load_plan(user_id),
+            ttl=self.settings.plan_cache_ttl,
+        )
+        return Plan(str(cached["name"]), int(cached["limit"]))
+
+    async def _load_plan(self, user_id: str) -> dict[str, Any]:
+        subscription = await self.payments.get_subscription(user_id)
+        name = FREE_PLAN
+        if subscription is not None and subscription.active and subscription.plan:
+            name = subscription.plan
+        limits = self.settings.limits
+        return {"name": name, "limit": limits.get(name, limits[FREE_PLAN])}
+
+    async def forget_plan(self, user_id: str) -> None:
+        """Drop the cached plan (a subscription changed)."""
+        await self.cache.delete(self._plan_key(user_id))
+
+    @staticmethod
+    def _plan_key(user_id: str) -> str:
+        return f"plan:{user_id}"
+
+    # -- projects --------------------------------------------------------------------------
+
+    async def count(self, user_id: str) -> int:
+        """How many projects the user keeps."""
+        async with self.db.session() as session:
+            found = await session.scalar(
+                select(func.count()).select_from(projects).where(projects.c.owner_id == user_id)
+            )
+        return int(found or 0)
+
+    async def list_for(self, user_id: str) -> list[Project]:
+        """The user's projects, oldest first."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(projects)
+                .where(projects.c.owner_id == user_id)
+                .order_by(projects.c.created_at, projects.c.id)
+            )
+            return [_project(row._mapping) for row in rows]
+
+    async def get(self, user_id: str, project_id: str) -> Project:
+        """The user's project ``project_id`` (404 for another user's)."""
+        return _project(await self._row(user_id, project_id))
+
+    async def create(self, user_id: str, name: str) -> Project:
+        """A new project, unless the user's plan allows no more (403)."""
+        name = name.strip()
+        if not name:
+            raise InvalidInputError("a project needs a name", pattern_id="projects")
+        plan = await self.plan(user_id)
+        async with self.db.transaction() as session:
+            used = await self.count(user_id)
+            if used >= plan.limit:
+                raise PlanLimitReachedError(
+                    f"the {plan.name} plan allows {plan.limit} project(s) and you keep {used}",
+                    pattern_id="projects",
+                    hint="subscribe to a larger plan through POST /payments/checkout",
+                )
+            project_id = uuid.uuid4().hex
+            created = datetime.now(UTC)
+            await session.execute(
+                insert(projects).values(
+                    id=project_id, owner_id=user_id, name=name, created_at=created
+                )
+            )
+        return Project(project_id, name, None, None, None, created)
+
+    async def attach_file(
+        self, user_id: str, project_id: str, filename: str, content_type: str | None, data: bytes
+    ) -> Project:
+        """Store ``data`` as the project's file (replacing the previous one)."""
+        if len(data) > self.settings.max_file_size:
+            raise InvalidInputError(
+                f"the file has {len(data)} bytes; a project holds at most "
+                f"{self.settings.max_file_size}",
+                pattern_id="projects",
+            )
+        row = await self._row(user_id, project_id)
+        safe_name = filename.replace("/", "_").replace("\\", "_").strip() or "file"
+        key = f"projects/{user_id}/{project_id}/{uuid.uuid4().hex}"
+        info: ObjectInfo = await self.storage.put(key, data, content_type=content_type)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(projects)
+                .where(projects.c.id == project_id)
+                .values(
+                    file_key=key,
+                    file_name=safe_name,
+                    file_size=info.size,
+                    file_content_type=content_type or "application/octet-stream",
+                )
+            )
+        old_key = row["file_key"]
+        if old_key:
+            await self.storage.delete(old_key)
+        return await self.get(user_id, project_id)
+
+    async def read_file(self, user_id: str, project_id: str) -> tuple[Project, ObjectReader]:
+        """The project and a stream of its file (404 when it has none)."""
+        row = await self._row(user_id, project_id)
+        if not row["file_key"]:
+            raise NotFoundError("this project has no file yet", pattern_id="projects")
+        return _project(row), await self.storage.get(row["file_key"])
+
+    async def _row(self, user_id: str, project_id: str) -> Any:
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(projects).where(
+                        projects.c.id == project_id, projects.c.owner_id == user_id
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no project {project_id!r}", pattern_id="projects")
+        return row._mapping
+
+    # -- welcome email (a job) -------------------------------------------------------------
+
+    async def welcomed(self, user_id: str) -> bool:
+        """Whether the user's welcome email went out."""
+        async with self.db.session() as session:
+            found = await session.scalar(
+                select(welcomes.c.user_id).where(welcomes.c.user_id == user_id)
+            )
+        return found is not None
+
+    async def send_welcome(self, user_id: str, email: str) -> None:
+        """Email the welcome message once (the job may run more than once)."""
+        if await self.welcomed(user_id):
+            return
+        product = self.settings.product_name
+        free = self.settings.limits[FREE_PLAN]
+        await self.mailer.send(
+            Email(
+                to=email,
+                subject=f"Welcome to {product}",
+                text=(
+                    f"Hello,\n\nyour {product} account is ready. The free plan keeps "
+                    f"{free} project(s); subscribe to keep more.\n"
+                ),
+            )
+        )
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    insert(welcomes).values(user_id=user_id, sent_at=datetime.now(UTC))
+                )
+        except Exception as error:  # a concurrent run recorded it first
+            if not await self.welcomed(user_id):
+                raise ConflictError(
+                    "could not record the welcome email", pattern_id="projects", cause=error
+                ) from error
+
+
+def _project(row: Any) -> Project:
+    return Project(
+        row["id"],
+        row["name"],
+        row["file_name"],
+        row["file_size"],
+        row["file_content_type"],
+        row["created_at"],
+    )
