@@ -35,6 +35,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _secrets: set[str] = set()
 _secrets_pattern: re.Pattern[str] | None = None
+# Processors patterns add to every event (see add_processor), and how logging was last
+# configured, so adding one reconfigures alike and a later configure_logging keeps it.
+_added_processors: list[Callable[..., Any]] = []
+_last_configuration: dict[str, Any] | None = None
 
 
 def configure_logging(
@@ -44,7 +48,8 @@ def configure_logging(
     secrets: Iterable[str] = (),
 ) -> None:
     """Configure structlog (and route stdlib logging through the same renderer)."""
-    global _secrets_pattern
+    global _secrets_pattern, _last_configuration
+    _last_configuration = {"level": level, "fmt": fmt}
     _secrets.update(s for s in secrets if s)
     if _secrets:
         # Longest first, so a secret containing another is masked whole.
@@ -66,7 +71,8 @@ def configure_logging(
         structlog.processors.add_log_level,
         _add_timestamp,
         structlog.processors.format_exc_info,  # render tracebacks before scrubbing them
-        _scrub_secrets,
+        *_added_processors,
+        _scrub_secrets,  # last: what added processors write is scrubbed too
     ]
     numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
@@ -88,6 +94,21 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric)
+
+
+def add_processor(processor: Callable[..., Any]) -> None:
+    """Run ``processor`` on every event from now on, before secrets are scrubbed.
+
+    The one hook patterns have into the logging configuration: the observability pattern
+    adds the current trace id this way. Adding the same processor again does nothing;
+    logging already configured is configured again alike, and every later
+    :func:`configure_logging` keeps it.
+    """
+    if processor in _added_processors:
+        return
+    _added_processors.append(processor)
+    if _last_configuration is not None and structlog.is_configured():
+        configure_logging(**_last_configuration)
 
 
 class _Stderr:

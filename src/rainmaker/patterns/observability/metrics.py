@@ -1,0 +1,200 @@
+"""Prometheus metrics of one app, in a registry of its own.
+
+Two sources:
+
+- :class:`RequestMetrics`, fed by the ASGI middleware on every request: a counter by
+  method, route template and status, and a latency histogram by method and route
+  template. Label children are cached, so a request costs two dict lookups, one ``inc``
+  and one ``observe``.
+- :class:`HealthMetrics`, refreshed when Prometheus scrapes: every instance's health
+  (1 up, 0.5 degraded, 0 down) and what the standard patterns put in their health
+  details: database pool usage (``pool``), cache hits and misses (``hits``/``misses``),
+  queue depth (``queues``), dead letters and job outcomes (``outcomes``). Reading health
+  details keeps this pattern free of imports of, and hooks into, the patterns it watches.
+
+Labels carry only instance names, pattern ids, route templates, methods, statuses, queue
+names and outcome names: never a raw path (which may hold a token) nor a settings value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from rainmaker.kernel.health import Health, Status
+
+if TYPE_CHECKING:
+    from rainmaker.kernel.application import Application
+
+STATUS_VALUE = {Status.UP: 1.0, Status.DEGRADED: 0.5, Status.DOWN: 0.0}
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "<unmatched>"
+
+
+class RequestMetrics:
+    """HTTP request counter and latency histogram (see the module docstring)."""
+
+    __slots__ = ("_counts", "_latencies", "latency", "requests")
+
+    def __init__(
+        self, registry: CollectorRegistry, *, namespace: str, buckets: Sequence[float]
+    ) -> None:
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            namespace=namespace,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time from receiving a request to finishing its response, by route template.",
+            ["method", "route"],
+            namespace=namespace,
+            buckets=sorted(buckets),
+            registry=registry,
+        )
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and observe its duration."""
+        if method not in KNOWN_METHODS:
+            method = "OTHER"  # a client can send any token as a method: bound the labels
+        key = (method, route, status)
+        count = self._counts.get(key)
+        if count is None:
+            count = self._counts[key] = self.requests.labels(method, route, str(status))
+        count.inc()
+        latency = self._latencies.get(key[:2])
+        if latency is None:
+            latency = self._latencies[key[:2]] = self.latency.labels(method, route)
+        latency.observe(seconds)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One instance's health as the last scrape saw it."""
+
+    instance: str
+    pattern: str
+    health: Health
+
+
+@dataclass
+class HealthMetrics(Collector):
+    """Metric families derived from the latest health of every instance."""
+
+    namespace: str
+    checked: list[Checked] = field(default_factory=list)
+
+    async def refresh(self, app: Application, timeout: float) -> None:
+        """Ask every instance for its health, each within ``timeout`` seconds."""
+        instances = list(app.instances.values())
+        results = await asyncio.gather(*(_check(i.module, timeout) for i in instances))
+        self.checked = [
+            Checked(i.name, i.pattern.id, health)
+            for i, health in zip(instances, results, strict=True)
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        ns = self.namespace
+        health = GaugeMetricFamily(
+            f"{ns}_pattern_health",
+            "Health of each pattern instance: 1 up, 0.5 degraded, 0 down.",
+            labels=["instance", "pattern"],
+        )
+        pool = GaugeMetricFamily(
+            f"{ns}_database_pool_connections",
+            "Database pool connections, by state (in_use: checked out; open: in the pool).",
+            labels=["instance", "state"],
+        )
+        hits = CounterMetricFamily(
+            f"{ns}_cache_hits", "Cache reads that found a value.", labels=["instance"]
+        )
+        misses = CounterMetricFamily(
+            f"{ns}_cache_misses", "Cache reads that found nothing.", labels=["instance"]
+        )
+        ratio = GaugeMetricFamily(
+            f"{ns}_cache_hit_ratio",
+            "Hits over reads since the cache started (NaN before the first read).",
+            labels=["instance"],
+        )
+        depth = GaugeMetricFamily(
+            f"{ns}_jobs_queue_depth",
+            "Jobs waiting in each queue (waiting: ready to run; delayed: scheduled later).",
+            labels=["instance", "queue", "state"],
+        )
+        dead = GaugeMetricFamily(
+            f"{ns}_jobs_dead_letters", "Jobs that failed for good.", labels=["instance"]
+        )
+        outcomes = CounterMetricFamily(
+            f"{ns}_jobs_outcomes",
+            "Jobs this process's worker finished, by outcome.",
+            labels=["instance", "outcome"],
+        )
+        in_flight = GaugeMetricFamily(
+            f"{ns}_jobs_in_flight", "Jobs running in this process.", labels=["instance"]
+        )
+        for item in self.checked:
+            name = item.instance
+            status = item.health.status
+            health.add_metric([name, item.pattern], STATUS_VALUE[Status(status)])
+            details = item.health.details
+            for state, value in _numbers(details.get("pool")):
+                pool.add_metric([name, state], value)
+            cache_hits, cache_misses = _number(details.get("hits")), _number(details.get("misses"))
+            if cache_hits is not None and cache_misses is not None:
+                hits.add_metric([name], cache_hits)
+                misses.add_metric([name], cache_misses)
+                reads = cache_hits + cache_misses
+                ratio.add_metric([name], cache_hits / reads if reads else float("nan"))
+            queues = details.get("queues")
+            if isinstance(queues, Mapping):
+                for queue, counts in queues.items():
+                    for state in ("waiting", "delayed"):
+                        waiting = _number(
+                            counts.get(state) if isinstance(counts, Mapping) else None
+                        )
+                        if waiting is not None:
+                            depth.add_metric([name, str(queue), state], waiting)
+            if (letters := _number(details.get("dead_letters"))) is not None:
+                dead.add_metric([name], letters)
+            for outcome, value in _numbers(details.get("outcomes")):
+                outcomes.add_metric([name, outcome], value)
+            if (running := _number(details.get("in_flight"))) is not None:
+                in_flight.add_metric([name], running)
+        yield from (health, pool, hits, misses, ratio, depth, dead, outcomes, in_flight)
+
+
+async def _check(module: Any, timeout: float) -> Health:
+    if module is None:
+        return Health.down(reason="not built")
+    try:
+        result: Health = await asyncio.wait_for(module.health(), timeout)
+    except TimeoutError:
+        return Health.down(reason=f"health check took over {timeout:g}s")
+    except Exception as exc:
+        return Health.down(reason=f"health check raised {type(exc).__name__}")
+    return result
+
+
+def _number(value: object) -> float | None:
+    """``value`` when it is a number (booleans are not), else ``None``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _numbers(value: object) -> Iterator[tuple[str, float]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            number = _number(item)
+            if number is not None:
+                yield str(key), number

@@ -1,0 +1,35 @@
+"""Declaration of the ``observability`` pattern (light: no prometheus-client, no OpenTelemetry)."""
+
+from __future__ import annotations
+
+from rainmaker.kernel.pattern import Pattern
+from rainmaker.patterns.observability.settings import ObservabilitySettings
+
+observability: Pattern[ObservabilitySettings] = Pattern(
+    id="observability",
+    version="1.0.0",
+    name="Metrics and tracing",
+    description=(
+        "Prometheus metrics at /metrics (requests by route template and status, latency "
+        "histograms, per-pattern health, database pool, cache hit ratio, queue depth, job "
+        "outcomes) and OpenTelemetry traces (requests, database calls, cache, storage, jobs, "
+        "outgoing HTTP) with the trace id in every log line. Each app has its own registry."
+    ),
+    settings=ObservabilitySettings,
+    factory="rainmaker.patterns.observability.module:ObservabilityModule",
+    # Starts once every provider it watches has started (and stops before them), so the
+    # database engines exist when their tracing listeners are attached.
+    starts_last=True,
+    examples=[
+        {},
+        {"metrics": {"path": "/internal/metrics", "access": "loopback"}},
+        {
+            "tracing": {
+                "exporter": "otlp-http",
+                "endpoint": "http://otel-collector:4318/v1/traces",
+                "headers": {"authorization": "${OTEL_AUTH_HEADER}"},
+                "sample_ratio": 0.25,
+            }
+        },
+    ],
+)

@@ -1,0 +1,110 @@
+"""Settings of the ``observability`` pattern (light to import: no metrics or tracing library)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from rainmaker.kernel.pattern import Settings
+
+# Prometheus' defaults, finer below 100 ms where API requests mostly land.
+DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+
+class MetricsSettings(Settings):
+    """Prometheus metrics, served in the text exposition format."""
+
+    enabled: bool = Field(
+        True,
+        description="Serve metrics and count requests; false leaves only tracing.",
+        examples=[True],
+    )
+    path: str = Field(
+        "/metrics",
+        pattern=r"^/[A-Za-z0-9/_.-]*[A-Za-z0-9_.-]$",
+        description="Where Prometheus scrapes the metrics.",
+        examples=["/metrics", "/internal/metrics"],
+    )
+    access: Literal["public", "loopback"] = Field(
+        "public",
+        description="Who may scrape: anyone, or only clients on 127.0.0.1/::1 (a sidecar "
+        "agent); others get 404.",
+        examples=["loopback"],
+    )
+    namespace: str = Field(
+        "rainmaker",
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="Prefix of every metric name, e.g. rainmaker_http_requests_total.",
+        examples=["acme"],
+    )
+    buckets: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_BUCKETS),
+        min_length=1,
+        description="Upper bounds (seconds) of the request latency histogram's buckets.",
+        examples=[[0.01, 0.05, 0.1, 0.5, 1.0]],
+    )
+    health_timeout: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds each pattern's health check may take when a scrape refreshes "
+        "the health, pool, cache and queue metrics; a slower one is reported down.",
+        examples=[1.0],
+    )
+
+
+class TracingSettings(Settings):
+    """OpenTelemetry tracing; off unless an exporter is chosen."""
+
+    exporter: Literal["none", "console", "otlp-http"] = Field(
+        "none",
+        description="Where finished spans go: nowhere (tracing off, no cost), the console "
+        "(stdout, for development) or an OTLP/HTTP collector at endpoint.",
+        examples=["otlp-http"],
+    )
+    endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces; "
+        "required with exporter = 'otlp-http'.",
+        examples=["http://127.0.0.1:4318/v1/traces"],
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra HTTP headers sent to the collector (an API key, say); treated "
+        "as secrets.",
+        examples=[{"authorization": "${OTEL_AUTH_HEADER}"}],
+        json_schema_extra={"secret": True},
+    )
+    service_name: str | None = Field(
+        None,
+        description="service.name resource attribute of every span; defaults to the app's name.",
+        examples=["acme-api"],
+    )
+    sample_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded (parent-based: a sampled caller's trace "
+        "is always continued).",
+        examples=[0.1],
+    )
+
+    @model_validator(mode="after")
+    def _endpoint_for_otlp(self) -> Self:
+        if self.exporter == "otlp-http" and not self.endpoint:
+            raise ValueError(
+                "exporter = 'otlp-http' needs endpoint, e.g. "
+                "'http://otel-collector:4318/v1/traces'"
+            )
+        return self
+
+
+class ObservabilitySettings(Settings):
+    """Settings of the ``observability`` pattern."""
+
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings, description="Prometheus metrics."
+    )
+    tracing: TracingSettings = Field(
+        default_factory=TracingSettings, description="OpenTelemetry tracing."
+    )

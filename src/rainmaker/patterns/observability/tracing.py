@@ -1,0 +1,141 @@
+"""OpenTelemetry tracing of one app: its tracer provider, database spans and log correlation.
+
+Each app builds its own :class:`~opentelemetry.sdk.trace.TracerProvider` (the global one
+is set once per process, and several apps may share a process) and hands its tracer to
+the ASGI middleware and the database listeners. The *current span*, though, is
+OpenTelemetry's context variable, so :func:`add_trace_ids` reads it without knowing the
+app, and a child span started by a listener finds its parent whatever created it.
+
+Database spans come from SQLAlchemy's cursor events on each database's engine (one
+engine per database instance, shared by every pattern that uses it): one span per
+statement, with the statement text but never its parameters.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from rainmaker.patterns.observability.settings import TracingSettings
+
+INSTRUMENTATION = "rainmaker.observability"
+_SPAN_KEY = "_rainmaker_span"
+
+
+def build_exporter(settings: TracingSettings) -> SpanExporter | None:
+    """The exporter the settings name; ``None`` when tracing is off."""
+    if settings.exporter == "console":
+        return ConsoleSpanExporter(out=sys.stdout)
+    if settings.exporter == "otlp-http":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=settings.endpoint, headers=dict(settings.headers))
+    return None
+
+
+class Tracing:
+    """The tracer provider of one app and the engines it instruments."""
+
+    def __init__(self, settings: TracingSettings, *, service_name: str, environment: str) -> None:
+        self.provider = TracerProvider(
+            resource=Resource.create(
+                {"service.name": service_name, "deployment.environment": environment}
+            ),
+            sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        )
+        exporter = build_exporter(settings)
+        if exporter is not None:
+            self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        self.tracer: Tracer = self.provider.get_tracer(INSTRUMENTATION)
+        self._engines: list[tuple[Any, DatabaseListener]] = []
+
+    def instrument_engine(self, engine: AsyncEngine, *, instance: str, system: str) -> None:
+        """Trace every statement ``engine`` runs (until :meth:`shutdown`)."""
+        listener = DatabaseListener(self.tracer, instance=instance, system=system)
+        listener.attach(engine.sync_engine)
+        self._engines.append((engine.sync_engine, listener))
+
+    def shutdown(self) -> None:
+        """Detach the listeners, then flush and stop the exporter."""
+        for sync_engine, listener in self._engines:
+            listener.detach(sync_engine)
+        self._engines.clear()
+        self.provider.shutdown()
+
+
+class DatabaseListener:
+    """SQLAlchemy cursor events turned into client spans."""
+
+    def __init__(self, tracer: Tracer, *, instance: str, system: str) -> None:
+        self.tracer = tracer
+        self.attributes = {"db.system": system, "rainmaker.instance": instance}
+
+    def attach(self, sync_engine: Any) -> None:
+        event.listen(sync_engine, "before_cursor_execute", self.before)
+        event.listen(sync_engine, "after_cursor_execute", self.after)
+        event.listen(sync_engine, "handle_error", self.failed)
+
+    def detach(self, sync_engine: Any) -> None:
+        event.remove(sync_engine, "before_cursor_execute", self.before)
+        event.remove(sync_engine, "after_cursor_execute", self.after)
+        event.remove(sync_engine, "handle_error", self.failed)
+
+    def before(
+        self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        if context is None:
+            return
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        span = self.tracer.start_span(
+            f"db {operation}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                **self.attributes,
+                "db.operation.name": operation,
+                "db.query.text": statement,
+            },
+        )
+        setattr(context, _SPAN_KEY, span)
+
+    def after(
+        self, _conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        span = getattr(context, _SPAN_KEY, None)
+        if span is not None:
+            span.end()
+            setattr(context, _SPAN_KEY, None)
+
+    def failed(self, exception_context: Any) -> None:
+        context = exception_context.execution_context
+        span = getattr(context, _SPAN_KEY, None) if context is not None else None
+        if span is not None:
+            error = exception_context.original_exception
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.set_attribute("error.type", type(error).__name__)
+            span.end()
+            setattr(context, _SPAN_KEY, None)
+
+
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``trace_id`` and ``span_id`` of the current span, when recording."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
