@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEMO_APP ?= examples/starter
+DEMO_PORT ?= 8000
 
 .PHONY: install demo test lint typecheck unit bench clean
 
@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	@echo "Serving $(DEMO_APP) on http://127.0.0.1:8000 — API docs: http://127.0.0.1:8000/docs," \
-	  "dashboard: http://127.0.0.1:8000/_rainmaker, health: /health. Ctrl-C stops."
-	$(BIN)/rainmaker run --app $(DEMO_APP) --host 127.0.0.1 --port 8000
+# The demo SaaS (examples/saas) with embedded defaults: its script shows progress while it
+# installs and migrates, then runs the web server and a jobs worker until Ctrl-C.
+demo:
+	@$(PYTHON) examples/saas/demo.py --venv $(VENV) --port $(DEMO_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -32,7 +32,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
