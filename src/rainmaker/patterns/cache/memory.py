@@ -42,6 +42,9 @@ class MemoryStore:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._tags: dict[str, set[str]] = {}  # tag key -> stored keys carrying it
         self.evictions = 0
+        # Reads through get() and get_or_set(), for the hit ratio in health details.
+        self.hits = 0
+        self.misses = 0
         self.flights = SingleFlight()
 
     def __len__(self) -> int:
@@ -180,8 +183,13 @@ class MemoryCache:
         return ttl
 
     async def get(self, key: str) -> Any | None:
-        data = self._store.lookup(self._keys.key(key))
-        return None if data is None else decode(self._serializer, data)
+        store = self._store
+        data = store.lookup(self._keys.key(key))
+        if data is None:
+            store.misses += 1
+            return None
+        store.hits += 1
+        return decode(self._serializer, data)
 
     async def set(
         self, key: str, value: Any, *, ttl: float | None = None, tags: Iterable[str] = ()
@@ -214,8 +222,10 @@ class MemoryCache:
         stored = self._keys.key(key)
         data = self._store.lookup(stored)
         if data is not None:
+            self._store.hits += 1
             found: T = decode(self._serializer, data)
             return found
+        self._store.misses += 1
         tag_list = _tag_list(tags)
 
         async def load() -> T:

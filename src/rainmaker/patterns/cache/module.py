@@ -56,6 +56,8 @@ class MemoryCacheModule(Module[MemoryCacheSettings]):
             entries=len(store),
             max_entries=store.max_entries,
             evictions=store.evictions,
+            hits=store.hits,
+            misses=store.misses,
         )
 
 
@@ -121,7 +123,13 @@ class RedisCacheModule(Module[RedisCacheSettings]):
         if self.cache is None:
             return Health.down(reason="not started")
         link = self._link
-        details = {"backend": "redis", "endpoint": link.endpoint, "fail_open": link.fail_open}
+        details = {
+            "backend": "redis",
+            "endpoint": link.endpoint,
+            "fail_open": link.fail_open,
+            "hits": link.hits,
+            "misses": link.misses,
+        }
         try:
             latency = await link.ping(self.settings.socket_timeout)
         except UnavailableError as error:

@@ -119,6 +119,9 @@ class RedisLink:
             log_interval=settings.log_interval,
         )
         self.flights = SingleFlight()
+        # Reads through get() and get_or_set() of every view, for health details.
+        self.hits = 0
+        self.misses = 0
         extra: dict[str, Any] = {}
         if settings.password is not None:
             extra["password"] = settings.password.get_secret_value()
@@ -254,7 +257,11 @@ class RedisCache:
                 data = link.failed(exc, "get", None)
         else:
             data = await link.run("get", call, None)
-        return None if data is None else decode(self._serializer, data)
+        if data is None:
+            link.misses += 1
+            return None
+        link.hits += 1
+        return decode(self._serializer, data)
 
     async def set(
         self, key: str, value: Any, *, ttl: float | None = None, tags: Iterable[str] = ()
@@ -322,8 +329,10 @@ class RedisCache:
         self._ttl_ms(ttl)  # validate before anyone waits on us
         data = await self._link.run("get", self._link.client.get(stored), None)
         if data is not None:
+            self._link.hits += 1
             found: T = decode(self._serializer, data)
             return found
+        self._link.misses += 1
         # One flight per key in this process; across processes the lock key decides.
         return await self._link.flights.run(
             stored, lambda: self._load(key, stored, loader, ttl, tag_list)

@@ -184,7 +184,15 @@ class JobsModule(Module[S]):
         with contextlib.suppress(Exception):
             details["dead_letters"] = await service.store.count_failed()
         if self.worker is not None:
+            counters = self.worker.counters
             details["in_flight"] = self.worker.in_flight
+            details["outcomes"] = {
+                "succeeded": counters.succeeded,
+                "retried": counters.retried,
+                "dead_lettered": counters.dead_lettered,
+                "skipped": counters.skipped,
+                "released": counters.released,
+            }
         return Health.up(**details)
 
 
