@@ -1,0 +1,1 @@
+"""End-to-end tests: the demo SaaS (examples/saas) driven over HTTP in real processes."""

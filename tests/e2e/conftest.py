@@ -1,0 +1,140 @@
+"""Real processes for the end-to-end tests: ``rainmaker db upgrade``, ``rainmaker run`` and
+``rainmaker worker`` on the demo SaaS, on free loopback ports, killed at the end.
+
+:func:`saas_processes` migrates first (so the web server and the worker never race to
+create tables), starts both processes with their output in log files, polls
+``/health/ready`` and, on exit, sends each one SIGINT (graceful drain) and kills whatever
+is still running after :data:`STOP_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rainmaker.testing.smtp_server import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "examples" / "saas"
+RAINMAKER = [sys.executable, "-m", "rainmaker"]
+READY_TIMEOUT = 45.0
+STOP_TIMEOUT = 15.0
+
+
+@dataclass
+class SaasProcesses:
+    """The running demo: its base URL, the processes and where their logs go."""
+
+    base_url: str
+    web: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    logs: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        parts = []
+        for name in ("migrate", "web", "worker"):
+            path = self.logs / f"{name}.log"
+            if path.exists():
+                text = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {name} ---\n" + "\n".join(text))
+        return "\n".join(parts)
+
+
+def _environment(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAINMAKER__")}
+    env.pop("RAINMAKER_PROFILE", None)
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            # Tests stop the server at once; the drain delay is for load balancers.
+            "RAINMAKER__WEB__SHUTDOWN__DELAY": "0",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def saas_processes(profile: str, env: Mapping[str, str], logs: Path) -> Iterator[SaasProcesses]:
+    """Migrate, then run the web server and a worker of the demo SaaS in ``profile``."""
+    environ = _environment(env)
+    common = ["--app", str(APP), "--profile", profile]
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "migrate.log", "wb") as out:
+        migrated = subprocess.run(
+            [*RAINMAKER, "db", "upgrade", *common],
+            cwd=REPO,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
+    if migrated.returncode != 0:
+        pytest.fail("rainmaker db upgrade failed:\n" + (logs / "migrate.log").read_text())
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    started: list[subprocess.Popen[bytes]] = []
+    with open(logs / "web.log", "wb") as web_log, open(logs / "worker.log", "wb") as worker_log:
+        try:
+            web = subprocess.Popen(
+                [*RAINMAKER, "run", *common, "--host", "127.0.0.1", "--port", str(port)],
+                cwd=REPO,
+                env=environ,
+                stdout=web_log,
+                stderr=subprocess.STDOUT,
+            )
+            started.append(web)
+            worker = subprocess.Popen(
+                [*RAINMAKER, "worker", *common],
+                cwd=REPO,
+                env=environ,
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+            )
+            started.append(worker)
+            running = SaasProcesses(base_url, web, worker, logs)
+            _wait_ready(running)
+            yield running
+        finally:
+            _stop(started)
+
+
+def _wait_ready(running: SaasProcesses) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        for process in (running.web, running.worker):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"a demo process exited with {process.returncode} before the app was "
+                    f"ready:\n{running.log_tail()}"
+                )
+        try:
+            if httpx.get(f"{running.base_url}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the demo was not ready within {READY_TIMEOUT}s:\n{running.log_tail()}")

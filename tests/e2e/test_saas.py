@@ -1,0 +1,413 @@
+"""The demo SaaS end to end, over HTTP, against real ``rainmaker run`` and ``rainmaker worker``
+processes: sign up, verify the email, log in, create a project and upload its file, hit the
+free plan's limit, subscribe through checkout, see the limit rise, receive the welcome email
+that a job sent after the signup committed.
+
+Two profiles: the default one (embedded defaults only: SQLite, memory cache, local storage,
+console email, local jobs and payments) and ``production`` (PostgreSQL, Redis for the cache
+and the jobs, SeaweedFS for S3, aiosmtpd for SMTP, localstripe for Stripe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rainmaker.testing.servers import require_server
+from tests.e2e.conftest import SaasProcesses, saas_processes
+
+PASSWORD = "correct horse battery staple"
+PRO_AMOUNT = 1500
+WAIT = 20.0
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One email the app sent: its envelope recipients, subject and text body."""
+
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+
+
+@dataclass
+class Profile:
+    """How the flow observes one profile: its mail, its database, its checkout page."""
+
+    processes: SaasProcesses
+    mails: Callable[[], list[Mail]]
+    query: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
+    pay: Callable[[httpx.Client, dict[str, Any]], None]
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """Poll ``check`` until it returns something truthy (no duration is asserted)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def drive_flow(profile: Profile) -> None:
+    email = f"owner-{secrets.token_hex(5)}@example.com"
+    with httpx.Client(base_url=profile.processes.base_url, timeout=20) as client:
+        # Sign up: the user and its payment customer commit together.
+        answer = client.post("/auth/register", json={"email": email, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+        user_id = answer.json()["id"]
+        customers = profile.query(
+            "SELECT provider_id FROM payments_customers WHERE user_id = {}", (user_id,)
+        )
+        assert len(customers) == 1 and customers[0][0]
+
+        # Logging in needs a verified address.
+        answer = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["code"] == "email_not_verified"
+
+        def mails_to_me() -> list[Mail]:
+            return [mail for mail in profile.mails() if email in mail.recipients]
+
+        def confirmation() -> Mail | None:
+            return next((m for m in mails_to_me() if "Confirm" in m.subject), None)
+
+        mail: Mail = eventually(confirmation, "the verification email")
+        match = re.search(r"confirmation code:\s+(\S+)", mail.text)
+        assert match, mail.text
+        answer = client.post("/auth/verify", json={"token": match.group(1)})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verified"] is True
+
+        answer = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+        # The welcome email is sent by the worker, from a job enqueued in the signup
+        # transaction.
+        def welcome() -> Mail | None:
+            return next((m for m in mails_to_me() if "Welcome" in m.subject), None)
+
+        eventually(welcome, "the welcome email sent by the worker")
+        account = client.get("/projects/account").json()
+        assert account["plan"] == "free" and account["limit"] == 1 and account["used"] == 0
+        assert account["welcome_sent"] is True
+
+        # A project with an uploaded file.
+        answer = client.post("/projects", json={"name": "first"})
+        assert answer.status_code == 201, answer.text
+        project_id = answer.json()["id"]
+        content = b"quarterly numbers\n" + secrets.token_bytes(2048)
+        answer = client.put(
+            f"/projects/{project_id}/file",
+            files={"file": ("report.bin", content, "application/octet-stream")},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["file"] == {
+            "name": "report.bin",
+            "size": len(content),
+            "content_type": "application/octet-stream",
+        }
+        answer = client.get(f"/projects/{project_id}/file")
+        assert answer.status_code == 200 and answer.content == content
+
+        # The free plan allows one project.
+        answer = client.post("/projects", json={"name": "second"})
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["code"] == "projects_plan_limit"
+
+        # Subscribe through checkout; the limit follows the subscription.
+        answer = client.post(
+            "/payments/checkout",
+            json={
+                "plan": "pro",
+                "success_url": f"{profile.processes.base_url}/projects/account",
+                "cancel_url": f"{profile.processes.base_url}/projects/account",
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        checkout = answer.json()
+        assert checkout["mode"] == "subscription" and checkout["amount"] == PRO_AMOUNT
+        profile.pay(client, checkout)
+
+        def subscribed() -> dict[str, Any] | None:
+            found = client.get("/payments/subscription")
+            return found.json() if found.status_code == 200 and found.json()["active"] else None
+
+        subscription = eventually(subscribed, "the active subscription")
+        assert subscription["plan"] == "pro"
+
+        def upgraded() -> dict[str, Any] | None:
+            found = client.get("/projects/account").json()
+            return found if found["plan"] == "pro" else None
+
+        account = eventually(upgraded, "the pro plan's limit")
+        assert account["limit"] == 10 and account["used"] == 1
+        answer = client.post("/projects", json={"name": "second"})
+        assert answer.status_code == 201, answer.text
+        listed = client.get("/projects").json()["projects"]
+        assert [p["name"] for p in listed] == ["first", "second"]
+
+        # Nobody else sees the file: not without a token, not another user.
+        anonymous = httpx.get(f"{profile.processes.base_url}/projects/{project_id}/file")
+        assert anonymous.status_code == 401, anonymous.text
+        other = f"other-{secrets.token_hex(5)}@example.com"
+        answer = client.post("/auth/register", json={"email": other, "password": PASSWORD})
+        assert answer.status_code == 201, answer.text
+
+        def other_confirmation() -> Mail | None:
+            found = [m for m in profile.mails() if other in m.recipients]
+            return next((m for m in found if "Confirm" in m.subject), None)
+
+        mail = eventually(other_confirmation, "the other user's verification email")
+        match = re.search(r"confirmation code:\s+(\S+)", mail.text)
+        assert match, mail.text
+        assert client.post("/auth/verify", json={"token": match.group(1)}).status_code == 200
+        answer = client.post("/auth/login", json={"email": other, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        stranger = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        answer = client.get(f"/projects/{project_id}/file", headers=stranger)
+        assert answer.status_code == 404, answer.text
+
+    # Exactly one welcome email, however often the job ran.
+    time.sleep(0.5)
+    assert len([m for m in mails_to_me() if "Welcome" in m.subject]) == 1
+
+
+# -- the default profile: embedded defaults only ----------------------------------------------
+
+
+def test_flow_with_embedded_defaults(tmp_path: Path) -> None:
+    from rainmaker.patterns.email.outbox import read_outbox
+
+    database = tmp_path / "saas.db"
+    outbox = tmp_path / "outbox"
+    env = {
+        "SAAS_DB_PATH": str(database),
+        "SAAS_OUTBOX": str(outbox),
+        "SAAS_STORAGE_ROOT": str(tmp_path / "storage"),
+    }
+
+    def mails() -> list[Mail]:
+        found = []
+        for message in read_outbox(outbox):
+            body = message.message.get_body(preferencelist=("plain",))
+            text = body.get_content() if body is not None else ""
+            found.append(Mail(message.recipients, str(message.message["Subject"]), text))
+        return found
+
+    def query(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(database) as connection:
+            return list(connection.execute(sql.format("?"), params))
+
+    def pay(client: httpx.Client, checkout: dict[str, Any]) -> None:
+        page = client.get(checkout["url"])
+        assert page.status_code == 200 and "Simulated checkout" in page.text
+        answer = client.post(f"{checkout['url']}/complete")
+        assert answer.status_code == 303, answer.text
+
+    with saas_processes("development", env, tmp_path / "logs") as processes:
+        try:
+            drive_flow(Profile(processes, mails, query, pay))
+        except BaseException:
+            print(processes.log_tail())
+            raise
+    assert (tmp_path / "storage").is_dir() and any((tmp_path / "storage").rglob("*"))
+
+
+# -- the production profile: real servers and stand-ins on loopback ----------------------------
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    from tests.patterns.database.conftest import (
+        PG_HOST,
+        PG_PORT,
+        create_pg_database,
+        drop_pg_database,
+        pg_url,
+    )
+
+    require_server("PostgreSQL", PG_HOST, PG_PORT)
+    name = create_pg_database()
+    try:
+        yield pg_url(name)
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    require_server("Redis", "127.0.0.1", 6379)
+    prefix = f"saas-e2e-{secrets.token_hex(4)}"
+    yield prefix
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.s3
+@pytest.mark.smtp
+def test_flow_in_production_profile(
+    tmp_path: Path, postgres_database: str, redis_prefix: str
+) -> None:
+    import asyncpg
+    import stripe
+
+    from rainmaker.testing.s3_server import S3ServerUnavailable, seaweedfs
+    from rainmaker.testing.servers import in_ci
+    from rainmaker.testing.smtp_server import smtp_server
+    from rainmaker.testing.stripe_server import API_KEY, sign_webhook, stripe_server
+
+    webhook_secret = "whsec_e2e_" + secrets.token_hex(12)
+    smtp_password = secrets.token_urlsafe(12)
+    plan_id = "plan_saas_pro_" + secrets.token_hex(4)
+    try:
+        s3_context = seaweedfs()
+        s3 = s3_context.__enter__()
+    except S3ServerUnavailable as error:
+        if in_ci():
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    try:
+        with smtp_server(users={"saas": smtp_password}) as smtp, stripe_server() as localstripe:
+            sdk = stripe.StripeClient(API_KEY, base_addresses={"api": localstripe.url})
+            sdk.v1.plans.create(
+                {
+                    "id": plan_id,
+                    "amount": PRO_AMOUNT,
+                    "currency": "usd",
+                    "interval": "month",
+                    "product": {"name": "Pro"},
+                }
+            )
+            env = {
+                "DATABASE_URL": postgres_database,
+                "REDIS_URL": "redis://127.0.0.1:6379/0",
+                "RAINMAKER__CACHE__KEY_PREFIX": redis_prefix,
+                "RAINMAKER__JOBS__KEY_PREFIX": f"{redis_prefix}.jobs",
+                "JWT_SECRET": secrets.token_urlsafe(40),
+                "S3_ENDPOINT_URL": s3.endpoint_url,
+                "S3_BUCKET": "saas-e2e",
+                "S3_ACCESS_KEY": s3.access_key,
+                "S3_SECRET_KEY": s3.secret_key,
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp.port),
+                "SMTP_SECURITY": "none",
+                "SMTP_USERNAME": "saas",
+                "SMTP_PASSWORD": smtp_password,
+                "STRIPE_API_KEY": API_KEY,
+                "STRIPE_WEBHOOK_SECRET": webhook_secret,
+                "STRIPE_API_BASE": localstripe.url,
+                "STRIPE_PRO_PLAN": plan_id,
+            }
+
+            def mails() -> list[Mail]:
+                found = []
+                for received in smtp.messages:
+                    body = received.message.get_body(preferencelist=("plain",))
+                    text = body.get_content() if body is not None else ""
+                    subject = str(received.message["Subject"])
+                    found.append(Mail(received.recipients, subject, text))
+                return found
+
+            def query(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+                async def run() -> list[tuple[Any, ...]]:
+                    connection = await asyncpg.connect(postgres_database)
+                    try:
+                        rows = await connection.fetch(sql.format("$1"), *params)
+                    finally:
+                        await connection.close()
+                    return [tuple(row) for row in rows]
+
+                return asyncio.run(run())
+
+            def post_event(client: httpx.Client, kind: str, obj: dict[str, Any]) -> None:
+                import json
+
+                body = json.dumps(
+                    {
+                        "id": "evt_" + secrets.token_hex(12),
+                        "object": "event",
+                        "type": kind,
+                        "created": int(time.time()),
+                        "livemode": False,
+                        "data": {"object": obj},
+                    }
+                ).encode()
+                answer = client.post(
+                    "/payments/webhook",
+                    content=body,
+                    headers={
+                        "stripe-signature": sign_webhook(body, webhook_secret),
+                        "content-type": "application/json",
+                    },
+                )
+                assert answer.status_code == 200, answer.text
+
+            def pay(client: httpx.Client, checkout: dict[str, Any]) -> None:
+                # What Stripe Checkout does once the card is accepted, then the events it
+                # sends to the webhook (signed with the endpoint's secret).
+                session = localstripe.session(checkout["id"])
+                customer = session["customer"]
+                card = sdk.v1.payment_methods.create(
+                    {
+                        "type": "card",
+                        "card": {
+                            "number": "4242424242424242",
+                            "exp_month": 12,
+                            "exp_year": time.gmtime().tm_year + 2,
+                            "cvc": "123",
+                        },
+                    }
+                )
+                sdk.v1.payment_methods.attach(card.id, {"customer": customer})
+                sdk.v1.customers.update(
+                    customer, {"invoice_settings": {"default_payment_method": card.id}}
+                )
+                plan = session["line_items"][0]["price"]
+                subscription = sdk.v1.subscriptions.create(
+                    {"customer": customer, "items": [{"plan": plan}]}
+                ).to_dict()
+                invoice = sdk.v1.invoices.retrieve(subscription["latest_invoice"]).to_dict()
+                completed = {
+                    **session,
+                    "status": "complete",
+                    "payment_status": "paid",
+                    "subscription": subscription["id"],
+                }
+                post_event(client, "checkout.session.completed", completed)
+                post_event(client, "customer.subscription.created", subscription)
+                post_event(client, "invoice.paid", invoice)
+
+            with saas_processes("production", env, tmp_path / "logs") as processes:
+                try:
+                    drive_flow(Profile(processes, mails, query, pay))
+                except BaseException:
+                    print(processes.log_tail())
+                    raise
+            objects = query("SELECT count(*) FROM projects_projects WHERE file_key IS NOT NULL", ())
+            assert objects[0][0] >= 1
+    finally:
+        s3_context.__exit__(None, None, None)
