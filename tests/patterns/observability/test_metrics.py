@@ -67,9 +67,9 @@ async def test_latency_histogram_has_buckets_and_counts(app: Application) -> Non
     assert value(samples, f"{name}_count", **labels) == 5
     assert value(samples, f"{name}_bucket", **labels, le="+Inf") == 5
     buckets = sorted(
-        (float(dict(l)["le"]), v)
-        for (n, l), v in samples.items()
-        if n == f"{name}_bucket" and dict(l).get("route") == "/items/{item_id}"
+        (float(dict(found)["le"]), v)
+        for (n, found), v in samples.items()
+        if n == f"{name}_bucket" and dict(found).get("route") == "/items/{item_id}"
     )
     assert len(buckets) == 14  # 13 configured bounds and +Inf
     counts = [count for _, count in buckets]
@@ -109,8 +109,9 @@ async def test_health_gauge_follows_degraded_and_down(app: Application) -> None:
     assert isinstance(obs, ObservabilityModule)
     object.__setattr__(obs.settings.metrics, "health_timeout", 0.05)
     _, samples = await scrape(app)
-    assert value(samples, "rainmaker_pattern_health", instance="cache", pattern="cache-memory") == 0.5
-    assert value(samples, "rainmaker_pattern_health", instance="jobs", pattern="jobs-local") == 0
+    health = "rainmaker_pattern_health"
+    assert value(samples, health, instance="cache", pattern="cache-memory") == 0.5
+    assert value(samples, health, instance="jobs", pattern="jobs-local") == 0
 
 
 async def test_database_pool_usage(app: Application) -> None:

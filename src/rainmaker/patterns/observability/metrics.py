@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -87,12 +87,12 @@ class Checked:
     health: Health
 
 
-@dataclass
 class HealthMetrics(Collector):
     """Metric families derived from the latest health of every instance."""
 
-    namespace: str
-    checked: list[Checked] = field(default_factory=list)
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.checked: list[Checked] = []
 
     async def refresh(self, app: Application, timeout: float) -> None:
         """Ask every instance for its health, each within ``timeout`` seconds."""

@@ -119,7 +119,11 @@ class ObservabilityModule(Module[ObservabilitySettings]):
 
     def _instrument_httpx(self, tracing: Tracing) -> None:
         """Outgoing HTTP spans, when OpenTelemetry's httpx instrumentation is installed."""
-        if importlib.util.find_spec("opentelemetry.instrumentation.httpx") is None:
+        try:
+            found = importlib.util.find_spec("opentelemetry.instrumentation.httpx") is not None
+        except ModuleNotFoundError:  # not even opentelemetry.instrumentation
+            found = False
+        if not found:
             self.ctx.log.debug(
                 "observability.httpx_not_traced",
                 hint="install opentelemetry-instrumentation-httpx to trace outgoing requests",
