@@ -1,0 +1,263 @@
+"""What a deployment of one composition needs, read from the composition alone.
+
+The composition is read twice without the caller's environment: first to learn which
+``${VAR}`` each setting references, then with a *placeholder* per variable (the value the
+pattern's own examples give for that setting, so URLs still validate). The real values
+come at run time from the Secret, the ConfigMap or the compose file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.composition import Composition, env_name, find_composition
+from rainmaker.kernel.composition import parse_composition as parse
+from rainmaker.kernel.errors import CompositionError, Problem
+from rainmaker.kernel.loading import assemble
+from rainmaker.kernel.secrets import secret_fields
+
+PORT = 8000
+# Seconds beyond a drain bound before the kubelet sends SIGKILL: modules still stop.
+GRACE_MARGIN = 15
+
+# The extra of rainmaker-patterns each built-in pattern needs.
+EXTRAS = {
+    "framework-fastapi": "http",
+    "database-sqlite": "database",
+    "database-postgres": "postgres",
+    "cache-redis": "redis",
+    "storage-s3": "s3",
+    "email-console": "email",
+    "email-smtp": "smtp",
+    "auth-jwt": "auth",
+    "dev-dashboard": "dashboard",
+    "observability": "observability",
+    "payment-local": "payments",
+    "payment-stripe": "stripe",
+    "jobs-local": "jobs",
+    "jobs-redis": "jobs-redis",
+    "jobs-rabbitmq": "jobs-rabbitmq",
+}
+
+# The server each pattern talks to (compose runs one of each).
+SERVERS = {
+    "database-postgres": "postgres",
+    "cache-redis": "redis",
+    "jobs-redis": "redis",
+    "jobs-rabbitmq": "rabbitmq",
+    "storage-s3": "s3",
+    "email-smtp": "smtp",
+}
+
+_MISSING = re.compile(r"environment variable (\w+) is not set")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable of the deployment."""
+
+    name: str
+    value: str
+    secret: bool
+    why: str
+
+
+@dataclass
+class DeploymentPlan:
+    """What the generators need (see the module docstring)."""
+
+    app: str
+    profile: str
+    root: Path
+    extras: list[str]
+    servers: list[str]
+    http_instance: str | None
+    health_path: str
+    drain_bound: float
+    jobs_instance: str | None
+    worker_drain_bound: float
+    migrates: bool
+    config: list[EnvVar] = field(default_factory=list)
+    secrets: list[EnvVar] = field(default_factory=list)
+    variables: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    """``${VAR}`` without a default -> (instance, pattern id, setting) that references it."""
+
+    @property
+    def slug(self) -> str:
+        """The app's name as a DNS label (Kubernetes names, compose project)."""
+        slug = re.sub(r"[^a-z0-9-]+", "-", self.app.lower()).strip("-")
+        return slug or "app"
+
+    @property
+    def grace_period(self) -> int:
+        """Web pods' terminationGracePeriodSeconds: the HTTP drain bound plus a margin."""
+        return math.ceil(self.drain_bound) + GRACE_MARGIN
+
+    @property
+    def worker_grace_period(self) -> int:
+        """Worker pods' terminationGracePeriodSeconds: the worker drain bound plus a margin."""
+        return math.ceil(self.worker_drain_bound) + GRACE_MARGIN
+
+
+def plan_deployment(app: str | Path, *, profile: str = "production") -> DeploymentPlan:
+    """Read the composition at ``app`` (a folder or its ``rainmaker.toml``) for ``profile``."""
+    path = find_composition(app)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CompositionError(
+            [Problem(f"no composition file at {path}", fix="pass --app PATH to an app folder")]
+        ) from None
+    catalog = Catalog.installed()
+    first = parse(text, root=path.parent, path=path, profile=profile, environ={})
+    catalog.add_local(first.app.local_patterns, first.root)
+    placeholders, referenced = _placeholders(first, catalog)
+    composition = parse(text, root=path.parent, path=path, profile=profile, environ=placeholders)
+    application = assemble(composition, catalog)
+    instances = list(application.instances.values())
+
+    pattern_ids = [instance.pattern.id for instance in instances]
+    extras = sorted({EXTRAS[p] for p in pattern_ids if p in EXTRAS})
+    servers = sorted({SERVERS[p] for p in pattern_ids if p in SERVERS})
+    http = next((i for i in instances if i.pattern.id == "framework-fastapi"), None)
+    health_path, drain = "/health", 35.0
+    if http is not None:
+        settings: Any = http.settings
+        health_path = f"{http.prefix}{settings.health.path}"
+        drain = float(settings.shutdown.delay + settings.shutdown.timeout)
+    jobs = next((i for i in instances if i.pattern.id.startswith("jobs-")), None)
+    worker_drain = float(getattr(jobs.settings, "drain_timeout", 0.0)) if jobs else 0.0
+    migrates = any(i.pattern.id.startswith("database-") for i in instances)
+
+    plan = DeploymentPlan(
+        app=composition.app.name,
+        profile=profile,
+        root=composition.root,
+        extras=extras,
+        servers=servers,
+        http_instance=http.name if http else None,
+        health_path=health_path,
+        drain_bound=drain,
+        jobs_instance=jobs.name if jobs else None,
+        worker_drain_bound=worker_drain,
+        migrates=migrates,
+        variables=referenced,
+    )
+    plan.config.append(EnvVar("RAINMAKER_PROFILE", profile, False, "the profile"))
+    sources = {c.name: c.sources for c in composition.instances.values()}
+    for instance in instances:
+        secret_keys = secret_fields(type(instance.settings))
+        from_variables = {key for inst, key in _variable_keys(first) if inst == instance.name}
+        for key in sorted(secret_keys):
+            if key in from_variables:
+                continue  # its ${VAR} is in the Secret
+            required = instance.pattern.settings.model_fields[key].is_required()
+            if required or getattr(instance.settings, key) not in (None, "", {}, []):
+                plan.secrets.append(
+                    EnvVar(
+                        f"RAINMAKER__{env_name(instance.name)}__{key.upper()}",
+                        "",
+                        True,
+                        f"secret setting {instance.name}.{key}",
+                    )
+                )
+        for dotted in sorted(sources.get(instance.name, {})):
+            top = dotted.split(".")[0]
+            if top in secret_keys or top in from_variables:
+                continue
+            value = _dotted(instance.settings, dotted)
+            if value is _ABSENT:
+                continue
+            name = "__".join(part.upper() for part in dotted.split("."))
+            plan.config.append(
+                EnvVar(
+                    f"RAINMAKER__{env_name(instance.name)}__{name}",
+                    _env_text(value),
+                    False,
+                    f"setting {instance.name}.{dotted}",
+                )
+            )
+    for variable, default in sorted(composition.env_vars.items()):
+        where = referenced.get(variable)
+        why = f"${{{variable}}} in {where[0]}" if where else f"${{{variable}}}"
+        if default is None:
+            plan.secrets.append(EnvVar(variable, "", True, why))
+        else:
+            plan.config.append(EnvVar(variable, default, False, why))
+    return plan
+
+
+def _placeholders(
+    composition: Composition, catalog: Catalog
+) -> tuple[dict[str, str], dict[str, tuple[str, str, str]]]:
+    """A valid stand-in for each unset variable, and where each one is referenced."""
+    uses = {c.name: c.use for c in composition.instances.values()}
+    placeholders: dict[str, str] = {}
+    referenced: dict[str, tuple[str, str, str]] = {}
+    for problem in composition.problems:
+        match = _MISSING.fullmatch(problem.message)
+        if match is None:
+            continue
+        variable = match.group(1)
+        pattern = catalog.get(uses.get(problem.instance, ""))
+        referenced.setdefault(
+            variable,
+            (problem.instance, pattern.id if pattern else "", problem.key.split(".")[0]),
+        )
+        placeholders.setdefault(variable, _example_value(pattern, problem.key))
+    return placeholders, referenced
+
+
+def _variable_keys(composition: Composition) -> Iterator[tuple[str, str]]:
+    for problem in composition.problems:
+        if _MISSING.fullmatch(problem.message):
+            yield problem.instance, problem.key.split(".")[0]
+
+
+def _example_value(pattern: Any, key: str) -> str:
+    """What the pattern's examples (or the field's) give for ``key``, else a plain word."""
+    if pattern is not None:
+        for example in pattern.examples:
+            value: Any = example
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            if isinstance(value, str) and "${" not in value:
+                return value
+        info = pattern.settings.model_fields.get(key.split(".")[0])
+        for value in getattr(info, "examples", None) or ():
+            if isinstance(value, str) and "${" not in value:
+                return value
+    return "placeholder-value"
+
+
+_ABSENT = object()
+
+
+def _dotted(settings: BaseModel, dotted: str) -> Any:
+    value: Any = settings.model_dump(mode="json")
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return value
+
+
+def _env_text(value: Any) -> str:
+    """How the environment layer reads ``value`` back: JSON for lists and tables."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    if value is None:
+        return ""
+    return str(value)
