@@ -1,0 +1,97 @@
+"""Observability overhead: the bench/http composed app with and without the pattern.
+
+Same endpoint (``GET /items/{id}``), same uvicorn worker, same wrk settings as
+``bench/http`` (whose helpers this reuses), interleaved rounds. Three configurations:
+
+* ``baseline``: bench/http's composed app (framework-fastapi + the items pattern);
+* ``metrics``: the same plus ``observability`` with its defaults (metrics on, tracing off);
+* ``tracing``: metrics plus tracing with every request sampled, spans exported to the
+  console exporter (its output discarded), i.e. the full per-request span cost.
+
+Usage::
+
+    .venv/bin/python bench/observability/run.py [--rounds 3] [--seconds 10] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.http.run import cpu_seconds, free_port, wrk
+
+HERE = Path(__file__).resolve().parent
+APPS = {
+    "baseline": (HERE.parent / "http" / "composed", []),
+    "metrics": (HERE / "composed", []),
+    "tracing": (HERE / "composed", ["--set", 'obs.tracing.exporter="console"']),
+}
+
+
+def start(kind: str) -> tuple[subprocess.Popen[bytes], str]:
+    folder, extra = APPS[kind]
+    port = free_port()
+    cmd = [sys.executable, "-c", "from rainmaker.cli.main import main; main()", "run",
+           "--app", str(folder), "--port", str(port), "--set", "http.shutdown.delay=0", *extra]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/items/1", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit(f"{kind} did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="+", choices=list(APPS), default=list(APPS))
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds = 2, 4
+    kinds = args.only
+    results: dict[str, list[tuple[float, float, float]]] = {kind: [] for kind in kinds}
+    servers = {kind: start(kind) for kind in kinds}
+    try:
+        for _, url in servers.values():
+            wrk(url, 2, args.connections, args.threads)
+        for round_no in range(args.rounds):
+            order = kinds if round_no % 2 == 0 else list(reversed(kinds))
+            for kind in order:
+                process, url = servers[kind]
+                cpu = cpu_seconds(process.pid)
+                rps, p99, requests = wrk(url, args.seconds, args.connections, args.threads)
+                cpu_us = (cpu_seconds(process.pid) - cpu) / requests * 1e6
+                results[kind].append((rps, p99, cpu_us))
+                print(f"  round {round_no + 1} {kind:<9} {rps:9.0f} req/s  p99 {p99:6.2f} ms"
+                      f"  cpu {cpu_us:6.1f} us/req", flush=True)
+    finally:
+        for process, _ in servers.values():
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    base = statistics.median(r[0] for r in results[kinds[0]])
+    print(f"\n{'config':<9} {'req/s':>9} {'ratio':>7} {'cpu us/req':>11}")
+    for kind in kinds:
+        rps = statistics.median(r[0] for r in results[kind])
+        cpu = statistics.median(r[2] for r in results[kind])
+        print(f"{kind:<9} {rps:9.0f} {rps / base:7.3f} {cpu:11.1f}")
+
+
+if __name__ == "__main__":
+    main()
