@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from rainmaker.cli import db, docs, inspect, lock, new, pattern, run, worker
+from rainmaker.cli import db, deploy, docs, inspect, lock, new, pattern, run, worker
 from rainmaker.cli.render import err_console, print_composition_error, print_pattern_error
 from rainmaker.kernel.errors import CompositionError, PatternError
 
@@ -33,7 +33,7 @@ def _global(
     _debug = debug
 
 
-for command_module in (new, inspect, lock, pattern, run, worker, db, docs):
+for command_module in (new, inspect, lock, pattern, run, worker, db, docs, deploy):
     command_module.register(app)
 
 
