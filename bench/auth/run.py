@@ -32,6 +32,10 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.results import Result as Row
+from bench.results import write_results
+
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 PASSWORD = "bench password that is long enough"
@@ -150,6 +154,9 @@ def wrk(url: str, token: str, seconds: int, connections: int, threads: int) -> t
     return rps, float(p99.group(1)) * _UNITS[p99.group(2)]
 
 
+FIGURES: list[Row] = []
+
+
 def throughput(args: argparse.Namespace, composed: str, handwritten: str, token: str) -> None:
     servers = {"handwritten": handwritten, "composed": composed}
     for kind, url in servers.items():
@@ -172,6 +179,9 @@ def throughput(args: argparse.Namespace, composed: str, handwritten: str, token:
     print(f"  median handwritten {hand:9.0f} req/s  p99 {hand_p99:6.2f} ms")
     print(f"  median composed    {comp:9.0f} req/s  p99 {comp_p99:6.2f} ms")
     print(f"  ratio: throughput {comp / hand:.3f}x  p99 {comp_p99 / hand_p99:.3f}x", flush=True)
+    route = "GET /protected (verify token)"
+    FIGURES.append(Row("auth", f"{route} throughput", "req/s", comp, hand, True, ">= 0.95x"))
+    FIGURES.append(Row("auth", f"{route} p99", "ms", comp_p99, hand_p99, False))
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -244,7 +254,11 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=30)
     parser.add_argument("--login-workers", type=int, default=32)
     parser.add_argument("--only", choices=["throughput", "logins"])
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s, 10 logins")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.logins = 1, 3, 10
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     os.environ.setdefault("RAINMAKER_PROFILE", "development")
@@ -263,6 +277,7 @@ def main() -> None:
     finally:
         stop(composed)
         stop(handwritten)
+    write_results(args.json, FIGURES)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -42,6 +43,10 @@ from redis.retry import Retry
 from rainmaker.capabilities.cache import Cache, CacheBackend
 from rainmaker.patterns.cache.settings import RedisCacheSettings
 from rainmaker.testing.harness import build_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.results import Result as Row
+from bench.results import write_results
 
 URL = "redis://127.0.0.1:6379/0"
 VALUE = {"id": 12345, "name": "Widget", "price": 9.99, "tags": ["a", "b"], "active": True}
@@ -117,7 +122,8 @@ def raw_client(pool_size: int) -> Redis:
     )
 
 
-async def run(rounds: int, ops: int, concurrency: list[int]) -> None:
+async def run(rounds: int, ops: int, concurrency: list[int]) -> list[Row]:
+    figures: list[Row] = []
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     pool_size = max(concurrency)
     raw = raw_client(pool_size)
@@ -168,11 +174,16 @@ async def run(rounds: int, ops: int, concurrency: list[int]) -> None:
                         f"{statistics.median(per_round):>15.2f} "
                         f"{rate['cache'] / rate['raw-bytes']:>12.2f}"
                     )
+                    figures.append(
+                        Row("cache", f"cache-redis {op}, {workers} worker(s) vs redis-py + json",
+                            "ops/s", rate["cache"], rate["raw"], True, ">= 0.9x")
+                    )
             await cache.clear()
     doomed = [key async for key in raw.scan_iter(match=f"{prefix}:*", count=1000)]
     if doomed:
         await raw.unlink(*doomed)
     await raw.aclose()
+    return figures
 
 
 def main() -> None:
@@ -180,9 +191,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--ops", type=int, default=64, help="operations per round, side, kind")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--quick", action="store_true", help="60 rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 60
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    asyncio.run(run(args.rounds, args.ops, args.concurrency))
+    write_results(args.json, asyncio.run(run(args.rounds, args.ops, args.concurrency)))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.testing.harness import build_app
 from rainmaker.testing.servers import server_reachable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.results import Result as Row
+from bench.results import write_results
 
 metadata = MetaData()
 items = Table(
@@ -133,7 +138,11 @@ async def main() -> None:
         help="keep fsync on every commit (default: off, so the disk does not drown the "
         "difference being measured)",
     )
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 500 ops")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.ops = 3, 500
     results = []
     with tempfile.TemporaryDirectory() as folder:
         if args.backend in ("sqlite", "both"):
@@ -167,6 +176,14 @@ async def main() -> None:
     print(f"{'backend':<10}{'session() ops/s':>18}{'raw ops/s':>14}{'ratio':>8}{'median':>8}")
     for backend, ours, raw, median in results:
         print(f"{backend:<10}{ours:>18,.0f}{raw:>14,.0f}{ours / raw:>8.3f}{median:>8.3f}")
+    write_results(
+        args.json,
+        [
+            Row("database", f"{backend}: db.session() unit of work vs raw SQLAlchemy", "ops/s",
+                ours, raw, True, ">= 0.95x")
+            for backend, ours, raw, _median in results
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.results import Result as Row
+from bench.results import write_results
+
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -127,7 +131,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["defaults", "no-access-log"])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an extra setting for the composed app (diagnostics)")
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s per configuration")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds = 1, 3
+    figures: list[Row] = []
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     os.environ.setdefault("RAINMAKER_PROFILE", "development")
@@ -149,6 +158,13 @@ def main() -> None:
               f"(per-round throughput ratios: "
               + ", ".join(f"{c[0] / h[0]:.2f}" for h, c in zip(*results.values(), strict=True))
               + ")", flush=True)
+        figure = f"GET /items/{{id}} ({label})"
+        figures += [
+            Row("http", f"{figure} throughput", "req/s", comp[0], hand[0], True, ">= 0.97x"),
+            Row("http", f"{figure} p99", "ms", comp[1], hand[1], False, "<= 1.05x"),
+            Row("http", f"{figure} CPU per request", "µs", comp[2], hand[2], False),
+        ]
+    write_results(args.json, figures)
 
 
 if __name__ == "__main__":

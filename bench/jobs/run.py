@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import logging
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -34,6 +35,10 @@ import structlog
 
 from rainmaker.capabilities.jobs import JobRegistry, Jobs
 from rainmaker.testing.harness import build_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.results import Result as Row
+from bench.results import write_results
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -95,17 +100,24 @@ async def taskiq_round(broker_name: str, jobs: int, concurrency: int) -> float:
         TALLY.hit(sent_at)
 
     await broker.startup()
-    receiver = Receiver(broker, max_async_tasks=concurrency, run_startup=False)
-    finish = asyncio.Event()
-    listening = asyncio.create_task(receiver.listen(finish))
+    # The Receiver stops by itself once it has taken ``jobs`` messages
+    # (``max_tasks_to_execute``): stopping it with its finish event instead cancels the
+    # read it has in flight, and when that cancel lands in taskiq-redis's XAUTOCLAIM
+    # pipeline redis-py loses it (the listen generator carries on to the next XREADGROUP
+    # with the task marked cancelling); the Receiver then awaits that read, shielded,
+    # forever, and on Python 3.11 an outer ``wait_for`` waits for its cancelled inner task,
+    # so it never returned either. See README.md.
+    receiver = Receiver(
+        broker, max_async_tasks=concurrency, run_startup=False, max_tasks_to_execute=jobs
+    )
+    listening = asyncio.create_task(receiver.listen(asyncio.Event()))
     TALLY.reset(jobs)
     began = time.perf_counter()
     for index in range(jobs):
         await task.kiq(index, time.time())
     await asyncio.wait_for(TALLY.done.wait(), 300)
     elapsed = time.perf_counter() - began
-    finish.set()  # taskiq's own way to stop a Receiver (cancelling it can hang)
-    await asyncio.wait_for(listening, 30)
+    await listening  # returns once the last job's callback finished
     await _cleanup(broker_name, broker, name)
     await broker.shutdown()
     return elapsed
@@ -177,28 +189,79 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
 
 
+def jobs_results(
+    options: argparse.Namespace,
+    elapsed: dict[str, list[float]],
+    latencies: dict[str, list[float]],
+) -> list[Row]:
+    """Throughput and p99 queue latency of the pattern beside raw taskiq (None: stalled)."""
+
+    def rate(side: str) -> float | None:
+        done = elapsed[side]
+        return options.jobs * len(done) / sum(done) if done else None
+
+    def p99(side: str) -> float | None:
+        found = latencies[side]
+        return _percentile(found, 0.99) * 1000 if found else None
+
+    note = "" if elapsed["taskiq"] else "the raw taskiq baseline stalled (see bench/jobs/README.md)"
+    figure = f"jobs-{options.broker}: no-op jobs, {options.concurrency} concurrent"
+    rows = []
+    ours, base = rate("pattern"), rate("taskiq")
+    if ours is not None:
+        rows.append(Row("jobs", f"{figure}, throughput", "jobs/s", ours, base, True, note=note))
+    ours, base = p99("pattern"), p99("taskiq")
+    if ours is not None:
+        rows.append(Row("jobs", f"{figure}, queue latency p99", "ms", ours, base, False, note=note))
+    return rows
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--broker", choices=("redis", "rabbitmq"), default="redis")
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--round-timeout",
+        type=float,
+        default=300.0,
+        help="seconds before a round counts as stalled",
+    )
+    parser.add_argument("--quick", action="store_true", help="1 round of 300 jobs, 30 s bound")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     options = parser.parse_args()
+    if options.quick:
+        options.jobs, options.rounds, options.round_timeout = 300, 1, 30.0
     logging.basicConfig(level=logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     sides = {"taskiq": taskiq_round, "pattern": pattern_round}
     elapsed: dict[str, list[float]] = {side: [] for side in sides}
     latencies: dict[str, list[float]] = {side: [] for side in sides}
-    order = list(sides)
-    # A ticking task: without one, the taskiq side's round was seen to stall in this
-    # single-producer set-up (cause not found yet; see README).
-    ticker = asyncio.create_task(_tick())
+    order = ["pattern", "taskiq"]
+    stalled: set[str] = set()
     for _ in range(options.rounds):
         for side in order:
-            seconds = await sides[side](options.broker, options.jobs, options.concurrency)
+            if side in stalled:
+                continue
+            try:
+                seconds = await asyncio.wait_for(
+                    sides[side](options.broker, options.jobs, options.concurrency),
+                    options.round_timeout,
+                )
+            except TimeoutError:
+                print(f"{side}: round stalled after {options.round_timeout:g} s", flush=True)
+                stalled.add(side)
+                continue
             elapsed[side].append(seconds)
             latencies[side].extend(TALLY.latencies)
+            # Written after every round: a stalled round may block the loop for good (see
+            # README), and whoever runs this can kill it and keep what was measured.
+            write_results(options.json, jobs_results(options, elapsed, latencies))
         order.reverse()
+    write_results(options.json, jobs_results(options, elapsed, latencies))
+    if stalled:
+        return
     print(
         f"broker={options.broker} jobs/round={options.jobs} rounds={options.rounds} "
         f"concurrency={options.concurrency}"

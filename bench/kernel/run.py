@@ -39,6 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.results import Result, write_results
+
 import rainmaker.kernel.application as application_module
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.capability import Capability
@@ -333,6 +336,38 @@ def apply_proposed_fix() -> None:
     application_module.ServiceRegistry = IndexedServiceRegistry  # type: ignore[attr-defined]
 
 
+def kernel_results(
+    results: dict[str, dict[int, dict[str, float]]], lookups: list[tuple[str, float]]
+) -> list[Result]:
+    """The JSON rows: growth of the total from 100 to 1,000 patterns, and a lookup's cost."""
+    rows = []
+    small, large = SIZES[-2], SIZES[-1]
+    for shape, by_size in results.items():
+        rows.append(
+            Result(
+                "kernel",
+                f"resolve+start+stop of {large} patterns ({shape}) vs 10x the time of {small}",
+                "ms",
+                ours=by_size[large]["total"] * 1e3,
+                baseline=by_size[small]["total"] * 1e3 * (large // small),
+                higher_is_better=False,
+                goal=f"<= {MAX_RATIO / (large // small):.1f}x (linear)",
+            )
+        )
+    by_label = dict(lookups)
+    rows.append(
+        Result(
+            "kernel",
+            "Services.require(Database) vs dict[Capability]",
+            "ns/op",
+            ours=by_label["Services.require(Database), bound"],
+            baseline=by_label["dict[Database] (Capability key)"],
+            higher_is_better=False,
+        )
+    )
+    return rows
+
+
 # -- entry point -------------------------------------------------------------------------
 
 
@@ -348,6 +383,7 @@ def main() -> int:
         help="run with the proposed ServiceRegistry fix patched in (kernel files untouched)",
     )
     parser.add_argument("--lookups", type=int, default=1_000_000, help="timeit iterations")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
     configure_logging(level="warning", fmt="console")
     if args.with_proposed_fix:
@@ -362,7 +398,9 @@ def main() -> int:
     print(f"Python {sys.version.split()[0]} on {sys.platform}; sizes {SIZES}\n")
     results = asyncio.run(scaling(shapes, SIZES, args.quick))
     linear = print_scaling(results, SIZES)
-    print_lookups(lookup_figures(args.lookups), args.lookups)
+    lookups = lookup_figures(args.lookups // 10 if args.quick else args.lookups)
+    print_lookups(lookups, args.lookups // 10 if args.quick else args.lookups)
+    write_results(args.json, kernel_results(results, lookups))
     print("\nAll phases linear." if linear else "\nSome phase is NOT linear (marked **!**).")
     return 0 if linear else 1
 
