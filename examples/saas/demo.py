@@ -30,8 +30,9 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent
 REPO = APP.parent.parent
 # What the default profile composes: HTTP, SQLite, auth, local jobs, console email,
-# local payments and the dashboard. `make install` installs everything (the dev extra).
-EXTRAS = "http,database,auth,jobs,email,payments,dashboard"
+# local payments and the dashboard (smtp too: the email module imports aiosmtplib even for
+# email-console). `make install` installs everything (the dev extra).
+EXTRAS = "http,database,auth,jobs,email,smtp,payments,dashboard"
 DEMO_STAMP = ".demo-stamp"
 MAKE_STAMP = ".installed-stamp"
 READY_TIMEOUT = 60.0
