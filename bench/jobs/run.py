@@ -179,11 +179,6 @@ async def _cleanup(broker_name: str, _broker: Any, name: str) -> None:
     await connection.close()
 
 
-async def _tick() -> None:
-    while True:
-        await asyncio.sleep(0.5)
-
-
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
