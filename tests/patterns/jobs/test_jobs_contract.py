@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from rainmaker.testing.contracts.jobs import JobsContract, JobsUnderTest
+from rainmaker.testing.servers import require_server
+from tests.patterns.database.conftest import (
+    PG_HOST,
+    PG_PORT,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+)
 from tests.patterns.jobs.conftest import drop_rabbitmq_namespace, drop_redis_namespace
 
 
@@ -14,6 +22,22 @@ class TestLocalJobs(JobsContract):
     @pytest.fixture
     def jobs_under_test(self) -> JobsUnderTest:
         return JobsUnderTest(use="jobs-local")
+
+
+class TestLocalJobsPostgres(JobsContract):
+    """jobs-local on PostgreSQL: claims take rows with FOR UPDATE SKIP LOCKED."""
+
+    @pytest.fixture
+    def jobs_under_test(self) -> Iterator[JobsUnderTest]:
+        require_server("PostgreSQL", PG_HOST, PG_PORT)
+        name = create_pg_database()
+        try:
+            yield JobsUnderTest(
+                use="jobs-local",
+                database={"use": "database-postgres", "url": pg_url(name), "auto_migrate": True},
+            )
+        finally:
+            drop_pg_database(name)
 
 
 class TestRedisJobs(JobsContract):

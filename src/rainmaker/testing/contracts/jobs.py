@@ -111,10 +111,15 @@ async def tick() -> None:
 
 @dataclass
 class JobsUnderTest:
-    """The provider to test: its pattern id and settings (its own namespace included)."""
+    """The provider to test: its pattern id and settings (its own namespace included).
+
+    ``database`` is the settings of the app's ``db`` instance; ``None`` is a SQLite file in
+    the test folder (give a PostgreSQL database to test the ``SKIP LOCKED`` claim path).
+    """
 
     use: str
     settings: dict[str, Any] = field(default_factory=dict)
+    database: dict[str, Any] | None = None
 
 
 class Recorder:
@@ -215,8 +220,12 @@ class JobsContract:
             }
             if jobs_under_test.use == "jobs-local":
                 settings.setdefault("poll_interval", 0.05)
+            database = jobs_under_test.database or {
+                "use": "database-sqlite",
+                "path": str(tmp_path / "app.db"),
+            }
             return {
-                "db": {"use": "database-sqlite", "path": str(tmp_path / "app.db")},
+                "db": dict(database),
                 "jobs": {"use": jobs_under_test.use, **settings},
             }
 
