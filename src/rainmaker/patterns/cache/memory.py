@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from rainmaker.capabilities.cache import Serializer
-from rainmaker.patterns.cache.keyspace import Keyspace, ttl_ms
+from rainmaker.patterns.cache.keyspace import ttl_ms
+from rainmaker.patterns.cache.namespace_view import NamespaceView, tag_list
 from rainmaker.patterns.cache.serializers import decode, encode_counter
 from rainmaker.patterns.cache.stampede import SingleFlight
 
@@ -137,53 +137,17 @@ class MemoryStore:
                     del self._tags[tag]
 
 
-class MemoryCache:
+class MemoryCache(NamespaceView[MemoryStore]):
     """One namespace of a :class:`MemoryStore`; the ``cache-memory`` service."""
 
-    __slots__ = ("_default_ttl", "_keys", "_serializer", "_store")
-
-    def __init__(
-        self,
-        store: MemoryStore,
-        keys: Keyspace,
-        serializer: Serializer,
-        *,
-        default_ttl: float | None = None,
-    ) -> None:
-        ttl_ms(default_ttl)  # validates
-        self._store = store
-        self._keys = keys
-        self._serializer = serializer
-        self._default_ttl = default_ttl
-
-    @property
-    def namespace(self) -> str:
-        return self._keys.namespace
-
-    @property
-    def prefix(self) -> str:
-        return self._keys.prefix
-
-    @property
-    def serializer(self) -> Serializer:
-        return self._serializer
+    __slots__ = ()
 
     @property
     def store(self) -> MemoryStore:
-        return self._store
-
-    def namespaced(self, name: str) -> MemoryCache:
-        return MemoryCache(
-            self._store, self._keys.sibling(name), self._serializer, default_ttl=self._default_ttl
-        )
-
-    def _ttl(self, ttl: float | None) -> float | None:
-        ttl = self._default_ttl if ttl is None else ttl
-        ttl_ms(ttl)
-        return ttl
+        return self._shared
 
     async def get(self, key: str) -> Any | None:
-        store = self._store
+        store = self._shared
         data = store.lookup(self._keys.key(key))
         if data is None:
             store.misses += 1
@@ -196,20 +160,20 @@ class MemoryCache:
     ) -> None:
         stored = self._keys.key(key)
         if value is None:
-            self._store.remove(stored)
+            self._shared.remove(stored)
             return
-        tag_keys = frozenset(self._keys.tag(tag) for tag in _tag_list(tags))
-        self._store.store(stored, self._serializer.dumps(value), self._ttl(ttl), tag_keys)
+        tag_keys = frozenset(self._keys.tag(tag) for tag in tag_list(tags))
+        self._shared.store(stored, self._serializer.dumps(value), self._ttl(ttl), tag_keys)
 
     async def delete(self, key: str) -> bool:
-        return self._store.remove(self._keys.key(key))
+        return self._shared.remove(self._keys.key(key))
 
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
-        return self._store.add(self._keys.key(key), amount, self._ttl(ttl))
+        return self._shared.add(self._keys.key(key), amount, self._ttl(ttl))
 
     async def expire(self, key: str, ttl: float) -> bool:
         ttl_ms(ttl)
-        return self._store.touch(self._keys.key(key), ttl)
+        return self._shared.touch(self._keys.key(key), ttl)
 
     async def get_or_set(
         self,
@@ -220,43 +184,37 @@ class MemoryCache:
         tags: Iterable[str] = (),
     ) -> T:
         stored = self._keys.key(key)
-        data = self._store.lookup(stored)
+        data = self._shared.lookup(stored)
         if data is not None:
-            self._store.hits += 1
+            self._shared.hits += 1
             found: T = decode(self._serializer, data)
             return found
-        self._store.misses += 1
-        tag_list = _tag_list(tags)
+        self._shared.misses += 1
+        tag_names = tag_list(tags)
 
         async def load() -> T:
             # Re-check: the previous flight may have finished between our miss and now.
-            data = self._store.lookup(stored)
+            data = self._shared.lookup(stored)
             if data is not None:
                 cached: T = decode(self._serializer, data)
                 return cached
             value = await loader()
             if value is not None:
-                await self.set(key, value, ttl=ttl, tags=tag_list)
+                await self.set(key, value, ttl=ttl, tags=tag_names)
             return value
 
-        return await self._store.flights.run(stored, load)
+        return await self._shared.flights.run(stored, load)
 
     async def delete_prefix(self, prefix: str) -> int:
-        return self._store.remove_prefix(self._keys.prefix + prefix)
+        return self._shared.remove_prefix(self._keys.prefix + prefix)
 
     async def invalidate_tags(self, *tags: str) -> int:
-        return self._store.remove_tagged(self._keys.tag(tag) for tag in tags)
+        return self._shared.remove_tagged(self._keys.tag(tag) for tag in tags)
 
     async def clear(self) -> int:
-        removed = self._store.remove_prefix(self._keys.prefix)
-        self._store.remove_tags_with_prefix(self._keys.tag_prefix)
+        removed = self._shared.remove_prefix(self._keys.prefix)
+        self._shared.remove_tags_with_prefix(self._keys.tag_prefix)
         return removed
 
     def __repr__(self) -> str:
         return f"MemoryCache(prefix={self.prefix!r})"
-
-
-def _tag_list(tags: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(tags, str):  # a lone string would otherwise become one tag per letter
-        raise TypeError(f"tags must be a list of strings, not the string {tags!r}")
-    return tuple(tags)

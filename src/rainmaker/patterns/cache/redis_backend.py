@@ -29,9 +29,9 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from rainmaker.capabilities.cache import Serializer
 from rainmaker.kernel.errors import UnavailableError
-from rainmaker.patterns.cache.keyspace import Keyspace, ttl_ms
+from rainmaker.patterns.cache.keyspace import ttl_ms
+from rainmaker.patterns.cache.namespace_view import NamespaceView, tag_list
 from rainmaker.patterns.cache.outage import Outage, describe
 from rainmaker.patterns.cache.serializers import decode
 from rainmaker.patterns.cache.settings import RedisCacheSettings, redis_endpoint
@@ -202,51 +202,20 @@ class RedisLink:
         await self.pool.aclose()
 
 
-class RedisCache:
+class RedisCache(NamespaceView[RedisLink]):
     """One namespace on a Redis server; the ``cache-redis`` service."""
 
-    __slots__ = ("_default_ttl", "_keys", "_link", "_serializer")
-
-    def __init__(
-        self,
-        link: RedisLink,
-        keys: Keyspace,
-        serializer: Serializer,
-        *,
-        default_ttl: float | None = None,
-    ) -> None:
-        ttl_ms(default_ttl)  # validates
-        self._link = link
-        self._keys = keys
-        self._serializer = serializer
-        self._default_ttl = default_ttl
-
-    @property
-    def namespace(self) -> str:
-        return self._keys.namespace
-
-    @property
-    def prefix(self) -> str:
-        return self._keys.prefix
-
-    @property
-    def serializer(self) -> Serializer:
-        return self._serializer
+    __slots__ = ()
 
     @property
     def link(self) -> RedisLink:
-        return self._link
-
-    def namespaced(self, name: str) -> RedisCache:
-        return RedisCache(
-            self._link, self._keys.sibling(name), self._serializer, default_ttl=self._default_ttl
-        )
+        return self._shared
 
     def _ttl_ms(self, ttl: float | None) -> int | None:
         return ttl_ms(self._default_ttl if ttl is None else ttl)
 
     async def get(self, key: str) -> Any | None:
-        link = self._link
+        link = self._shared
         call = link.client.get(self._keys.key(key))
         data: Any
         if link.outage.down_since is None:
@@ -272,15 +241,15 @@ class RedisCache:
         stored = self._keys.key(key)
         data = self._serializer.dumps(value)
         ms = self._ttl_ms(ttl)
-        tag_keys = [self._keys.tag(tag) for tag in _tag_list(tags)] if tags else None
-        client = self._link.client
+        tag_keys = [self._keys.tag(tag) for tag in tag_list(tags)] if tags else None
+        client = self._shared.client
         if tag_keys:
-            call: Awaitable[Any] = self._link.set_with_tags(
+            call: Awaitable[Any] = self._shared.set_with_tags(
                 keys=[stored, *tag_keys], args=[data, ms or 0]
             )
         else:
             call = client.set(stored, data, px=ms)
-        link = self._link
+        link = self._shared
         if link.outage.down_since is None:
             try:  # the hot path, inlined as in get()
                 await call
@@ -290,13 +259,14 @@ class RedisCache:
             await link.run("set", call, None)
 
     async def delete(self, key: str) -> bool:
-        removed = await self._link.run("delete", self._link.client.delete(self._keys.key(key)), 0)
+        link = self._shared
+        removed = await link.run("delete", link.client.delete(self._keys.key(key)), 0)
         return bool(removed)
 
     async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
         stored = self._keys.key(key)
         ms = self._ttl_ms(ttl)
-        link = self._link
+        link = self._shared
         call: Awaitable[Any] = (
             link.client.incrby(stored, amount)
             if ms is None
@@ -313,8 +283,8 @@ class RedisCache:
 
     async def expire(self, key: str, ttl: float) -> bool:
         ms = ttl_ms(ttl)
-        call = self._link.client.pexpire(self._keys.key(key), ms or 1)
-        return bool(await self._link.run("expire", call, False))
+        call = self._shared.client.pexpire(self._keys.key(key), ms or 1)
+        return bool(await self._shared.run("expire", call, False))
 
     async def get_or_set(
         self,
@@ -325,17 +295,17 @@ class RedisCache:
         tags: Iterable[str] = (),
     ) -> T:
         stored = self._keys.key(key)
-        tag_list = _tag_list(tags)
+        tag_names = tag_list(tags)
         self._ttl_ms(ttl)  # validate before anyone waits on us
-        data = await self._link.run("get", self._link.client.get(stored), None)
+        data = await self._shared.run("get", self._shared.client.get(stored), None)
         if data is not None:
-            self._link.hits += 1
+            self._shared.hits += 1
             found: T = decode(self._serializer, data)
             return found
-        self._link.misses += 1
+        self._shared.misses += 1
         # One flight per key in this process; across processes the lock key decides.
-        return await self._link.flights.run(
-            stored, lambda: self._load(key, stored, loader, ttl, tag_list)
+        return await self._shared.flights.run(
+            stored, lambda: self._load(key, stored, loader, ttl, tag_names)
         )
 
     async def _load(
@@ -346,7 +316,7 @@ class RedisCache:
         ttl: float | None,
         tags: tuple[str, ...],
     ) -> T:
-        link = self._link
+        link = self._shared
         client = link.client
         lock_key = self._keys.lock(key)
         token = secrets.token_hex(16)
@@ -386,7 +356,7 @@ class RedisCache:
 
     async def _wait_for_holder(self, stored: str, lock_key: str, deadline: float) -> Any:
         """Poll until the value appears (its bytes), the lock is gone (``None``) or DOWN."""
-        link = self._link
+        link = self._shared
         interval = link.settings.lock_poll_interval
         while time.monotonic() < deadline:
             await asyncio.sleep(interval)
@@ -410,7 +380,8 @@ class RedisCache:
         tag_keys = [self._keys.tag(tag) for tag in tags]
         if not tag_keys:
             return 0
-        removed = await self._link.run("invalidate", self._link.invalidate_tags(keys=tag_keys), 0)
+        link = self._shared
+        removed = await link.run("invalidate", link.invalidate_tags(keys=tag_keys), 0)
         return int(removed)
 
     async def clear(self) -> int:
@@ -421,10 +392,10 @@ class RedisCache:
     async def _delete_matching(self, prefix: str) -> int:
         """SCAN for ``prefix*`` and UNLINK in batches (not atomic: keys written meanwhile
         may survive, which an invalidation racing a write cannot avoid anyway)."""
-        return int(await self._link.run("delete_prefix", self._scan_unlink(prefix), 0))
+        return int(await self._shared.run("delete_prefix", self._scan_unlink(prefix), 0))
 
     async def _scan_unlink(self, prefix: str) -> int:
-        client = self._link.client
+        client = self._shared.client
         removed = 0
         batch: list[bytes] = []
         async for found in client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
@@ -437,15 +408,9 @@ class RedisCache:
         return removed
 
     def __repr__(self) -> str:
-        return f"RedisCache(prefix={self.prefix!r}, endpoint={self._link.endpoint!r})"
+        return f"RedisCache(prefix={self.prefix!r}, endpoint={self._shared.endpoint!r})"
 
 
 def _glob_escape(text: str) -> str:
     """``text`` matched literally by Redis MATCH patterns."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
-
-
-def _tag_list(tags: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(tags, str):  # a lone string would otherwise become one tag per letter
-        raise TypeError(f"tags must be a list of strings, not the string {tags!r}")
-    return tuple(tags)
