@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
 
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import Customer, Invoice, Payment, Subscription
@@ -58,23 +58,14 @@ class Ledger:
 
     async def customer(self, user_id: str) -> Customer | None:
         """The customer of ``user_id``, if any."""
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(tables.customers).where(tables.customers.c.user_id == user_id)
-                )
-            ).first()
-        return _customer(dict(row._mapping)) if row is not None else None
+        row = await self._first(tables.customers, tables.customers.c.user_id == user_id)
+        return _customer(row) if row is not None else None
 
     async def customer_by_provider_id(self, provider_id: str) -> Customer | None:
         """The customer the provider knows as ``provider_id``, if any."""
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(tables.customers).where(tables.customers.c.provider_id == provider_id)
-                )
-            ).first()
-        return _customer(dict(row._mapping)) if row is not None else None
+        table = tables.customers
+        row = await self._first(table, table.c.provider_id == provider_id)
+        return _customer(row) if row is not None else None
 
     async def insert_customer(self, user_id: str, provider_id: str, email: str) -> Customer:
         """Record a new customer (fails on a second customer for one user)."""
@@ -89,12 +80,7 @@ class Ledger:
 
     async def count_customers(self) -> int:
         """How many customers the ledger holds (health details, tests)."""
-        async with self.db.session() as session:
-            return int(
-                (
-                    await session.execute(select(func.count()).select_from(tables.customers))
-                ).scalar_one()
-            )
+        return await self._count(tables.customers)
 
     # -- checkouts -------------------------------------------------------------------------
 
@@ -119,16 +105,8 @@ class Ledger:
 
     async def checkout(self, checkout_id: str) -> CheckoutRecord | None:
         """The checkout ``checkout_id``, if this app started it."""
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(tables.checkouts).where(tables.checkouts.c.id == checkout_id)
-                )
-            ).first()
-        if row is None:
-            return None
-        values = dict(row._mapping)
-        return CheckoutRecord(**values)
+        row = await self._first(tables.checkouts, tables.checkouts.c.id == checkout_id)
+        return CheckoutRecord(**row) if row is not None else None
 
     async def close_checkout(self, checkout_id: str, status: str) -> bool:
         """Move an open checkout to ``status``; ``False`` when it was not open."""
@@ -144,26 +122,14 @@ class Ledger:
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         """The subscription ``subscription_id``, if known."""
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(tables.subscriptions).where(tables.subscriptions.c.id == subscription_id)
-                )
-            ).first()
-        return _subscription(dict(row._mapping)) if row is not None else None
+        table = tables.subscriptions
+        row = await self._first(table, table.c.id == subscription_id)
+        return _subscription(row) if row is not None else None
 
     async def current_subscription(self, user_id: str) -> Subscription | None:
         """The user's newest subscription that has not ended, else their newest one."""
-        table = tables.subscriptions
-        async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(table)
-                    .where(table.c.user_id == user_id)
-                    .order_by(table.c.created_at.desc(), table.c.id.desc())
-                )
-            ).all()
-        found = [_subscription(dict(row._mapping)) for row in rows]
+        rows = await self._newest_first(tables.subscriptions, user_id)
+        found = [_subscription(row) for row in rows]
         for subscription in found:
             if subscription.status not in ("canceled", "incomplete_expired"):
                 return subscription
@@ -197,13 +163,8 @@ class Ledger:
 
     async def payment(self, payment_id: str) -> Payment | None:
         """The payment ``payment_id``, if known."""
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(tables.payments).where(tables.payments.c.id == payment_id)
-                )
-            ).first()
-        return _payment(dict(row._mapping)) if row is not None else None
+        row = await self._first(tables.payments, tables.payments.c.id == payment_id)
+        return _payment(row) if row is not None else None
 
     async def save_payment(
         self,
@@ -255,16 +216,7 @@ class Ledger:
 
     async def payments_of(self, user_id: str) -> list[Payment]:
         """The user's payments, newest first."""
-        table = tables.payments
-        async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(table)
-                    .where(table.c.user_id == user_id)
-                    .order_by(table.c.created_at.desc(), table.c.id.desc())
-                )
-            ).all()
-        return [_payment(dict(row._mapping)) for row in rows]
+        return [_payment(row) for row in await self._newest_first(tables.payments, user_id)]
 
     # -- invoices --------------------------------------------------------------------------
 
@@ -294,16 +246,7 @@ class Ledger:
 
     async def invoices_of(self, user_id: str) -> list[Invoice]:
         """The user's invoices, newest first."""
-        table = tables.invoices
-        async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(table)
-                    .where(table.c.user_id == user_id)
-                    .order_by(table.c.created_at.desc(), table.c.id.desc())
-                )
-            ).all()
-        return [Invoice(**dict(row._mapping)) for row in rows]
+        return [Invoice(**row) for row in await self._newest_first(tables.invoices, user_id)]
 
     # -- webhook events --------------------------------------------------------------------
 
@@ -325,12 +268,7 @@ class Ledger:
 
     async def count_events(self) -> int:
         """How many webhook events were processed (tests, health)."""
-        async with self.db.session() as session:
-            return int(
-                (
-                    await session.execute(select(func.count()).select_from(tables.webhook_events))
-                ).scalar_one()
-            )
+        return await self._count(tables.webhook_events)
 
     async def forget_user(self, user_ids: Sequence[str]) -> None:
         """Delete every row of ``user_ids`` (used by tests and account erasure)."""
@@ -343,6 +281,33 @@ class Ledger:
                 tables.invoices,
             ):
                 await session.execute(delete(table).where(table.c.user_id.in_(user_ids)))
+
+    # -- queries the methods above share ---------------------------------------------------
+
+    async def _first(self, table: Table, where: ColumnElement[bool]) -> dict[str, Any] | None:
+        """The first row of ``table`` matching ``where``, as a dict; ``None`` when none does."""
+        async with self.db.session() as session:
+            row = (await session.execute(select(table).where(where))).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def _newest_first(self, table: Table, user_id: str) -> list[dict[str, Any]]:
+        """Every row of ``user_id`` in ``table``, newest first (ties: highest id first)."""
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(table)
+                    .where(table.c.user_id == user_id)
+                    .order_by(table.c.created_at.desc(), table.c.id.desc())
+                )
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    async def _count(self, table: Table) -> int:
+        """How many rows ``table`` holds."""
+        async with self.db.session() as session:
+            return int(
+                (await session.execute(select(func.count()).select_from(table))).scalar_one()
+            )
 
 
 def _customer(row: Mapping[str, Any]) -> Customer:
