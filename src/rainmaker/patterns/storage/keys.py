@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from rainmaker.capabilities.storage import SignedMethod
 from rainmaker.kernel.errors import InvalidInputError
 
 MAX_KEY_BYTES = 1024
@@ -57,3 +58,20 @@ def validate_prefix(prefix: str, *, pattern_id: str | None = None) -> str:
     if prefix:
         validate_key(prefix.removesuffix("/") or "/", pattern_id=pattern_id)
     return prefix
+
+
+def validate_listing(prefix: str, limit: int, *, pattern_id: str | None = None) -> None:
+    """Raise :class:`InvalidInputError` unless ``prefix`` and ``limit`` make a valid listing."""
+    validate_prefix(prefix, pattern_id=pattern_id)
+    if limit < 1:
+        raise InvalidInputError("limit must be at least 1", pattern_id=pattern_id)
+
+
+def validate_signing(key: str, method: SignedMethod, *, pattern_id: str | None = None) -> None:
+    """Raise :class:`InvalidInputError` unless a signed URL can be made for ``method`` on
+    ``key`` (signed URLs are for GET or PUT)."""
+    validate_key(key, pattern_id=pattern_id)
+    if method not in ("GET", "PUT"):
+        raise InvalidInputError(
+            f"signed URLs are for GET or PUT, not {method!r}", pattern_id=pattern_id
+        )

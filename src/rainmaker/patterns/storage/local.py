@@ -41,7 +41,7 @@ from rainmaker.capabilities.storage import (
     SignedMethod,
 )
 from rainmaker.kernel.errors import InvalidInputError, NotFoundError
-from rainmaker.patterns.storage.keys import validate_key, validate_prefix
+from rainmaker.patterns.storage.keys import validate_key, validate_listing, validate_signing
 from rainmaker.patterns.storage.policy import DEFAULT_CONTENT_TYPE, UploadPolicy
 from rainmaker.patterns.storage.signing import UrlSigner
 
@@ -354,9 +354,7 @@ class LocalObjectStore:
         self, prefix: str = "", *, cursor: str | None = None, limit: int = 1000
     ) -> ObjectPage:
         """Walk the folders in key order, skipping whole subtrees before the cursor."""
-        validate_prefix(prefix, pattern_id=self._instance)
-        if limit < 1:
-            raise InvalidInputError("limit must be at least 1", pattern_id=self._instance)
+        validate_listing(prefix, limit, pattern_id=self._instance)
         after = decode_cursor(cursor, self._instance) if cursor else None
         items = await asyncio.to_thread(self._list, prefix, after, limit)
         if len(items) > limit:
@@ -420,11 +418,7 @@ class LocalObjectStore:
         content_type: str | None = None,
     ) -> str:
         """A URL to this instance's own signed route (see :mod:`.signing`)."""
-        validate_key(key, pattern_id=self._instance)
-        if method not in ("GET", "PUT"):
-            raise InvalidInputError(
-                f"signed URLs are for GET or PUT, not {method!r}", pattern_id=self._instance
-            )
+        validate_signing(key, method, pattern_id=self._instance)
         if content_type is not None and method == "PUT":
             self.policy.content_type_for(key, content_type)
         return self.signer.sign(

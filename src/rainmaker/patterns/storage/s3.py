@@ -43,7 +43,7 @@ from rainmaker.kernel.errors import (
     UnavailableError,
 )
 from rainmaker.patterns.storage.errors import StorageCredentialsError
-from rainmaker.patterns.storage.keys import validate_key, validate_prefix
+from rainmaker.patterns.storage.keys import validate_key, validate_listing, validate_signing
 from rainmaker.patterns.storage.policy import UploadPolicy
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
@@ -301,9 +301,7 @@ class S3ObjectStore:
         self, prefix: str = "", *, cursor: str | None = None, limit: int = 1000
     ) -> ObjectPage:
         """``ListObjectsV2``; the cursor is S3's continuation token."""
-        validate_prefix(prefix, pattern_id=self._instance)
-        if limit < 1:
-            raise InvalidInputError("limit must be at least 1", pattern_id=self._instance)
+        validate_listing(prefix, limit, pattern_id=self._instance)
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}
         if cursor:
             params["ContinuationToken"] = cursor
@@ -341,18 +339,11 @@ class S3ObjectStore:
         content_type: str | None = None,
     ) -> str:
         """An S3 presigned URL (SigV4, checked by the server itself)."""
-        validate_key(key, pattern_id=self._instance)
+        validate_signing(key, method, pattern_id=self._instance)
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if method == "GET":
-            operation = "get_object"
-        elif method == "PUT":
-            operation = "put_object"
-            if content_type is not None:
-                params["ContentType"] = self.policy.content_type_for(key, content_type)
-        else:
-            raise InvalidInputError(
-                f"signed URLs are for GET or PUT, not {method!r}", pattern_id=self._instance
-            )
+        operation = "get_object" if method == "GET" else "put_object"
+        if method == "PUT" and content_type is not None:
+            params["ContentType"] = self.policy.content_type_for(key, content_type)
         seconds = self.url_expiry if expires_in is None else expires_in
         with self._translated("sign a URL"):
             url: str = await self.client.generate_presigned_url(
