@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
+from rainmaker.cli.options import (
+    CURRENT_FOLDER,
+    AppOption,
+    ProfileOption,
+    SetOption,
+    built_modules,
+    load_app,
+)
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import PatternError
 
@@ -60,12 +67,7 @@ async def connected_migrators(application: Application) -> AsyncIterator[list[Mi
     """
     from rainmaker.patterns.database.module import DatabaseModule
 
-    application.build()
-    modules = [
-        instance.module
-        for instance in application.instances.values()
-        if isinstance(instance.module, DatabaseModule)
-    ]
+    modules = built_modules(application, DatabaseModule)
     if not modules:
         raise PatternError(
             "this app composes no database instance",
@@ -114,7 +116,7 @@ def _find(migrators: list[Migrator], name: str) -> tuple[Migrator, Branch]:
 @db_app.command("upgrade")
 def upgrade(
     pattern: PatternOption = None,
-    app: AppOption = Path("."),
+    app: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -141,7 +143,7 @@ def upgrade(
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, '-1' or 'base'.")],
     pattern: RequiredPattern,
-    app: AppOption = Path("."),
+    app: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -156,7 +158,7 @@ def downgrade(
 
 @db_app.command("status")
 def status(
-    app: AppOption = Path("."),
+    app: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -196,7 +198,7 @@ def revision(
             "--autogenerate", help="Compare the pattern's target_metadata with the database."
         ),
     ] = False,
-    app: AppOption = Path("."),
+    app: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     set_: SetOption = None,
 ) -> None:

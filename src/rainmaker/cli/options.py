@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.loading import load
+
+M = TypeVar("M")
 
 CURRENT_FOLDER = Path(".")
 
@@ -36,3 +38,14 @@ def load_app(app: Path, profile: str | None, overrides: list[str] | None) -> App
     application = load(app, profile=profile, overrides=overrides or (), configure_logs=False)
     application.configure_logging(level="warning")
     return application
+
+
+def built_modules(application: Application, kind: type[M]) -> list[M]:
+    """Build ``application`` (start nothing) and return its modules that are ``kind``, in
+    start order."""
+    application.build()
+    return [
+        instance.module
+        for instance in application.instances.values()
+        if isinstance(instance.module, kind)
+    ]

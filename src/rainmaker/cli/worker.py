@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,7 +22,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from rainmaker.capabilities.jobs import JobQueue, Jobs
-from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
+from rainmaker.cli.options import (
+    CURRENT_FOLDER,
+    AppOption,
+    ProfileOption,
+    SetOption,
+    built_modules,
+    load_app,
+)
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import PatternError
 from rainmaker.kernel.loading import load
@@ -58,7 +64,7 @@ def register(app: typer.Typer) -> None:
 
 
 def worker(
-    app_path: AppOption = Path("."),
+    app_path: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     overrides: SetOption = None,
     queues: QueuesOption = None,
@@ -99,12 +105,7 @@ def jobs_module(application: Application) -> JobsModule[Any]:
     """The module of the app's jobs instance (built, not started)."""
     from rainmaker.patterns.jobs.module import JobsModule
 
-    application.build()
-    modules = [
-        instance.module
-        for instance in application.instances.values()
-        if isinstance(instance.module, JobsModule)
-    ]
+    modules = built_modules(application, JobsModule)
     if not modules:
         raise PatternError(
             "this app composes no jobs instance, so there is nothing to run",
@@ -123,7 +124,7 @@ async def _with_jobs(application: Application, action: Any) -> Any:
 
 @jobs_app.command("failed")
 def failed(
-    app_path: AppOption = Path("."),
+    app_path: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     overrides: SetOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
@@ -167,7 +168,7 @@ def failed(
 @jobs_app.command("retry")
 def retry(
     failed_id: Annotated[str, typer.Argument(help="The id `rainmaker jobs failed` shows.")],
-    app_path: AppOption = Path("."),
+    app_path: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     overrides: SetOption = None,
 ) -> None:
@@ -179,7 +180,7 @@ def retry(
 
 @jobs_app.command("stats")
 def stats(
-    app_path: AppOption = Path("."),
+    app_path: AppOption = CURRENT_FOLDER,
     profile: ProfileOption = None,
     overrides: SetOption = None,
     as_json: JsonOption = False,
@@ -214,4 +215,3 @@ def stats(
         )
     console.print(table)
     console.print(f"failed jobs: {dead}")
-
