@@ -80,7 +80,7 @@ def run(
         _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)
         return
     sock = _bind(host, port, application)
-    config = _server_config(application, timeout)
+    config = _server_config(application, timeout, module)
     # uvicorn's loop choice (uvloop when installed), as `uvicorn app:app` would use.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(_serve(application, config, sock, delay))
@@ -188,15 +188,21 @@ class GracefulServer:
         return _Server(config)
 
 
-def _server_config(application: Application, timeout: float) -> Any:
+def _server_config(application: Application, timeout: float, module: Any) -> Any:
     import uvicorn
 
+    from rainmaker.cli.http_protocol import guarded_protocol
+
+    limits = getattr(getattr(module, "settings", None), "server", None)
     return uvicorn.Config(
         application,
         lifespan="off",  # we start and stop the app around the server, to report failures
         log_config=None,  # our structlog configuration renders uvicorn's records too
         access_log=False,  # the edge middleware writes the access log
         timeout_graceful_shutdown=math.ceil(timeout),  # uvicorn takes whole seconds
+        http=guarded_protocol(limits.head_timeout, limits.max_head_size, limits.body_timeout)
+        if limits is not None
+        else "httptools",
     )
 
 

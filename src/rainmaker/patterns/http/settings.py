@@ -85,6 +85,28 @@ class ShutdownSettings(Settings):
     )
 
 
+class ServerSettings(Settings):
+    """Limits of the HTTP server under ``rainmaker run``, against slow and bloated clients."""
+
+    head_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's line and headers; slower "
+        "clients get 408 and are disconnected (and silent connections are closed).",
+    )
+    max_head_size: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request line plus headers, in bytes; larger ones get 431.",
+    )
+    body_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a request body may pause between chunks before the connection "
+        "is closed (a stalled upload, or a client holding a worker slot).",
+    )
+
+
 class HttpSettings(Settings):
     """Settings of the ``framework-fastapi`` pattern."""
 
@@ -129,4 +151,8 @@ class HttpSettings(Settings):
     health: HealthSettings = Field(default_factory=HealthSettings, description="Health routes.")
     shutdown: ShutdownSettings = Field(
         default_factory=ShutdownSettings, description="Graceful shutdown under `rainmaker run`."
+    )
+    server: ServerSettings = Field(
+        default_factory=ServerSettings,
+        description="Request head and body time limits and head size limit under `rainmaker run`.",
     )
