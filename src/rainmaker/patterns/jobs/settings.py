@@ -80,6 +80,15 @@ def check_queue_name(name: str) -> str:
     return name
 
 
+def check_server_url(url: str, schemes: tuple[str, ...], expected: str) -> str:
+    """``url`` when it has one of ``schemes`` and names a host; else ``ValueError`` showing
+    the ``expected`` form."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"expected {expected}")
+    return url
+
+
 class LocalJobsSettings(JobsSettings):
     """``jobs-local``: the queue lives in the app's own database; no server needed."""
 
@@ -119,10 +128,7 @@ class RedisJobsSettings(JobsSettings):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            raise ValueError("expected redis://host:port/db (or rediss://)")
-        return value
+        return check_server_url(value, ("redis", "rediss"), "redis://host:port/db (or rediss://)")
 
 
 class RabbitMqJobsSettings(JobsSettings):
@@ -150,7 +156,4 @@ class RabbitMqJobsSettings(JobsSettings):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
-            raise ValueError("expected amqp://user:password@host:port/vhost")
-        return value
+        return check_server_url(value, ("amqp", "amqps"), "amqp://user:password@host:port/vhost")
