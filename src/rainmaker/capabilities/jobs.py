@@ -135,20 +135,7 @@ class JobRegistry:
         queue: str = DEFAULT_QUEUE,
     ) -> Callable[[F], F]:
         """Decorator: declare an ``async def`` as a job (named after the function by default)."""
-
-        def declare(func: F) -> F:
-            self.add(
-                JobSpec(
-                    name or f"{func.__module__}.{func.__qualname__}",
-                    func,
-                    retry or RetryPolicy(),
-                    timeout,
-                    queue,
-                )
-            )
-            return func
-
-        return declare
+        return self._declarer(name, retry, timeout, queue, None)
 
     def periodic(
         self,
@@ -164,6 +151,17 @@ class JobRegistry:
         ``cron`` is a croniter expression: five fields, or six with seconds last
         (``"* * * * * */10"``: every ten seconds).
         """
+        return self._declarer(name, retry, timeout, queue, cron)
+
+    def _declarer(
+        self,
+        name: str | None,
+        retry: RetryPolicy | None,
+        timeout: float | None,
+        queue: str,
+        cron: str | None,
+    ) -> Callable[[F], F]:
+        """The decorator behind :meth:`job` and :meth:`periodic`."""
 
         def declare(func: F) -> F:
             self.add(
