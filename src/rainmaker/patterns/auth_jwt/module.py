@@ -107,15 +107,7 @@ class AuthModule(Module[AuthSettings]):
         )
         try:
             await service.start()
-        except sa_exc.OperationalError as error:
-            hasher.close()
-            raise StartupError(
-                f"{ctx.instance} (auth-jwt) cannot read its tables: {error.orig or error}",
-                pattern_id=ctx.instance,
-                hint="run `rainmaker db upgrade` (or set auto_migrate = true on the database)",
-                cause=error,
-            ) from error
-        except sa_exc.ProgrammingError as error:
+        except (sa_exc.OperationalError, sa_exc.ProgrammingError) as error:
             hasher.close()
             raise StartupError(
                 f"{ctx.instance} (auth-jwt) cannot read its tables: {error.orig or error}",
