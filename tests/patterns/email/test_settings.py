@@ -40,3 +40,21 @@ def test_unknown_security_mode_is_refused() -> None:
 def test_console_defaults() -> None:
     settings = ConsoleSettings.model_validate({"default_sender": "a@acme.example"})
     assert settings.outbox == "outbox" and settings.templates_dir is None
+
+
+def test_empty_username_and_password_mean_no_login() -> None:
+    from rainmaker.patterns.email.settings import SmtpSettings
+
+    settings = SmtpSettings.model_validate(
+        {"host": "127.0.0.1", "default_sender": "a@example.com", "username": "", "password": ""}
+    )
+    assert settings.username is None and settings.password is None
+
+
+def test_console_mailer_builds_without_importing_aiosmtplib() -> None:
+    import subprocess
+    import sys
+
+    script = "import sys, rainmaker.patterns.email.module\nprint('aiosmtplib' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

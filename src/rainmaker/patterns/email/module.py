@@ -20,7 +20,6 @@ from rainmaker.kernel.module import Module
 from rainmaker.patterns.email.console import ConsoleMailer
 from rainmaker.patterns.email.outbox import Outbox
 from rainmaker.patterns.email.settings import ConsoleSettings, MailerSettings, SmtpSettings
-from rainmaker.patterns.email.smtp import SmtpMailer
 from rainmaker.patterns.email.templates import TemplateRenderer
 
 S = TypeVar("S", bound=MailerSettings)
@@ -85,6 +84,9 @@ class SmtpMailerModule(MailerModule[SmtpSettings]):
 
     def __init__(self, settings: SmtpSettings, ctx: AppContext) -> None:
         super().__init__(settings, ctx)
+        # Imported here so that email-console never needs aiosmtplib installed.
+        from rainmaker.patterns.email.smtp import SmtpMailer
+
         self.mailer = SmtpMailer(
             settings, templates=self.templates, log=ctx.log, instance=ctx.instance, root=self.root
         )
