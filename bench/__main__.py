@@ -77,7 +77,9 @@ def number(value: float | None) -> str:
 
 def ratio_text(row: Result) -> str:
     ratio = row.ratio
-    return "—" if ratio is None else f"{ratio:.2f}x"
+    if ratio is None or (row.baseline is not None and round(row.baseline, 2) == 0):
+        return "—"  # no baseline, or one too small to divide by (0.00 MB growth)
+    return f"{ratio:.2f}x"
 
 
 def markdown(rows: list[Result], statuses: dict[str, str], quick: bool, seconds: float) -> str:

@@ -27,6 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.http.run import cpu_seconds, free_port, wrk
+from bench.results import Result, write_results
 
 HERE = Path(__file__).resolve().parent
 APPS = {
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="+", choices=list(APPS), default=list(APPS))
     parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds = 2, 4
@@ -87,10 +89,23 @@ def main() -> None:
             process.wait(timeout=30)
     base = statistics.median(r[0] for r in results[kinds[0]])
     print(f"\n{'config':<9} {'req/s':>9} {'ratio':>7} {'cpu us/req':>11}")
+    rows = []
     for kind in kinds:
         rps = statistics.median(r[0] for r in results[kind])
         cpu = statistics.median(r[2] for r in results[kind])
         print(f"{kind:<9} {rps:9.0f} {rps / base:7.3f} {cpu:11.1f}")
+        if kind != kinds[0]:
+            rows.append(
+                Result(
+                    topic="observability",
+                    figure=f"throughput with {kind} vs without the pattern",
+                    unit="req/s",
+                    baseline=base,
+                    ours=rps,
+                    goal=">= 0.95x" if kind == "metrics" else "",
+                )
+            )
+    write_results(args.json, rows)
 
 
 if __name__ == "__main__":
