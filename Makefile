@@ -21,7 +21,7 @@ demo:
 	@$(PYTHON) examples/saas/demo.py --venv $(VENV) --port $(DEMO_PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
