@@ -12,6 +12,7 @@ from rainmaker.capabilities.jobs import JobQueue, Jobs
 from rainmaker.capabilities.mailer import Mailer, MailSender
 from rainmaker.capabilities.payments import PaymentProcessor, Payments
 from rainmaker.capabilities.storage import ObjectStore, Storage
+from rainmaker.capabilities.tracing import SpanTracer, Tracing
 
 __all__ = [
     "Auth",
@@ -28,6 +29,8 @@ __all__ = [
     "ObjectStore",
     "PaymentProcessor",
     "Payments",
+    "SpanTracer",
     "SqlDatabase",
     "Storage",
+    "Tracing",
 ]

@@ -127,11 +127,14 @@ async def test_stop_detaches_database_listeners(tmp_path: Path) -> None:
     await app.start()
     database = app.services.require(Database)
     engine = database.engine.sync_engine  # type: ignore[attr-defined]
-    tracing = observability(app).tracing
+    module = observability(app)
+    tracing = module.tracing
     assert tracing is not None
+    # Observability starts before the database here: its engine is instrumented once
+    # the app has started, before the first request or pattern span.
+    assert module.settle() is True
     listener = tracing._engines[0][1]
     assert event.contains(engine, "before_cursor_execute", listener.before)
-    module = observability(app)
     await module.stop()
     assert not event.contains(engine, "before_cursor_execute", listener.before)
     await app.stop()

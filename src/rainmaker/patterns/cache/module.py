@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rainmaker.capabilities.cache import Cache
+from rainmaker.capabilities.cache import Cache, CacheBackend
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.errors import UnavailableError
 from rainmaker.kernel.health import Health
 from rainmaker.kernel.module import Module
@@ -20,12 +21,23 @@ from rainmaker.patterns.cache.serializers import resolve_serializer
 from rainmaker.patterns.cache.settings import CacheSettings, MemoryCacheSettings, RedisCacheSettings
 
 if TYPE_CHECKING:
+    from rainmaker.kernel.context import AppContext
     from rainmaker.patterns.cache.redis_backend import RedisCache, RedisLink
 
 
 def keyspace_for(settings: CacheSettings, app_name: str) -> Keyspace:
     """The registered service's keyspace: ``<key_prefix or app>:<namespace>:``."""
     return Keyspace(settings.key_prefix or app_name, settings.namespace)
+
+
+def register_cache(ctx: AppContext, cache: CacheBackend, *, backend: str) -> None:
+    """Register ``cache`` as ``Cache``; wrapped in spans only when tracing is on."""
+    tracer = ctx.services.get(Tracing)
+    if tracer is not None and tracer.enabled:
+        from rainmaker.patterns.cache.traced import TracedCache
+
+        cache = TracedCache(cache, tracer, backend=backend, instance=ctx.instance)
+    ctx.services.register(Cache, cache)
 
 
 class MemoryCacheModule(Module[MemoryCacheSettings]):
@@ -41,7 +53,7 @@ class MemoryCacheModule(Module[MemoryCacheSettings]):
             resolve_serializer(self.settings.serializer),
             default_ttl=self.settings.default_ttl,
         )
-        self.ctx.services.register(Cache, self.cache)
+        register_cache(self.ctx, self.cache, backend="memory")
         self.ctx.log.info("cache.started", backend="memory", prefix=self.cache.prefix)
 
     async def stop(self) -> None:
@@ -104,7 +116,7 @@ class RedisCacheModule(Module[RedisCacheSettings]):
         )
         self.cache = cache
         self._link = link
-        self.ctx.services.register(Cache, cache)
+        register_cache(self.ctx, cache, backend="redis")
         self.ctx.log.info(
             "cache.started",
             backend="redis",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rainmaker.capabilities.cache import Cache
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.cache.settings import MemoryCacheSettings, RedisCacheSettings
 
@@ -15,6 +16,7 @@ cache_memory: Pattern[MemoryCacheSettings] = Pattern(
     settings=MemoryCacheSettings,
     factory="rainmaker.patterns.cache.module:MemoryCacheModule",
     provides=[Cache],
+    requires=[Tracing.optional()],
     examples=[{}, {"max_entries": 50_000, "default_ttl": 300}],
 )
 
@@ -27,6 +29,7 @@ cache_redis: Pattern[RedisCacheSettings] = Pattern(
     settings=RedisCacheSettings,
     factory="rainmaker.patterns.cache.module:RedisCacheModule",
     provides=[Cache],
+    requires=[Tracing.optional()],
     examples=[
         {"url": "redis://127.0.0.1:6379/0"},
         {

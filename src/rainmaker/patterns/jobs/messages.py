@@ -2,8 +2,9 @@
 
 A job travels as a :class:`taskiq.TaskiqMessage` (JSON): ``task_id`` is the job id,
 ``task_name`` the job name, ``args``/``kwargs`` its arguments, and labels carry what the
-worker needs besides: the attempt number, the queue, the idempotency key and when the job
-was first enqueued.
+worker needs besides: the attempt number, the queue, the idempotency key, when the job
+was first enqueued and, when tracing is on, the W3C trace context of the enqueueing span
+(``traceparent``/``tracestate`` labels), so the run continues the enqueuer's trace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from taskiq import BrokerMessage, TaskiqMessage
+
+TRACE_LABELS = ("traceparent", "tracestate")
 
 
 def new_job_id() -> str:
@@ -34,6 +37,7 @@ class JobMessage:
     attempt: int = 1
     idempotency_key: str | None = None
     enqueued_at: float = field(default_factory=time.time)
+    trace_context: dict[str, str] | None = None
 
     def next_attempt(self) -> JobMessage:
         """The same job, one attempt further."""
@@ -51,6 +55,8 @@ class JobMessage:
         }
         if self.idempotency_key is not None:
             labels["idempotency_key"] = self.idempotency_key
+        if self.trace_context:
+            labels.update((k, v) for k, v in self.trace_context.items() if k in TRACE_LABELS)
         return TaskiqMessage(
             task_id=self.job_id,
             task_name=self.name,
@@ -82,6 +88,9 @@ class JobMessage:
             raise ValueError(f"not a job message: {error}") from error
         labels = message.labels
         key = labels.get("idempotency_key")
+        trace_context = {
+            name: str(labels[name]) for name in TRACE_LABELS if labels.get(name) is not None
+        }
         return cls(
             job_id=message.task_id,
             name=message.task_name,
@@ -91,4 +100,5 @@ class JobMessage:
             attempt=int(labels.get("attempt", 1)),
             idempotency_key=None if key is None else str(key),
             enqueued_at=float(labels.get("enqueued_at", time.time())),
+            trace_context=trace_context or None,
         )

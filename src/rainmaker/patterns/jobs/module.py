@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.jobs import Jobs
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.errors import StartupError, UnavailableError
 from rainmaker.kernel.health import Health
 from rainmaker.kernel.module import Module
@@ -67,6 +68,7 @@ class JobsModule(Module[S]):
         from rainmaker.patterns.jobs.service import JobService
 
         self.owner = worker_identity()
+        tracer = self.ctx.services.get(Tracing)
         catalog = JobCatalog(self.ctx.instance)
         for path in self.settings.registries:
             catalog.register(load_registry(path, instance=self.ctx.instance))
@@ -99,6 +101,7 @@ class JobsModule(Module[S]):
             idempotency_ttl=self.settings.idempotency_ttl,
             database=database,
             bridge=bridge,
+            tracer=tracer if tracer is not None and tracer.enabled else None,
         )
         self.ctx.services.register(Jobs, self.service)
         self.ctx.app.on_shutdown(self.stop_working)

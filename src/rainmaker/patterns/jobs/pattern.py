@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.jobs import Jobs
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.jobs.settings import (
     LocalJobsSettings,
@@ -24,7 +25,7 @@ jobs_local: Pattern[LocalJobsSettings] = Pattern(
     settings=LocalJobsSettings,
     factory="rainmaker.patterns.jobs.module:LocalJobsModule",
     provides=[Jobs],
-    requires=[Database],
+    requires=[Database, Tracing.optional()],
     examples=[{}, {"registries": ["acme.jobs:registry"], "concurrency": 4}],
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
@@ -40,7 +41,7 @@ jobs_redis: Pattern[RedisJobsSettings] = Pattern(
     settings=RedisJobsSettings,
     factory="rainmaker.patterns.jobs.module:RedisJobsModule",
     provides=[Jobs],
-    requires=[Database.optional()],
+    requires=[Database.optional(), Tracing.optional()],
     examples=[
         {"url": "redis://127.0.0.1:6379/0"},
         {"url": "redis://jobs.internal:6379/2", "password": "${REDIS_PASSWORD}", "concurrency": 50},
@@ -57,7 +58,7 @@ jobs_rabbitmq: Pattern[RabbitMqJobsSettings] = Pattern(
     settings=RabbitMqJobsSettings,
     factory="rainmaker.patterns.jobs.module:RabbitMqJobsModule",
     provides=[Jobs],
-    requires=[Database],
+    requires=[Database, Tracing.optional()],
     examples=[
         {"url": "amqp://guest:guest@127.0.0.1:5672/"},
         {"url": "amqps://app@mq.internal:5671/prod", "password": "${AMQP_PASSWORD}"},

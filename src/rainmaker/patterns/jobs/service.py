@@ -2,16 +2,20 @@
 
 It checks a job before anything leaves (known name, JSON arguments, sane delay), applies
 idempotency keys, and routes it: straight to the broker, or through the database outbox
-when the caller is inside a transaction and the broker cannot join it.
+when the caller is inside a transaction and the broker cannot join it. With a ``tracer``
+(tracing on), each enqueue is a ``jobs.enqueue <job>`` producer span whose context
+travels with the job, so the worker's ``jobs.run <job>`` span continues its trace.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.jobs import FailedJob, JobRegistry, QueueStats
+from rainmaker.capabilities.tracing import SpanTracer
 from rainmaker.kernel.errors import InvalidInputError, NotFoundError
 from rainmaker.patterns.jobs.messages import JobMessage, new_job_id
 from rainmaker.patterns.jobs.outbox_bridge import OutboxBridge
@@ -34,6 +38,7 @@ class JobService:
         idempotency_ttl: float,
         database: SqlDatabase | None = None,
         bridge: OutboxBridge | None = None,
+        tracer: SpanTracer | None = None,
     ) -> None:
         self.instance = instance
         self.transport = transport
@@ -43,6 +48,7 @@ class JobService:
         self.idempotency_ttl = idempotency_ttl
         self.database = database
         self.bridge = bridge
+        self.tracer = tracer
 
     def register(self, registry: JobRegistry) -> None:
         """Make every job of ``registry`` known to this app."""
@@ -77,7 +83,25 @@ class JobService:
             kwargs=dict(kwargs),
             idempotency_key=idempotency_key,
         )
-        return await self.submit(message, delay or 0.0)
+        tracer = self.tracer
+        if tracer is None:
+            return await self.submit(message, delay or 0.0)
+        with tracer.span(
+            f"jobs.enqueue {spec.name}",
+            {
+                "job.name": spec.name,
+                "job.queue": spec.queue,
+                "job.delay_s": delay or 0.0,
+                "rainmaker.instance": self.instance,
+            },
+            kind="producer",
+        ) as span:
+            message = replace(message, trace_context=tracer.carrier() or None)
+            job_id = await self.submit(message, delay or 0.0)
+            span.set_attribute("job.id", job_id)
+            if job_id != message.job_id:
+                span.set_attribute("job.deduplicated", True)
+            return job_id
 
     async def submit(self, message: JobMessage, delay: float = 0.0) -> str:
         """Send an already checked job, honouring its idempotency key and the transaction.

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rainmaker.capabilities.jobs import JobContext, bind_current_job
+from rainmaker.capabilities.jobs import JobContext, JobSpec, bind_current_job
 from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.service import JobService
 from rainmaker.patterns.jobs.transport import Delivery
@@ -168,11 +168,42 @@ class Worker:
             self.counters.dead_lettered += 1
             await delivery.ack()
             return
+        tracer = service.tracer
+        if tracer is None:
+            await self._run(delivery, message, spec)
+            return
+        failure: BaseException | None = None
+        try:
+            with tracer.span(
+                f"jobs.run {message.name}",
+                {
+                    "job.name": message.name,
+                    "job.id": message.job_id,
+                    "job.queue": message.queue,
+                    "job.attempt": message.attempt,
+                    "rainmaker.instance": service.instance,
+                },
+                kind="consumer",
+                parent=message.trace_context,
+            ) as span:
+                outcome, failure = await self._run(delivery, message, spec)
+                span.set_attribute("job.outcome", outcome)
+                if failure is not None:
+                    raise failure  # marks the span failed; the job is already settled
+        except Exception as error:
+            if error is not failure:
+                raise
+
+    async def _run(
+        self, delivery: Delivery, message: JobMessage, spec: JobSpec
+    ) -> tuple[str, Exception | None]:
+        """Run one decoded job and settle its delivery; its outcome and the job's error."""
+        service = self.service
         key = message.idempotency_key
         if key is not None and await service.store.is_done(key):
             self.counters.skipped += 1
             await delivery.ack()
-            return
+            return "skipped", None
         token = bind_current_job(
             JobContext(
                 message.job_id,
@@ -193,8 +224,8 @@ class Worker:
                 if isinstance(error, TimeoutError) and spec.timeout is not None
                 else f"{type(error).__name__}: {error}"
             )
-            await self._failed(delivery, message, spec.retry, reason)
-            return
+            retried = await self._failed(delivery, message, spec.retry, reason)
+            return ("retried" if retried else "dead_lettered"), error
         finally:
             bind_current_job(None)
             del token
@@ -209,10 +240,12 @@ class Worker:
             attempt=message.attempt,
             ms=round((time.perf_counter() - began) * 1000, 2),
         )
+        return "succeeded", None
 
     async def _failed(
         self, delivery: Delivery, message: JobMessage, retry: Any, reason: str
-    ) -> None:
+    ) -> bool:
+        """Retry or dead-letter a failed job; whether it was retried."""
         if message.attempt < retry.max_attempts:
             wait = retry.delay_after(message.attempt)
             await self.service.transport.send(message.next_attempt(), wait)
@@ -226,7 +259,7 @@ class Worker:
                 retry_in_s=round(wait, 3),
                 error=reason,
             )
-            return
+            return True
         await self.service.store.dead_letter(message, reason)
         await delivery.ack()
         self.counters.dead_lettered += 1
@@ -237,6 +270,7 @@ class Worker:
             attempts=message.attempt,
             error=reason,
         )
+        return False
 
 
 async def _first(acquire: Any, stopping: asyncio.Task[Any]) -> bool:

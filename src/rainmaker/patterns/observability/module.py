@@ -2,14 +2,21 @@
 
 Construction builds the app's own :class:`~prometheus_client.CollectorRegistry` and
 request metrics (no I/O, so ``rainmaker routes`` can compose the middleware). ``start``
-builds the tracer provider when an exporter is chosen, instruments every database engine
-and adds the trace ids to log lines; ``stop`` detaches and flushes. The pattern starts
-after every other non-HTTP instance (``starts_last``), so the engines exist by then.
+builds the tracer provider when an exporter is chosen, registers it as the ``Tracing``
+capability (a recorder of nothing when tracing is off), instruments the database engines,
+traces outgoing httpx requests and adds the trace ids to log lines; ``stop`` detaches and
+flushes.
+
+Patterns that trace their operations require ``Tracing`` (optionally), so this pattern
+starts *before* them and stops after them. Databases need not start before it: engines
+that did not exist at ``start`` are instrumented by :meth:`ObservabilityModule.settle`,
+which runs before every request and pattern span until the app has finished starting —
+so every statement of every request or job is traced, while statements run during
+another pattern's start may not be.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,14 +25,17 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.context import AppContext
 from rainmaker.kernel.health import Health
 from rainmaker.kernel.logging import add_processor
 from rainmaker.kernel.module import Middleware, Module
 from rainmaker.patterns.observability.asgi import ObservabilityMiddleware
 from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetrics
+from rainmaker.patterns.observability.outgoing import available as httpx_available
+from rainmaker.patterns.observability.outgoing import outgoing_http
 from rainmaker.patterns.observability.settings import ObservabilitySettings
-from rainmaker.patterns.observability.tracing import Tracing, add_trace_ids
+from rainmaker.patterns.observability.tracing import AppTracing, NoTracing, add_trace_ids
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
@@ -46,7 +56,9 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         )
         self.health_metrics = HealthMetrics(metrics.namespace)
         self.registry.register(self.health_metrics)
-        self.tracing: Tracing | None = None
+        self.tracing: AppTracing | None = None
+        self.traces_outgoing_http = False
+        self.started = False
 
     # -- what the middleware reads ------------------------------------------------------
 
@@ -57,7 +69,10 @@ class ObservabilityModule(Module[ObservabilitySettings]):
     @property
     def tracer(self) -> Tracer | None:
         tracing = self.tracing
-        return None if tracing is None else tracing.tracer
+        if tracing is None:
+            return None
+        tracing.catch_up()
+        return tracing.tracer
 
     # -- contributions --------------------------------------------------------------------
 
@@ -96,51 +111,68 @@ class ObservabilityModule(Module[ObservabilitySettings]):
 
     async def start(self) -> None:
         tracing_settings = self.settings.tracing
-        if tracing_settings.exporter != "none":
-            tracing = Tracing(
+        if tracing_settings.exporter == "none":
+            self.ctx.services.register(Tracing, NoTracing())
+        else:
+            tracing = AppTracing(
                 tracing_settings,
                 service_name=tracing_settings.service_name or self.ctx.config.name,
                 environment=self.ctx.env,
+                settle=self.settle,
             )
-            for instance, database in self.ctx.app.registry.providers(Database).items():
-                engine = getattr(database, "engine", None)
-                if engine is not None:
-                    tracing.instrument_engine(
-                        engine, instance=instance, system=_db_system(database)
-                    )
             self.tracing = tracing
+            self.settle()
             add_processor(add_trace_ids)
-            self._instrument_httpx(tracing)
+            self._trace_outgoing_http(tracing)
+            self.ctx.services.register(Tracing, tracing)
+        self.started = True
         self.ctx.log.info(
             "observability.started",
             metrics=self.settings.metrics.path if self.settings.metrics.enabled else None,
             tracing=tracing_settings.exporter,
         )
 
-    def _instrument_httpx(self, tracing: Tracing) -> None:
+    def settle(self) -> bool:
+        """Instrument the database engines not instrumented yet; ``True`` once every
+        instance has started (no engine can appear any more)."""
+        tracing = self.tracing
+        if tracing is None:
+            return True
+        done = tracing.instrumented
+        for instance, database in list(self.ctx.app.registry.providers(Database).items()):
+            engine = getattr(database, "engine", None)
+            if engine is not None and id(engine.sync_engine) not in done:
+                tracing.instrument_engine(engine, instance=instance, system=_db_system(database))
+        return self.ctx.app.state not in ("created", "starting")
+
+    def _trace_outgoing_http(self, tracing: AppTracing) -> None:
         """Outgoing HTTP spans, when OpenTelemetry's httpx instrumentation is installed."""
-        try:
-            found = importlib.util.find_spec("opentelemetry.instrumentation.httpx") is not None
-        except ModuleNotFoundError:  # not even opentelemetry.instrumentation
-            found = False
-        if not found:
+        if not httpx_available():
             self.ctx.log.debug(
                 "observability.httpx_not_traced",
                 hint="install opentelemetry-instrumentation-httpx to trace outgoing requests",
             )
             return
-        module: Any = importlib.import_module("opentelemetry.instrumentation.httpx")
-        instrumentor = module.HTTPXClientInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=tracing.provider)
+        self.traces_outgoing_http = outgoing_http.join(tracing.provider)
+        if not self.traces_outgoing_http:
+            self.ctx.log.info(
+                "observability.httpx_instrumented_elsewhere",
+                detail="httpx was instrumented before this app started; left as it is",
+            )
 
     async def stop(self) -> None:
+        self.started = False
         tracing, self.tracing = self.tracing, None
         if tracing is not None:
+            if self.traces_outgoing_http:
+                outgoing_http.leave(tracing.provider)
+                self.traces_outgoing_http = False
             tracing.shutdown()
 
     async def health(self) -> Health:
         settings = self.settings
+        if not self.started:
+            return Health.down(reason="not started")
         return Health.up(
             metrics=settings.metrics.path if settings.metrics.enabled else None,
             tracing=settings.tracing.exporter,

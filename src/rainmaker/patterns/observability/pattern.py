@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.observability.settings import ObservabilitySettings
 
@@ -17,9 +18,10 @@ observability: Pattern[ObservabilitySettings] = Pattern(
     ),
     settings=ObservabilitySettings,
     factory="rainmaker.patterns.observability.module:ObservabilityModule",
-    # Starts once every provider it watches has started (and stops before them), so the
-    # database engines exist when their tracing listeners are attached.
-    starts_last=True,
+    # Patterns that trace their operations require Tracing (optionally), so this starts
+    # before them and stops after them; database engines that start later are
+    # instrumented once they exist (see ObservabilityModule.settle).
+    provides=[Tracing],
     examples=[
         {},
         {"metrics": {"path": "/internal/metrics", "access": "loopback"}},

@@ -2,7 +2,9 @@
 
 Each app builds its own :class:`~opentelemetry.sdk.trace.TracerProvider` (the global one
 is set once per process, and several apps may share a process) and hands its tracer to
-the ASGI middleware and the database listeners. The *current span*, though, is
+the ASGI middleware, the database listeners and, as the ``Tracing`` capability
+(:class:`AppTracing` is a :class:`~rainmaker.capabilities.tracing.SpanTracer`), to the
+patterns that trace their own operations (cache, storage, jobs). The *current span*, though, is
 OpenTelemetry's context variable, so :func:`add_trace_ids` reads it without knowing the
 app, and a child span started by a listener finds its parent whatever created it.
 
@@ -14,7 +16,8 @@ statement, with the statement text but never its parameters.
 from __future__ import annotations
 
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from opentelemetry import trace
@@ -26,14 +29,24 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from rainmaker.capabilities.tracing import AttributeValue
+from rainmaker.capabilities.tracing import SpanKind as SpanKindName
 from rainmaker.patterns.observability.settings import TracingSettings
 
 INSTRUMENTATION = "rainmaker.observability"
 _SPAN_KEY = "_rainmaker_span"
+_KINDS: dict[str, SpanKind] = {
+    "internal": SpanKind.INTERNAL,
+    "client": SpanKind.CLIENT,
+    "producer": SpanKind.PRODUCER,
+    "consumer": SpanKind.CONSUMER,
+}
+_propagator = TraceContextTextMapPropagator()
 
 
 def build_exporter(settings: TracingSettings) -> SpanExporter | None:
@@ -47,10 +60,22 @@ def build_exporter(settings: TracingSettings) -> SpanExporter | None:
     return None
 
 
-class Tracing:
-    """The tracer provider of one app and the engines it instruments."""
+class AppTracing:
+    """The tracer provider of one app, the engines it instruments, and the ``Tracing`` service.
 
-    def __init__(self, settings: TracingSettings, *, service_name: str, environment: str) -> None:
+    ``settle``, when given, is called before each pattern span until it returns ``True``:
+    the module uses it to instrument database engines that started after it (see
+    :meth:`~rainmaker.patterns.observability.module.ObservabilityModule.settle`).
+    """
+
+    def __init__(
+        self,
+        settings: TracingSettings,
+        *,
+        service_name: str,
+        environment: str,
+        settle: Callable[[], bool] | None = None,
+    ) -> None:
         self.provider = TracerProvider(
             resource=Resource.create(
                 {"service.name": service_name, "deployment.environment": environment}
@@ -62,6 +87,49 @@ class Tracing:
             self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self.tracer: Tracer = self.provider.get_tracer(INSTRUMENTATION)
         self._engines: list[tuple[Any, DatabaseListener]] = []
+        self._settle = settle
+
+    # -- the Tracing capability (SpanTracer) ------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def catch_up(self) -> None:
+        """Run ``settle`` until it reports the app started (one check afterwards)."""
+        if self._settle is not None and self._settle():
+            self._settle = None
+
+    def span(
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        *,
+        kind: SpanKindName = "internal",
+        parent: Mapping[str, str] | None = None,
+    ) -> AbstractContextManager[Span]:
+        """One operation as the current span (see ``SpanTracer.span``)."""
+        if self._settle is not None and self._settle():
+            self._settle = None
+        return self.tracer.start_as_current_span(
+            name,
+            context=_propagator.extract(parent) if parent else None,
+            kind=_KINDS[kind],
+            attributes=attributes,
+        )
+
+    def carrier(self) -> dict[str, str]:
+        """The current span's context as W3C trace-context headers."""
+        headers: dict[str, str] = {}
+        _propagator.inject(headers)
+        return headers
+
+    # -- databases ----------------------------------------------------------------------------
+
+    @property
+    def instrumented(self) -> frozenset[int]:
+        """``id()`` of every sync engine instrumented so far."""
+        return frozenset(id(engine) for engine, _ in self._engines)
 
     def instrument_engine(self, engine: AsyncEngine, *, instance: str, system: str) -> None:
         """Trace every statement ``engine`` runs (until :meth:`shutdown`)."""
@@ -75,6 +143,27 @@ class Tracing:
             listener.detach(sync_engine)
         self._engines.clear()
         self.provider.shutdown()
+
+
+class NoTracing:
+    """The ``Tracing`` service while tracing is off: records nothing, and says so."""
+
+    @property
+    def enabled(self) -> bool:
+        return False
+
+    def span(
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        *,
+        kind: SpanKindName = "internal",
+        parent: Mapping[str, str] | None = None,
+    ) -> AbstractContextManager[Span]:
+        return nullcontext(trace.INVALID_SPAN)
+
+    def carrier(self) -> dict[str, str]:
+        return {}
 
 
 class DatabaseListener:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rainmaker.capabilities.http import Http
 from rainmaker.capabilities.storage import ObjectStore, Storage
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.errors import StartupError, UnavailableError
 from rainmaker.kernel.health import Health
 from rainmaker.kernel.module import Module
@@ -81,6 +82,16 @@ class _StorageModule(Module[Any]):
             pattern_id=self.ctx.instance,
         )
 
+    def _register(self, store: ObjectStore, *, backend: str) -> None:
+        """Serve and register ``store`` as ``Storage``; wrapped in spans when tracing is on."""
+        tracer = self.ctx.services.get(Tracing)
+        if tracer is not None and tracer.enabled:
+            from rainmaker.patterns.storage.traced import TracedObjectStore
+
+            store = TracedObjectStore(store, tracer, backend=backend)
+        self._store = store
+        self.ctx.services.register(Storage, store)
+
     def _running_signer(self) -> UrlSigner:
         if self.signer is None:
             raise UnavailableError(
@@ -141,8 +152,7 @@ class LocalStorageModule(_StorageModule):
             chunk_size=settings.chunk_size,
             fsync=settings.fsync,
         )
-        self._store = store
-        self.ctx.services.register(Storage, store)
+        self._register(store, backend="local")
 
     async def stop(self) -> None:
         self._store = None
@@ -165,6 +175,7 @@ class S3StorageModule(_StorageModule):
         super().__init__(settings, ctx)
         self.endpoint = settings.endpoint_url or f"https://s3.{settings.region}.amazonaws.com"
         self._stack: contextlib.AsyncExitStack | None = None
+        self._s3: S3ObjectStore | None = None  # the bare store, even when traced
 
     async def start(self) -> None:
         """Open the client, check (or create) the bucket, register the store."""
@@ -213,19 +224,19 @@ class S3StorageModule(_StorageModule):
             await stack.aclose()
             raise
         self._stack = stack
-        self._store = store
-        self.ctx.services.register(Storage, store)
+        self._s3 = store
+        self._register(store, backend="s3")
 
     async def stop(self) -> None:
         """Close the client and its connection pool."""
         stack, self._stack = self._stack, None
-        self._store = None
+        self._store = self._s3 = None
         if stack is not None:
             await stack.aclose()
 
     async def health(self) -> Health:
         """``HeadBucket`` within a few seconds: up, or down with the reason."""
-        store: S3ObjectStore | None = self._store  # type: ignore[assignment]
+        store = self._s3
         if store is None:
             return Health.down(reason="not started")
         try:

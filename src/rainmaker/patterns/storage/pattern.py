@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rainmaker.capabilities.storage import Storage
+from rainmaker.capabilities.tracing import Tracing
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.storage.settings import LocalStorageSettings, S3StorageSettings
 
@@ -17,6 +18,7 @@ storage_local: Pattern[LocalStorageSettings] = Pattern(
     settings=LocalStorageSettings,
     factory="rainmaker.patterns.storage.module:LocalStorageModule",
     provides=[Storage],
+    requires=[Tracing.optional()],
     mount=MOUNT,
     examples=[
         {"root": "storage"},
@@ -40,6 +42,7 @@ storage_s3: Pattern[S3StorageSettings] = Pattern(
     settings=S3StorageSettings,
     factory="rainmaker.patterns.storage.module:S3StorageModule",
     provides=[Storage],
+    requires=[Tracing.optional()],
     mount=MOUNT,
     examples=[
         {"bucket": "acme-files", "region": "eu-west-1"},
