@@ -186,7 +186,9 @@ class DatabaseListener:
     def before(
         self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
     ) -> None:
-        if context is None:
+        if context is None or not trace.get_current_span().get_span_context().is_valid:
+            # Only statements inside a request, job or pattern span: a worker's polling query
+            # would otherwise make a root trace every poll interval.
             return
         operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
         span = self.tracer.start_span(
