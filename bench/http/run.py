@@ -100,10 +100,20 @@ Result = tuple[float, float, float]  # req/s, p99 ms, server CPU µs per request
 
 
 def measure(access_log: bool, args: argparse.Namespace) -> dict[str, list[Result]]:
-    results: dict[str, list[Result]] = {"handwritten": [], "composed": []}
-    servers = {kind: start(kind, access_log, args.set) for kind in results}
+    kinds = ["handwritten", "composed"]
+    return interleaved_rounds({kind: start(kind, access_log, args.set) for kind in kinds}, args)
+
+
+def interleaved_rounds(
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]], args: argparse.Namespace
+) -> dict[str, list[Result]]:
+    """wrk against every server, round after round in alternating order; then stop them.
+
+    Alternating the order spreads the machine's drift over every side alike.
+    """
+    results: dict[str, list[Result]] = {kind: [] for kind in servers}
     try:
-        for _, url in servers.values():  # warm up both
+        for _, url in servers.values():  # warm up every side
             wrk(url, 2, args.connections, args.threads)
         for round_no in range(args.rounds):
             order = list(results) if round_no % 2 == 0 else list(reversed(results))

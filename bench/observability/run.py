@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.http.run import cpu_seconds, free_port, wrk
+from bench.http.run import free_port, interleaved_rounds
 from bench.results import Result, write_results
 
 HERE = Path(__file__).resolve().parent
@@ -68,25 +67,7 @@ def main() -> None:
     if args.quick:
         args.rounds, args.seconds = 2, 4
     kinds = args.only
-    results: dict[str, list[tuple[float, float, float]]] = {kind: [] for kind in kinds}
-    servers = {kind: start(kind) for kind in kinds}
-    try:
-        for _, url in servers.values():
-            wrk(url, 2, args.connections, args.threads)
-        for round_no in range(args.rounds):
-            order = kinds if round_no % 2 == 0 else list(reversed(kinds))
-            for kind in order:
-                process, url = servers[kind]
-                cpu = cpu_seconds(process.pid)
-                rps, p99, requests = wrk(url, args.seconds, args.connections, args.threads)
-                cpu_us = (cpu_seconds(process.pid) - cpu) / requests * 1e6
-                results[kind].append((rps, p99, cpu_us))
-                print(f"  round {round_no + 1} {kind:<9} {rps:9.0f} req/s  p99 {p99:6.2f} ms"
-                      f"  cpu {cpu_us:6.1f} us/req", flush=True)
-    finally:
-        for process, _ in servers.values():
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+    results = interleaved_rounds({kind: start(kind) for kind in kinds}, args)
     base = statistics.median(r[0] for r in results[kinds[0]])
     print(f"\n{'config':<9} {'req/s':>9} {'ratio':>7} {'cpu us/req':>11}")
     rows = []
