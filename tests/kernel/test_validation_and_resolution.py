@@ -197,3 +197,32 @@ def test_unset_variable_is_not_reported_twice() -> None:
     text = problems_of(APP + '[patterns.db]\nuse = "fake-store"\npool_size = "${POOL}"\n')
     assert "1 problem" in text
     assert "POOL is not set" in text
+
+
+def test_start_order_is_the_same_in_every_process() -> None:
+    # Dependencies are sets; their hash order changes with PYTHONHASHSEED, the order must not.
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from tests.kernel.fakes import make_app\n"
+        "from rainmaker import Module, Pattern, Settings\n"
+        "from tests.kernel.fakes import catalog\n"
+        "edge = Pattern(id='fake-edge', version='1.0.0', name='e', settings=Settings,\n"
+        "               factory=Module, starts_last=True)\n"
+        "toml = '[app]\\nname = \"t\"\\n[patterns.web]\\nuse = \"fake-edge\"\\n' + ''.join(\n"
+        "    f'[patterns.s{i}]\\nuse = \"fake-store\"\\n' for i in range(8))\n"
+        "print(make_app(toml, patterns=catalog(edge)).order)\n"
+    )
+    orders = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout.strip()
+        for seed in range(6)
+    }
+    assert orders == {str([f"s{i}" for i in range(8)] + ["web"])}

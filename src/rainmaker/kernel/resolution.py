@@ -74,8 +74,15 @@ def resolve(instances: Sequence[Instance], catalog: Catalog) -> tuple[list[str],
         for name in last:
             graph[name].update(others)
 
+    # Add every node in composition order before any edge: the sorter emits equals in the
+    # order it first met them, and dependencies are sets (hash order changes per process).
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for name in graph:
+        sorter.add(name)
+    for name, dependencies in graph.items():
+        sorter.add(name, *dependencies)
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        order = list(sorter.static_order())
     except CycleError as exc:
         cycle: list[str] = list(reversed(exc.args[1]))
         problems.append(
