@@ -48,3 +48,16 @@ def test_new_refuses_bad_name_and_non_empty_folder(tmp_path: Path) -> None:
     result = rainmaker("new", "Bad Name", cwd=tmp_path)
     assert result.returncode == 2
     assert "invalid app name 'Bad Name'" in result.stderr
+
+
+def test_examples_starter_is_what_rainmaker_new_writes(tmp_path: Path) -> None:
+    # examples/starter is checked in as `rainmaker new starter` output (make demo ran it
+    # before the demo SaaS): keep the two from drifting apart.
+    starter = Path(__file__).resolve().parents[2] / "examples" / "starter"
+    created = rainmaker("new", "starter", "--dir", str(tmp_path / "starter"))
+    assert created.returncode == 0, created.stderr
+    written = {p.relative_to(tmp_path / "starter") for p in (tmp_path / "starter").rglob("*")}
+    for relative in sorted(p for p in written if (tmp_path / "starter" / p).is_file()):
+        assert (starter / relative).read_text() == (tmp_path / "starter" / relative).read_text(), (
+            f"examples/starter/{relative} differs from `rainmaker new starter`; regenerate it"
+        )

@@ -151,3 +151,28 @@ def test_missing_file_is_a_composition_error(tmp_path: Path) -> None:
         read_composition(tmp_path / "rainmaker.toml")
     assert "no composition file" in str(info.value)
     assert "rainmaker new" in info.value.problems[0].fix
+
+
+def test_env_example_writes_nested_tables_as_json_the_env_layer_reads() -> None:
+    import json as json_module
+
+    from pydantic import BaseModel, Field
+
+    from rainmaker.kernel.env_example import env_example
+
+    class Limits(BaseModel):
+        size: int = 5
+
+    class Outer(BaseModel):
+        limits: Limits = Field(default_factory=Limits, description="Limits.")
+
+    text = env_example("app", [("web", Outer)])
+    line = next(x for x in text.splitlines() if "RAINMAKER__WEB__LIMITS=" in x)
+    value = line.split("=", 1)[1]
+    assert json_module.loads(value) == {"size": 5}
+    composition = parse_composition(
+        '[app]\nname = "a"\n[patterns.web]\nuse = "x"\n',
+        root=Path("."),
+        environ={"RAINMAKER__WEB__LIMITS": value},
+    )
+    assert composition.instances["web"].values == {"limits": {"size": 5}}

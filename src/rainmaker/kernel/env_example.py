@@ -63,6 +63,8 @@ def _env_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
+    if isinstance(value, BaseModel):  # a nested settings table: JSON, as the env layer reads it
+        return value.model_dump_json()
     try:
         return json.dumps(value, default=str)
     except TypeError:
