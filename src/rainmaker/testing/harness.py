@@ -8,7 +8,8 @@ Three entry points, from the smallest to the largest:
 - :func:`load_pattern` composes one pattern with what it requires, filling every required
   capability with an embedded default (``Database`` -> ``database-sqlite`` in the test's
   folder, ``Cache`` -> ``cache-memory``, ``Storage`` -> ``storage-local``, ``Mailer`` ->
-  ``email-console``, ``Http`` -> ``framework-fastapi`` when the pattern has routes) unless the
+  ``email-console``, ``Jobs`` -> ``jobs-local``, ``Auth`` -> ``auth-jwt`` with a test-only
+  secret, ``Http`` -> ``framework-fastapi`` when the pattern has routes) unless the
   test names real ones, and gives back its module and services::
 
       async with load_pattern("greeter", {"greeting": "hi"}, root=tmp_path) as loaded:
@@ -114,6 +115,9 @@ def default_providers(root: Path) -> dict[str, dict[str, Any]]:
             "outbox": str(root / "outbox"),
         },
         "Jobs": {"use": "jobs-local"},
+        # auth-jwt is both the embedded and the production provider; the secret is only
+        # good for tests, so a pattern that requires Auth passes `pattern test` unaided.
+        "Auth": {"use": "auth-jwt", "secret": "harness-only-secret-0123456789abcdef0123"},
         "Http": {"use": HTTP_PATTERN},
     }
 
