@@ -6,30 +6,39 @@ The public API, for apps and pattern authors alike::
     app = rainmaker.load("rainmaker.toml", profile="production")   # an ASGI app
 
     from rainmaker import Pattern, Module, Settings, Capability, Health
+
+Names are imported on first use (PEP 562), so ``import rainmaker`` — and the pytest plugin,
+which every pytest run in an environment with rainmaker loads — stays cheap.
 """
 
-from rainmaker.kernel.application import Application
-from rainmaker.kernel.capability import Capability, Provision, Requirement
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import (
-    CompositionError,
-    ConflictError,
-    DependencyError,
-    ForbiddenError,
-    InvalidInputError,
-    NotFoundError,
-    PatternError,
-    Problem,
-    RateLimitedError,
-    SettingsError,
-    StartupError,
-    UnauthorizedError,
-    UnavailableError,
-)
-from rainmaker.kernel.health import Health, Status
-from rainmaker.kernel.loading import load
-from rainmaker.kernel.module import Middleware, Module
-from rainmaker.kernel.pattern import Pattern, Settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rainmaker.kernel.application import Application
+    from rainmaker.kernel.capability import Capability, Provision, Requirement
+    from rainmaker.kernel.context import AppContext
+    from rainmaker.kernel.errors import (
+        CompositionError,
+        ConflictError,
+        DependencyError,
+        ForbiddenError,
+        InvalidInputError,
+        NotFoundError,
+        PatternError,
+        Problem,
+        RateLimitedError,
+        SettingsError,
+        StartupError,
+        UnauthorizedError,
+        UnavailableError,
+    )
+    from rainmaker.kernel.health import Health, Status
+    from rainmaker.kernel.loading import load
+    from rainmaker.kernel.module import Middleware, Module
+    from rainmaker.kernel.pattern import Pattern, Settings
 
 __version__ = "0.1.0"
 
@@ -60,3 +69,45 @@ __all__ = [
     "UnavailableError",
     "load",
 ]
+
+# Where each public name lives; ``__getattr__`` imports it on first access.
+_EXPORTS: dict[str, str] = {
+    "Application": "rainmaker.kernel.application",
+    "Capability": "rainmaker.kernel.capability",
+    "Provision": "rainmaker.kernel.capability",
+    "Requirement": "rainmaker.kernel.capability",
+    "AppContext": "rainmaker.kernel.context",
+    "CompositionError": "rainmaker.kernel.errors",
+    "ConflictError": "rainmaker.kernel.errors",
+    "DependencyError": "rainmaker.kernel.errors",
+    "ForbiddenError": "rainmaker.kernel.errors",
+    "InvalidInputError": "rainmaker.kernel.errors",
+    "NotFoundError": "rainmaker.kernel.errors",
+    "PatternError": "rainmaker.kernel.errors",
+    "Problem": "rainmaker.kernel.errors",
+    "RateLimitedError": "rainmaker.kernel.errors",
+    "SettingsError": "rainmaker.kernel.errors",
+    "StartupError": "rainmaker.kernel.errors",
+    "UnauthorizedError": "rainmaker.kernel.errors",
+    "UnavailableError": "rainmaker.kernel.errors",
+    "Health": "rainmaker.kernel.health",
+    "Status": "rainmaker.kernel.health",
+    "load": "rainmaker.kernel.loading",
+    "Middleware": "rainmaker.kernel.module",
+    "Module": "rainmaker.kernel.module",
+    "Pattern": "rainmaker.kernel.pattern",
+    "Settings": "rainmaker.kernel.pattern",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rainmaker' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -139,7 +139,8 @@ def upgrade(
         console.print("[green]✓[/] everything is up to date")
 
 
-@db_app.command("downgrade")
+# ignore_unknown_options: "-1" is a revision, not an option.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, '-1' or 'base'.")],
     pattern: RequiredPattern,

@@ -56,7 +56,9 @@ def build(
             hint="pip install 'rainmaker-patterns[docs]'",
         ) from exc
     path = find_composition(app)
-    application = load_app(app, profile, set_) if path.exists() else None
+    # A folder that has no rainmaker.toml documents the installed patterns; an --app that
+    # does not exist at all is a mistake, reported like every other command reports it.
+    application = load_app(app, profile, set_) if path.exists() or not app.exists() else None
     target = out if out is not None else path.parent / "site"
     try:
         written = build_site(target, application=application, guides=guides)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,8 +22,8 @@ from rich.table import Table
 
 from rainmaker.cli.options import CURRENT_FOLDER, AppOption, ProfileOption, SetOption, load_app
 from rainmaker.kernel.application import Application
-from rainmaker.kernel.catalog import Catalog
-from rainmaker.kernel.composition import env_name, read_composition
+from rainmaker.kernel.catalog import LOCAL, Catalog
+from rainmaker.kernel.composition import env_name, find_composition, read_composition
 from rainmaker.kernel.errors import CompositionError, PatternError, Problem
 from rainmaker.kernel.lock import LOCK_FILE, drift, lock_entries, read_lock
 from rainmaker.kernel.pattern import Pattern
@@ -280,9 +281,22 @@ def list_patterns() -> None:
         raise CompositionError(catalog.problems, where="the installed patterns")
 
 
-def pattern_info(pattern_id: Annotated[str, typer.Argument(help="The pattern id.")]) -> None:
+def pattern_info(
+    pattern_id: Annotated[str, typer.Argument(help="The pattern id.")],
+    app: Annotated[
+        Path | None,
+        typer.Option("--app", help="Also look among this app's local patterns."),
+    ] = None,
+) -> None:
     """Settings (defaults, descriptions, environment names), provides, requires and examples."""
     catalog = Catalog.installed()
+    if app is not None:
+        composition = read_composition(find_composition(app))
+        if composition.problems:
+            raise CompositionError(composition.problems)
+        catalog.add_local(composition.app.local_patterns, composition.root)
+        if local_problems := catalog.problems_by_id.get(LOCAL):
+            raise CompositionError(local_problems)
     pattern = catalog.get(pattern_id)
     if pattern is None:
         from rainmaker.kernel.suggest import did_you_mean

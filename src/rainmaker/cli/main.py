@@ -9,25 +9,41 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from rainmaker.cli import db, deploy, docs, inspect, lock, new, pattern, run, worker
 from rainmaker.cli.render import err_console, print_composition_error, print_pattern_error
 from rainmaker.kernel.errors import CompositionError, PatternError
+from rainmaker.kernel.install_hint import install_hint
 
 app = typer.Typer(
     name="rainmaker",
     help="Compose production Python backends from tested patterns.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 _debug = False
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from rainmaker import __version__
+
+        typer.echo(f"rainmaker {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for failures."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
 ) -> None:
     global _debug
     _debug = debug
@@ -38,9 +54,13 @@ for command_module in (new, inspect, lock, pattern, run, worker, db, docs, deplo
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the command and turn errors into exit codes."""
+    """Console entry point: run the command and turn errors into exit codes.
+
+    Click runs in standalone mode, so its usage errors print their own message and exit 2,
+    and ``typer.Exit(n)`` becomes exit code ``n``; only our errors and surprises land here.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="rainmaker")
     except CompositionError as error:
         print_composition_error(error)
         _maybe_traceback()
@@ -49,21 +69,22 @@ def main(argv: list[str] | None = None) -> None:
         print_pattern_error(error)
         _maybe_traceback()
         sys.exit(1)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         err_console.print("[yellow]aborted[/]")
         sys.exit(130)
-    except Exception as error:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    except Exception as error:
         if _debug:
             raise
-        err_console.print(f"[bold red]✗ unexpected error:[/] {type(error).__name__}: {error}")
-        err_console.print("  run again with --debug for the traceback")
+        missing = error.name if isinstance(error, ModuleNotFoundError) else None
+        hint = install_hint("rainmaker-patterns", missing)
+        if hint is not None:
+            err_console.print(f"[bold red]✗[/] this command needs {missing!r} (not installed)")
+            err_console.print(f"  fix: {escape(hint)}")
+        else:
+            err_console.print(
+                f"[bold red]✗ unexpected error:[/] {type(error).__name__}: {error}"
+            )
+            err_console.print("  run again with --debug for the traceback")
         sys.exit(1)
 
 

@@ -177,6 +177,8 @@ Composed by [Rainmaker](https://pypi.org/project/rainmaker-patterns/) from patte
 
     rainmaker run            # serve on http://127.0.0.1:8000 (docs at /docs)
     rainmaker plan           # what runs, in which order, which routes
+
+    pip install "rainmaker-patterns[testing]"   # pytest and the harness, once
     python -m pytest tests   # the app's tests
 
 Settings live in `rainmaker.toml`; every one can be overridden from the environment

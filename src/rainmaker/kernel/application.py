@@ -27,6 +27,7 @@ from rainmaker.kernel.composition import Composition
 from rainmaker.kernel.context import AppContext
 from rainmaker.kernel.errors import PatternError, StartupError
 from rainmaker.kernel.health import Health, HealthReport, InstanceHealth, Status
+from rainmaker.kernel.install_hint import install_hint
 from rainmaker.kernel.instance import Instance
 from rainmaker.kernel.logging import configure_logging
 from rainmaker.kernel.registry import ServiceRegistry, Services
@@ -115,9 +116,19 @@ class Application:
                 raise StartupError(
                     f"{instance.name} ({instance.pattern.id}) could not be built: {exc}",
                     pattern_id=instance.name,
+                    hint=self._missing_library_hint(instance.pattern.id, exc),
                     cause=exc,
                 ) from exc
         self._built = True
+
+    def _missing_library_hint(self, pattern_id: str, error: Exception) -> str | None:
+        """For a library the pattern imports but nothing installed: the pip command."""
+        if not isinstance(error, ModuleNotFoundError):
+            return None
+        distribution = self.catalog.distributions.get(pattern_id)
+        return install_hint(distribution, error.name) or (
+            f"install the package that provides the module {error.name!r}"
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ class Catalog:
     def __init__(self, patterns: Iterable[Pattern[Any]] = ()) -> None:
         self._patterns: dict[str, Pattern[Any]] = {}
         self.origins: dict[str, str] = {}
+        # The distribution that declares each pattern, for install hints.
+        self.distributions: dict[str, str] = {}
         self.problems: list[Problem] = []
         # Problems by the pattern id they concern: a broken package only fails the apps
         # that use it.
@@ -53,6 +55,8 @@ class Catalog:
                 )
                 continue
             catalog.add(pattern, origin=origin, declared_id=entry.name)
+            if entry.dist is not None:
+                catalog.distributions.setdefault(entry.name, entry.dist.name)
         return catalog
 
     def add(self, pattern: Any, *, origin: str, declared_id: str | None = None) -> None:
