@@ -61,7 +61,7 @@ def test_create_test_validate_publish_install_compose_serve(tmp_path: Path) -> N
     assert code == 0, output
 
     # publish runs validate and test first; its output carries the test summary.
-    code, output = invoke("pattern", "publish", str(package), "--repository", str(index))
+    code, output = invoke("pattern", "publish", str(package), "--to", str(index))
     assert code == 0, output
     assert "✓ lifecycle conformance: 6 passed" in output
     assert "✓ package tests: 2 passed" in output
@@ -69,13 +69,13 @@ def test_create_test_validate_publish_install_compose_serve(tmp_path: Path) -> N
     files = sorted(p.name for p in (index / "simple" / "greeter").iterdir())
     assert files == [
         "greeter-0.1.0-py3-none-any.whl",
-        "greeter-0.1.0.settings-schema.json",
+        "greeter-0.1.0.pattern-manifest.json",
         "greeter-0.1.0.tar.gz",
         "index.html",
     ]
 
     code, output = invoke(
-        "pattern", "publish", str(package), "--repository", str(index), "--skip-tests"
+        "pattern", "publish", str(package), "--to", str(index), "--skip-tests"
     )
     assert code == 1
     assert "greeter 0.1.0 is already published" in output

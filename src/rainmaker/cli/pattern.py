@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from rich.console import Console
 from rich.markup import escape
 
@@ -109,22 +109,136 @@ def create(
     console.print(f"next: rainmaker pattern test {folder} && rainmaker pattern validate {folder}")
 
 
-def validate(target: TargetArgument = ".") -> None:
+AgainstOption = Annotated[
+    str | None,
+    typer.Option(
+        "--against",
+        help="Compare with what is published: an index (a folder, or a file:// or "
+        "http(s):// simple-index URL; its latest release below this version), or a published "
+        "VERSION in the --index.",
+    ),
+]
+IndexOption = Annotated[
+    str | None,
+    typer.Option(
+        "--index",
+        help="The index holding --against VERSION (default: $PIP_INDEX_URL, else PyPI); for "
+        "publish --url/--repository, the simple index to check the upload against.",
+    ),
+]
+
+
+def validate(
+    target: TargetArgument = ".", against: AgainstOption = None, index: IndexOption = None
+) -> None:
     """Static checks, one line per finding: metadata, semver, entry point, settings,
-    migrations, import weight, requirements and version ranges."""
+    migrations, import weight, requirements and version ranges. With --against, also the
+    compatibility with a published release and whether the version announces it."""
     from rainmaker.testing.validation import validate as find
 
+    resolved = _against(against, index) if against is not None else None
     with (
         tempfile.TemporaryDirectory(prefix="rm-validate-") as work,
         _target(target, Path(work)) as opened,
     ):
         findings = find(opened.patterns, package=opened.package, env=opened.env)
+        manifest = _manifest(opened) if resolved is not None else None
+    for finding in findings:
+        console.print(f"[red]✗[/] {escape(finding.line())}")
+    compatible = True
+    if resolved is not None:
+        if opened.package is None:
+            err_console.print(
+                "[bold red]✗[/] --against compares a package folder with its published "
+                "releases; give the folder, not an installed pattern id"
+            )
+            raise typer.Exit(2)
+        if manifest is None:
+            console.print("[red]✗[/] compatibility not checked: no pattern loads")
+            compatible = False
+        else:
+            compatible = _compatible(manifest, *resolved)
     if findings:
-        for finding in findings:
-            console.print(f"[red]✗[/] {escape(finding.line())}")
         console.print(f"[bold red]{len(findings)} finding(s)[/] in {escape(opened.label)}")
+    if findings or not compatible:
         raise typer.Exit(1)
     console.print(f"[green]✓[/] {escape(opened.label)}: no findings")
+
+
+def _against(against: str, index: str | None) -> tuple[Any, Version | None]:
+    """``--against``: an index (folder or URL), or a version in ``--index``."""
+    from rainmaker.testing.publishing import PublishError, default_index, open_index
+
+    try:
+        if "://" in against or Path(against).is_dir():
+            if index is not None:
+                err_console.print("[bold red]✗[/] --index goes with --against VERSION only")
+                raise typer.Exit(2)
+            return open_index(against), None
+        try:
+            version = Version(against)
+        except InvalidVersion:
+            err_console.print(
+                f"[bold red]✗[/] --against {escape(against)}: no such folder, and not a "
+                "version; give an index folder, a file:// or http(s):// simple-index URL, or a "
+                "published version (with --index)"
+            )
+            raise typer.Exit(2) from None
+        return open_index(index or default_index()), version
+    except PublishError as error:
+        err_console.print(f"[bold red]✗[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+
+
+def _manifest(opened: Target) -> Any | None:
+    """The manifest of the opened package (``None`` when none of its patterns loads)."""
+    from rainmaker.testing.manifest import manifest_of
+
+    if opened.package is None or not opened.patterns:
+        return None
+    return manifest_of(opened.package.name, opened.package.version, opened.patterns)
+
+
+_MARKS = {
+    "breaking": "[red]✗[/]",
+    "addition": "[green]+[/]",
+    "unchanged": "[green]✓[/]",
+    "unknown": "[yellow]?[/]",
+}
+
+
+def _compatible(manifest: Any, index: Any, version: Version | None) -> bool:
+    """Compare ``manifest`` with the index's release and print the verdict."""
+    from rainmaker.testing.publishing import PublishError, RefusedRelease, check_release
+
+    refused = ""
+    try:
+        comparison = check_release(index, manifest, against=version)
+    except RefusedRelease as error:
+        comparison, refused = error.comparison, str(error)
+    except PublishError as error:
+        console.print(f"[red]✗[/] {escape(str(error))}")
+        return False
+    _print_comparison(manifest, comparison)
+    if refused:
+        console.print(f"[red]✗[/] {escape(refused)}")
+        return False
+    return True
+
+
+def _print_comparison(manifest: Any, comparison: Any) -> None:
+    for pattern_id, entry in sorted(manifest.patterns.items()):
+        for note in entry.notes:
+            console.print(f"[blue]i[/] {escape(pattern_id)}: {escape(note)}")
+    if comparison.previous is None or not comparison.changes:
+        console.print(f"[blue]i[/] {escape(comparison.note)}")
+        return
+    console.print(
+        f"compared with {escape(manifest.distribution)} {comparison.previous} in "
+        f"{escape(comparison.index)}:"
+    )
+    for change in comparison.changes:
+        console.print(f"  {_MARKS[change.kind]} {escape(change.line())}")
 
 
 def test(
@@ -182,66 +296,123 @@ def run_pattern_tests(target: str, settings: str | None, *, verbose: bool = Fals
 
 def publish(
     target: Annotated[str, typer.Argument(help="The pattern package folder.")] = ".",
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="Write into this folder, a PEP 503 simple index."),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Upload with twine to this upload URL.")
+    ] = None,
     repository: Annotated[
-        str,
-        typer.Option("--repository", help="A folder (PEP 503 simple index) or an upload URL."),
-    ] = "",
+        str | None,
+        typer.Option(
+            "--repository", help="Upload with twine to this repository named in ~/.pypirc."
+        ),
+    ] = None,
+    index: IndexOption = None,
     skip_tests: Annotated[
         bool, typer.Option("--skip-tests", help="Do not run `pattern test` first.")
     ] = False,
+    no_isolation: Annotated[
+        bool,
+        typer.Option(
+            "--no-isolation",
+            help="Build with the build backend installed here instead of a fresh environment "
+            "from [build-system] (for machines that cannot reach an index).",
+        ),
+    ] = False,
 ) -> None:
-    """Validate, test, build (sdist and wheel) and publish to a folder index or a URL."""
+    """Validate, check compatibility with the target, test, build (sdist and wheel from it,
+    in isolation) and publish to a folder index or upload with twine."""
     from rainmaker.testing.publishing import (
+        KNOWN_SIMPLE_INDEXES,
         FolderIndex,
         PublishError,
         build,
-        check_release,
-        settings_schemas,
+        check_build_system,
+        open_index,
+        release_stem,
         upload,
     )
     from rainmaker.testing.validation import validate as find
 
-    if not repository:
-        err_console.print("[bold red]✗[/] give --repository DIR or --repository URL")
+    targets = [given for given in (to, url, repository) if given is not None]
+    if len(targets) != 1:
+        err_console.print(
+            "[bold red]✗[/] give one of --to DIR (a folder index), --url URL (an upload URL) "
+            "or --repository NAME (a repository in ~/.pypirc)"
+        )
+        raise typer.Exit(2)
+    if repository is not None and ("/" in repository or Path(repository).is_dir()):
+        err_console.print(
+            f"[bold red]✗[/] --repository names a repository of ~/.pypirc; to write the folder "
+            f"index {escape(repository)}, give --to {escape(repository)}"
+        )
+        raise typer.Exit(2)
+    if url is not None and not url.startswith(("http://", "https://")):
+        err_console.print(f"[bold red]✗[/] --url {escape(url)} is not an http(s) upload URL")
         raise typer.Exit(2)
     if not Path(target).is_dir():
         err_console.print(f"[bold red]✗[/] {escape(target)} is not a package folder")
         raise typer.Exit(2)
+    folder = FolderIndex.at(to) if to is not None else None
+    upload_to = repository or url or ""
+    try:
+        check_build_system(Path(target).resolve())
+        if folder is not None:
+            checked_in: Any = folder
+        else:
+            simple = index or KNOWN_SIMPLE_INDEXES.get(upload_to)
+            checked_in = open_index(simple) if simple else None
+    except PublishError as error:
+        err_console.print(f"[bold red]✗ not published:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
     with (
         tempfile.TemporaryDirectory(prefix="rm-publish-") as work,
         _target(target, Path(work)) as opened,
     ):
         findings = find(opened.patterns, package=opened.package, env=opened.env)
-        schemas = settings_schemas(opened.patterns)
-    if findings:
+        manifest = _manifest(opened)
+    package = opened.package
+    assert package is not None  # a folder target always has its package
+    if findings or manifest is None:
         for finding in findings:
             console.print(f"[red]✗[/] {escape(finding.line())}")
         err_console.print("[bold red]✗ not published:[/] `pattern validate` has findings")
         raise typer.Exit(1)
-    if not skip_tests and not run_pattern_tests(target, None):
-        err_console.print("[bold red]✗ not published:[/] `pattern test` failed")
-        raise typer.Exit(1)
-    package = opened.package
-    assert package is not None
-    version = Version(package.version)
-    is_url = "://" in repository
-    index = None if is_url else FolderIndex(Path(repository))
     try:
-        if index is not None:
-            check_release(index, package.name, version, schemas)
+        if folder is not None:
+            folder.check_writable(package.name)
+        if checked_in is None:
+            console.print(
+                f"[yellow]![/] not checked against {escape(upload_to)}: give --index with its "
+                "simple index URL to refuse a version already there or an unannounced change"
+            )
+        elif not _compatible(manifest, checked_in, None):
+            err_console.print(
+                "[bold red]✗ not published:[/] the release is not compatible with what "
+                f"{escape(checked_in.label)} holds"
+            )
+            raise typer.Exit(1)
+        if not skip_tests and not run_pattern_tests(target, None):
+            err_console.print("[bold red]✗ not published:[/] `pattern test` failed")
+            raise typer.Exit(1)
         with tempfile.TemporaryDirectory(prefix="rm-dist-") as dist:
-            artifacts = build(package.root, Path(dist))
-            if index is None:
-                upload(artifacts, repository)
+            artifacts = build(package.root, Path(dist), isolation=not no_isolation)
+            if folder is None:
+                upload(artifacts, repository=repository, url=url)
             else:
-                index.add(package.name, version, artifacts, schemas)
+                folder.add(package.name, Version(package.version), artifacts, manifest)
             names = f"{artifacts.sdist.name}, {artifacts.wheel.name}"
     except PublishError as error:
         err_console.print(f"[bold red]✗ not published:[/] {escape(str(error))}")
         raise typer.Exit(1) from None
-    where = (
-        repository
-        if index is None
-        else f"{index.simple} (pip --index-url file://{index.simple.resolve()})"
-    )
+    if folder is None:
+        where = upload_to
+    else:
+        stem = release_stem(package.name, package.version)
+        where = (
+            f"{folder.simple} (pip --index-url {folder.simple.resolve().as_uri()}), "
+            f"manifest {stem}.pattern-manifest.json"
+        )
     console.print(f"[green]✓[/] published {escape(opened.label)}: {names} -> {escape(where)}")

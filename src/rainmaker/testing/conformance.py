@@ -33,7 +33,7 @@ import threading
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ import pytest
 from rainmaker.kernel.health import Health, Status
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.testing.harness import LoadedPattern, load_pattern
+from rainmaker.testing.schema_docs import undocumented_fields
 
 CYCLES = 20
 # Traced allocations that may survive CYCLES start/stop cycles: room for caches that fill
@@ -108,37 +109,6 @@ def check_settings_schema(pattern: Pattern[Any]) -> dict[str, Any]:
             "add Field(description=...)"
         )
     return schema
-
-
-def undocumented_fields(schema: Mapping[str, Any]) -> list[str]:
-    """Dotted names of the schema's properties (nested models too) without a description."""
-    definitions = schema.get("$defs", {})
-    missing: list[str] = []
-
-    def visit(node: Mapping[str, Any], prefix: str, seen: frozenset[str]) -> None:
-        for name, prop in node.get("properties", {}).items():
-            dotted = f"{prefix}{name}"
-            if not prop.get("description"):
-                missing.append(dotted)
-            for ref in _refs(prop):
-                target = ref.rsplit("/", 1)[-1]
-                if target in definitions and target not in seen:
-                    visit(definitions[target], f"{dotted}.", seen | {target})
-
-    visit(schema, "", frozenset())
-    return missing
-
-
-def _refs(prop: Mapping[str, Any]) -> Iterable[str]:
-    if "$ref" in prop:
-        yield prop["$ref"]
-    for key in ("anyOf", "allOf", "oneOf"):
-        for option in prop.get(key, ()):
-            yield from _refs(option)
-    if isinstance(prop.get("items"), Mapping):
-        yield from _refs(prop["items"])
-    if isinstance(prop.get("additionalProperties"), Mapping):
-        yield from _refs(prop["additionalProperties"])
 
 
 def check_examples(pattern: Pattern[Any]) -> None:

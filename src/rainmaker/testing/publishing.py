@@ -1,115 +1,240 @@
 """``rainmaker pattern publish``: build, check against what is published, then publish.
 
-Artifacts are built with the standard tooling (``python -m build``, sdist and wheel), then
-either uploaded with twine to an index URL, or written into a folder laid out as a
-PEP 503 simple index (``DIR/simple/<project>/``) that ``pip install --index-url
-file://DIR/simple`` reads. Next to each release in a folder index lies
-``<dist>-<version>.settings-schema.json``: the JSON Schema of every pattern's settings, so
-the next release can be compared with it.
+Building
+    The sdist and the wheel are built the way ``python -m build`` builds them: in a fresh
+    isolated environment holding only the package's own ``[build-system] requires``, the
+    wheel from the sdist (so a file missing from the sdist fails here, not on a user's
+    machine). ``isolation=False`` builds with the backend installed in this environment
+    instead, for machines that cannot reach an index.
 
-Refused: a version that the folder already holds, and a backward-incompatible settings
-change (a field removed or retyped, a new required field) without a major version bump
-(for ``0.x``, a minor bump), compared with the latest published version.
+Publishing
+    Either to a folder laid out as a PEP 503 simple index (``DIR/simple/<project>/``, read by
+    ``pip install --index-url file://DIR/simple``), with the release's pattern manifest
+    (:mod:`rainmaker.testing.manifest`) beside it; or uploaded with twine to a repository
+    named in ``~/.pypirc`` or to an upload URL.
+
+Checking
+    Against the index it goes to (a folder, or the simple index of an upload target): a
+    version already there, or lower than the latest there, is refused, and so is a change
+    :mod:`rainmaker.testing.compatibility` classifies as breaking without a major bump (or
+    an addition without a minor one).
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-import json
+import importlib.util
+import logging
+import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import tarfile
+import tempfile
+import tomllib
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Literal, Protocol
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from rainmaker.kernel.pattern import Pattern
+from rainmaker.testing.compatibility import Change, compare, refusal
+from rainmaker.testing.manifest import (
+    LEGACY_SCHEMA_SUFFIX,
+    MANIFEST_SUFFIX,
+    Manifest,
+    ManifestError,
+    from_settings_schemas,
+)
 
-SCHEMA_SUFFIX = ".settings-schema.json"
+TESTING_HINT = 'pip install "rainmaker-patterns[testing]"'
+PUBLISH_HINT = 'pip install "rainmaker-patterns[publish]"'
+# Simple indexes of the repositories twine knows by name, to check uploads against.
+KNOWN_SIMPLE_INDEXES = {
+    "pypi": "https://pypi.org/simple/",
+    "testpypi": "https://test.pypi.org/simple/",
+    "https://upload.pypi.org/legacy/": "https://pypi.org/simple/",
+    "https://test.pypi.org/legacy/": "https://test.pypi.org/simple/",
+}
+FETCH_TIMEOUT = 30.0
 
 
 class PublishError(Exception):
     """Publishing was refused or failed; the message says why and what to do."""
 
 
+def release_stem(name: str, version: Version | str) -> str:
+    """``my_pattern-1.2.0``: how wheels (and the manifest beside them) spell a release."""
+    return f"{canonicalize_name(name).replace('-', '_')}-{version}"
+
+
+# -- building -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Artifacts:
-    """What ``python -m build`` produced."""
+    """The sdist and the wheel of one release."""
 
     sdist: Path
     wheel: Path
 
 
-def build(package_root: Path, out: Path) -> Artifacts:
-    """Build sdist and wheel of the package at ``package_root`` into ``out``.
+def check_build_system(package_root: Path) -> None:
+    """Refuse a ``pyproject.toml`` without a ``[build-system]`` naming its backend.
 
-    ``--no-isolation`` builds with the backend installed here: no network needed, and the
-    same setuptools the tests ran with.
+    Without one, build tools fall back to whatever setuptools happens to be around (the
+    "legacy" backend): a build that works here and nowhere else.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(package_root)],
-        capture_output=True,
-        text=True,
+    pyproject = package_root / "pyproject.toml"
+    try:
+        table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("build-system")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PublishError(f"{pyproject} cannot be read: {exc}") from None
+    missing = (
+        "has no [build-system] table"
+        if not isinstance(table, dict)
+        else "[build-system] has no requires"
+        if not table.get("requires")
+        else "[build-system] has no build-backend"
+        if not table.get("build-backend")
+        else ""
     )
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise PublishError(f"python -m build failed:\n{tail}")
-    sdists = sorted(out.glob("*.tar.gz"))
-    wheels = sorted(out.glob("*.whl"))
-    if not sdists or not wheels:
-        raise PublishError(f"python -m build wrote no sdist and wheel into {out}")
-    return Artifacts(sdists[-1], wheels[-1])
+    if missing:
+        raise PublishError(
+            f"{pyproject} {missing}; add\n"
+            "  [build-system]\n"
+            '  requires = ["setuptools>=77"]\n'
+            '  build-backend = "setuptools.build_meta"\n'
+            "(or the backend you use: hatchling, flit-core, pdm-backend…)"
+        )
 
 
-# -- schemas ----------------------------------------------------------------------------------
+def build(package_root: Path, out: Path, *, isolation: bool = True) -> Artifacts:
+    """Build the sdist, then the wheel from it, of the package at ``package_root``.
+
+    With ``isolation`` (the default, as ``python -m build``) each build runs in a fresh
+    environment with only the package's ``[build-system] requires``, installed by pip from
+    the indexes pip is configured with.
+    """
+    check_build_system(package_root)
+    if importlib.util.find_spec("build") is None:
+        raise PublishError(f"building needs the `build` package: {TESTING_HINT}")
+    out.mkdir(parents=True, exist_ok=True)
+    with _quiet_build_logs(), warnings.catch_warnings():
+        # The backend's warnings (setuptools' "beta" notices) are build chatter, not news.
+        warnings.simplefilter("ignore")
+        sdist = _build_one(package_root, "sdist", out, isolation)
+        with tempfile.TemporaryDirectory(prefix="rm-sdist-") as unpacked:
+            with tarfile.open(sdist) as archive:
+                archive.extractall(unpacked, filter="data")
+            roots = [p for p in Path(unpacked).iterdir() if p.is_dir()]
+            if len(roots) != 1:
+                raise PublishError(f"{sdist.name} does not hold one top-level folder")
+            wheel = _build_one(roots[0], "wheel", out, isolation)
+    return Artifacts(sdist, wheel)
 
 
-def settings_schemas(patterns: Mapping[str, Pattern[Any]]) -> dict[str, Any]:
-    """``pattern id -> settings JSON Schema`` for a release."""
-    return {pid: p.settings.model_json_schema() for pid, p in sorted(patterns.items())}
+def _build_one(
+    source: Path, distribution: Literal["sdist", "wheel"], out: Path, isolation: bool
+) -> Path:
+    from build import BuildBackendException, BuildException, ProjectBuilder
+    from build.env import DefaultIsolatedEnv
+    from pyproject_hooks import quiet_subprocess_runner
+
+    try:
+        if not isolation:
+            builder = ProjectBuilder(source, runner=quiet_subprocess_runner)
+            missing = builder.check_dependencies(distribution)
+            if missing:
+                names = sorted({str(chain[0]) for chain in missing})
+                raise PublishError(
+                    f"building without isolation needs {', '.join(names)} installed here: "
+                    f"pip install {' '.join(repr(n) for n in names)}"
+                )
+            return Path(builder.build(distribution, out))
+        with DefaultIsolatedEnv() as env:
+            builder = ProjectBuilder.from_isolated_env(env, source, runner=quiet_subprocess_runner)
+            try:
+                env.install(builder.build_system_requires)
+                env.install(builder.get_requires_for_build(distribution))
+            except subprocess.CalledProcessError as exc:
+                raise PublishError(_isolation_failed(builder.build_system_requires, exc)) from None
+            return Path(builder.build(distribution, out))
+    except BuildBackendException as exc:
+        inner = exc.exception
+        output = b""
+        if isinstance(inner, subprocess.CalledProcessError):
+            output = (inner.stdout or b"") + (inner.stderr or b"")
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        tail = "\n".join(text.strip().splitlines()[-15:]) or str(exc)
+        raise PublishError(
+            f"the build backend failed to build the {distribution}:\n{tail}"
+        ) from None
+    except BuildException as exc:
+        raise PublishError(f"{source / 'pyproject.toml'}: {exc}") from None
 
 
-def _field_type(prop: Mapping[str, Any]) -> str:
-    """A comparable signature of a property's type (ignoring descriptions and defaults)."""
-    keep = {k: prop[k] for k in ("type", "$ref", "anyOf", "oneOf", "allOf", "items", "enum",
-                                 "const", "format") if k in prop}  # fmt: skip
-    return json.dumps(keep, sort_keys=True)
+def _isolation_failed(requires: set[str], exc: subprocess.CalledProcessError) -> str:
+    stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+    reason = next(
+        (line.strip() for line in reversed(stderr.splitlines()) if line.startswith("ERROR")),
+        stderr.strip().splitlines()[-1] if stderr.strip() else f"pip exited with {exc.returncode}",
+    )
+    wanted = " ".join(repr(r) for r in sorted(requires))
+    return (
+        f"the isolated build environment could not be made: pip could not install the "
+        f"package's [build-system] requires ({', '.join(sorted(requires))}): {reason}\n"
+        "  offline or behind a mirror: make them reachable (PIP_INDEX_URL / PIP_FIND_LINKS), "
+        f"or install them here (pip install {wanted}) and publish with --no-isolation"
+    )
 
 
-def incompatibilities(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Backward-incompatible differences between two releases' settings schemas."""
-    found = []
-    for pattern_id, old_schema in old.items():
-        new_schema = new.get(pattern_id)
-        if new_schema is None:
-            found.append(f"pattern {pattern_id} was removed")
-            continue
-        old_props = old_schema.get("properties", {})
-        new_props = new_schema.get("properties", {})
-        for name, prop in old_props.items():
-            if name not in new_props:
-                found.append(f"{pattern_id}: setting {name!r} was removed")
-            elif _field_type(prop) != _field_type(new_props[name]):
-                found.append(f"{pattern_id}: setting {name!r} changed type")
-        newly_required = set(new_schema.get("required", [])) - set(old_schema.get("required", []))
-        for name in sorted(newly_required):
-            found.append(f"{pattern_id}: setting {name!r} is newly required")
-    return found
+@contextmanager
+def _quiet_build_logs() -> Iterator[None]:
+    """``build`` narrates each step at INFO; a failure is reported by our message."""
+    logger = logging.getLogger("build")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
-def is_major_bump(old: Version, new: Version) -> bool:
-    """Whether ``new`` may break compatibility with ``old`` (semver; 0.x: the minor)."""
-    if old.major == 0 and new.major == 0:
-        return new.minor > old.minor
-    return new.major > old.major
+# -- indexes ------------------------------------------------------------------------------------
 
 
-# -- a folder index ---------------------------------------------------------------------------
+class Index(Protocol):
+    """Where releases are published: which versions it has and their manifests."""
+
+    @property
+    def label(self) -> str: ...
+
+    def versions(self, name: str) -> list[Version]: ...
+
+    def manifest(self, name: str, version: Version) -> Manifest | None: ...
+
+
+def _version_of(filename: str, name: str) -> Version | None:
+    """The version of ``name`` a wheel or sdist file name carries, if it is one of ``name``."""
+    try:
+        if filename.endswith(".whl"):
+            project, version, _, _ = parse_wheel_filename(filename)
+        elif filename.endswith(".tar.gz"):
+            project, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (ValueError, InvalidVersion):
+        return None
+    return version if project == canonicalize_name(name) else None
 
 
 @dataclass(frozen=True)
@@ -117,6 +242,17 @@ class FolderIndex:
     """A PEP 503 simple index in a folder: ``root/simple/<project>/<files>``."""
 
     root: Path
+
+    @classmethod
+    def at(cls, path: Path) -> FolderIndex:
+        """The index at ``path``: its root, or its ``simple`` folder."""
+        if path.name == "simple" and not (path / "simple").is_dir():
+            return cls(path.parent)
+        return cls(path)
+
+    @property
+    def label(self) -> str:
+        return str(self.root)
 
     @property
     def simple(self) -> Path:
@@ -128,37 +264,49 @@ class FolderIndex:
     def versions(self, name: str) -> list[Version]:
         """Versions of ``name`` the index holds, oldest first."""
         folder = self.project(name)
-        found: set[Version] = set()
-        if folder.is_dir():
-            for file in folder.iterdir():
-                try:
-                    if file.name.endswith(".whl"):
-                        found.add(parse_wheel_filename(file.name)[1])
-                    elif file.name.endswith(".tar.gz"):
-                        found.add(parse_sdist_filename(file.name)[1])
-                except (ValueError, InvalidVersion):
-                    continue
+        found = {
+            v for file in (folder.iterdir() if folder.is_dir() else ())
+            if (v := _version_of(file.name, name)) is not None
+        }  # fmt: skip
         return sorted(found)
 
-    def schema(self, name: str, version: Version) -> dict[str, Any] | None:
-        """The settings schemas stored with ``version``, if any."""
-        for file in self.project(name).glob(f"*{SCHEMA_SUFFIX}"):
-            if file.name.endswith(f"-{version}{SCHEMA_SUFFIX}"):
-                data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-                return data
+    def manifest(self, name: str, version: Version) -> Manifest | None:
+        """The manifest stored with ``version`` (or one read from a legacy settings schema)."""
+        stem = self.project(name) / release_stem(name, version)
+        path = stem.with_name(stem.name + MANIFEST_SUFFIX)
+        if path.is_file():
+            return Manifest.from_json(path.read_text(encoding="utf-8"), source=str(path))
+        legacy = stem.with_name(stem.name + LEGACY_SCHEMA_SUFFIX)
+        if legacy.is_file():
+            return _legacy(legacy.read_text(encoding="utf-8"), str(legacy), name, version)
         return None
 
-    def add(self, name: str, version: Version, artifacts: Artifacts, schemas: Any) -> None:
-        """Copy the release in and rewrite the project's and the root's index pages."""
+    def check_writable(self, name: str) -> None:
+        """Refuse early, before building, when the project's folder cannot be written."""
         folder = self.project(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        for artifact in (artifacts.sdist, artifacts.wheel):
-            (folder / artifact.name).write_bytes(artifact.read_bytes())
-        stem = f"{canonicalize_name(name).replace('-', '_')}-{version}"
-        (folder / f"{stem}{SCHEMA_SUFFIX}").write_text(
-            json.dumps(schemas, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-        self._write_pages(name)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".rm-probe-"):
+                pass
+        except OSError as exc:
+            raise PublishError(
+                f"the index folder {folder} is not writable ({exc.strerror or exc}); give "
+                "--to a folder you can write, or fix its permissions"
+            ) from None
+
+    def add(self, name: str, version: Version, artifacts: Artifacts, manifest: Manifest) -> None:
+        """Copy the release and its manifest in, then rewrite the index pages."""
+        folder = self.project(name)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for artifact in (artifacts.sdist, artifacts.wheel):
+                (folder / artifact.name).write_bytes(artifact.read_bytes())
+            (folder / f"{release_stem(name, version)}{MANIFEST_SUFFIX}").write_text(
+                manifest.to_json(), encoding="utf-8"
+            )
+            self._write_pages(name)
+        except OSError as exc:
+            raise PublishError(f"cannot write into the index folder {folder}: {exc}") from None
 
     def _write_pages(self, name: str) -> None:
         folder = self.project(name)
@@ -183,40 +331,214 @@ def _page(title: str, links: list[str]) -> str:
     )
 
 
+def _legacy(text: str, source: str, name: str, version: Version) -> Manifest:
+    import json
+
+    try:
+        schemas = json.loads(text)
+        if not isinstance(schemas, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise ManifestError(f"{source} is not a settings schema file ({exc})") from None
+    return from_settings_schemas(name, str(version), schemas)
+
+
+class _Links(HTMLParser):
+    """The ``href`` of every ``<a>`` on a simple index page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.hrefs.append(href)
+
+
+@dataclass(frozen=True)
+class SimpleIndex:
+    """A PEP 503 simple index at a URL (``https://…/simple/`` or ``file://…/simple/``)."""
+
+    url: str
+
+    @property
+    def label(self) -> str:
+        return self.url
+
+    def project_url(self, name: str) -> str:
+        return urllib.parse.urljoin(self.url.rstrip("/") + "/", f"{canonicalize_name(name)}/")
+
+    def versions(self, name: str) -> list[Version]:
+        """Versions of ``name`` the index lists (none when it does not know the project)."""
+        page = _fetch(self.project_url(name))
+        if page is None:
+            return []
+        parser = _Links()
+        parser.feed(page.decode("utf-8", errors="replace"))
+        found = set()
+        for href in parser.hrefs:
+            filename = urllib.parse.unquote(urllib.parse.urlsplit(href).path.rsplit("/", 1)[-1])
+            version = _version_of(filename, name)
+            if version is not None:
+                found.add(version)
+        return sorted(found)
+
+    def manifest(self, name: str, version: Version) -> Manifest | None:
+        """The manifest file beside the release, if the index serves one."""
+        base = self.project_url(name) + release_stem(name, version)
+        text = _fetch(base + MANIFEST_SUFFIX)
+        if text is not None:
+            return Manifest.from_json(text.decode("utf-8"), source=base + MANIFEST_SUFFIX)
+        legacy = _fetch(base + LEGACY_SCHEMA_SUFFIX)
+        if legacy is not None:
+            return _legacy(legacy.decode("utf-8"), base + LEGACY_SCHEMA_SUFFIX, name, version)
+        return None
+
+
+def _fetch(url: str) -> bytes | None:
+    """The body at ``url`` (``None``: not found); a ``file:`` folder serves its index.html."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "file":
+        path = Path(urllib.request.url2pathname(parts.path))
+        if path.is_dir():
+            path = path / "index.html"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise PublishError(f"cannot read {path}: {exc}") from None
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError as exc:
+        if exc.code in (404, 410):
+            return None
+        raise PublishError(f"the index answered {url} with HTTP {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PublishError(
+            f"cannot reach the index at {url} ({reason}); check the URL or the network"
+        ) from None
+
+
+def open_index(where: str) -> Index:
+    """An index from a folder path, a ``file://`` URL or an ``http(s)://`` simple-index URL."""
+    if "://" not in where:
+        return FolderIndex.at(Path(where))
+    scheme = urllib.parse.urlsplit(where).scheme
+    if scheme not in ("file", "http", "https"):
+        raise PublishError(f"{where}: an index is a folder, or a file://, http:// or https:// URL")
+    return SimpleIndex(where)
+
+
+# -- checking a release against an index --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A release compared with the previous one an index holds."""
+
+    index: str
+    previous: Version | None
+    changes: list[Change]
+    note: str = ""
+
+
+def previous_release(index: Index, name: str, version: Version) -> Version | None:
+    """The highest version of ``name`` in ``index`` below ``version``."""
+    older = [v for v in index.versions(name) if v < version]
+    return older[-1] if older else None
+
+
 def check_release(
-    index: FolderIndex, name: str, version: Version, schemas: Mapping[str, Any]
-) -> None:
-    """Refuse an existing version, or a breaking settings change without a major bump."""
+    index: Index, manifest: Manifest, *, against: Version | None = None
+) -> Comparison:
+    """Compare ``manifest`` with the previous release in ``index``; raise when refused.
+
+    Refused: a version the index already holds, one lower than its latest, and a change
+    the version does not announce (see :func:`rainmaker.testing.compatibility.refusal`).
+    ``against`` compares with that published version instead of the previous one.
+    """
+    name, version = manifest.distribution, Version(manifest.version)
     published = index.versions(name)
-    if version in published:
-        raise PublishError(
-            f"{name} {version} is already published in {index.root}; bump the version"
-        )
-    older = [v for v in published if v < version]
-    if not older:
-        return
-    latest = older[-1]
-    previous = index.schema(name, latest)
+    if against is None:
+        if version in published:
+            raise PublishError(
+                f"{name} {version} is already published in {index.label}; bump the version in "
+                "pyproject.toml (and the Pattern's)"
+            )
+        if published and version < published[-1]:
+            raise PublishError(
+                f"{name} {version} is lower than {published[-1]}, the latest in {index.label}; "
+                f"set a version above {published[-1]} in pyproject.toml (and the Pattern's)"
+            )
+        previous = published[-1] if published else None
+    else:
+        if against not in published:
+            shown = ", ".join(str(v) for v in published) or "none"
+            raise PublishError(
+                f"{index.label} has no {name} {against} (it has: {shown}); give --against a "
+                "published version, or the index that holds it"
+            )
+        previous = against
     if previous is None:
-        return
-    breaking = incompatibilities(previous, schemas)
-    if breaking and not is_major_bump(latest, version):
-        raise PublishError(
-            f"{name} {version} changes settings incompatibly since {latest} "
-            f"({'; '.join(breaking)}) without a major version bump; release it as "
-            f"{latest.major + 1}.0.0 (or {latest.major}.{latest.minor + 1}.0 for 0.x), or keep "
-            "the old fields"
+        return Comparison(index.label, None, [], f"no earlier release of {name} in {index.label}")
+    try:
+        old = index.manifest(name, previous)
+    except ManifestError as exc:
+        raise PublishError(str(exc)) from None
+    if old is None:
+        return Comparison(
+            index.label,
+            previous,
+            [],
+            f"{index.label} has no manifest beside {name} {previous} (not published by "
+            "rainmaker): compatibility not compared",
         )
+    changes = compare(old, manifest)
+    refused = refusal(previous, version, changes)
+    if refused:
+        raise RefusedRelease(refused, Comparison(index.label, previous, changes))
+    return Comparison(index.label, previous, changes)
 
 
-def upload(artifacts: Artifacts, repository_url: str) -> None:
-    """Upload with ``twine upload`` (credentials from twine's usual environment/keyring)."""
+class RefusedRelease(PublishError):
+    """The version does not announce the changes; ``comparison`` lists them."""
+
+    def __init__(self, message: str, comparison: Comparison) -> None:
+        super().__init__(message)
+        self.comparison = comparison
+
+
+# -- uploading ----------------------------------------------------------------------------------
+
+
+def upload(artifacts: Artifacts, *, repository: str | None = None, url: str | None = None) -> None:
+    """Upload with twine to a repository named in ``~/.pypirc`` or to an upload URL.
+
+    Credentials come from twine's usual places (``TWINE_USERNAME``/``TWINE_PASSWORD``,
+    ``~/.pypirc``, keyring); twine never prompts here.
+    """
+    if importlib.util.find_spec("twine") is None:
+        raise PublishError(f"uploading needs twine: {PUBLISH_HINT}")
+    target = ["--repository", repository] if repository else ["--repository-url", str(url)]
     result = subprocess.run(
-        [sys.executable, "-m", "twine", "upload", "--non-interactive",
-         "--repository-url", repository_url, str(artifacts.sdist), str(artifacts.wheel)],
+        [sys.executable, "-m", "twine", "upload", "--non-interactive", *target,
+         str(artifacts.sdist), str(artifacts.wheel)],
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
-        raise PublishError(f"twine upload to {repository_url} failed:\n{tail}")
+        raise PublishError(f"twine upload to {repository or url} failed:\n{tail}")
+
+
+def default_index() -> str:
+    """The index a bare version is looked up in: pip's ``$PIP_INDEX_URL``, else PyPI."""
+    return os.environ.get("PIP_INDEX_URL") or KNOWN_SIMPLE_INDEXES["pypi"]

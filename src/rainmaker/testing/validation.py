@@ -23,8 +23,8 @@ from typing import Any
 
 from rainmaker.kernel.catalog import ENTRY_POINT_GROUP, Catalog
 from rainmaker.kernel.pattern import Pattern
-from rainmaker.testing.conformance import undocumented_fields
 from rainmaker.testing.package import PatternPackage
+from rainmaker.testing.schema_docs import undocumented_fields
 
 # MAJOR.MINOR.PATCH with optional pre-release and build, as semver.org spells it.
 SEMVER = re.compile(
