@@ -51,7 +51,7 @@ class SqlAlchemyDatabase:
 
     @property
     def backend(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
+        """``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MySQL and MariaDB)."""
         return self.info.backend
 
     @property

@@ -1,6 +1,7 @@
 """Turning driver failures into Rainmaker errors people (and HTTP clients) understand.
 
-A lost or unreachable server, an exhausted pool or a locked SQLite file becomes an
+A lost or unreachable server, an exhausted pool, a stopped statement (PostgreSQL, MySQL and
+MariaDB) or a locked SQLite file becomes an
 :class:`~rainmaker.UnavailableError` (503 problem+json over HTTP), naming the database and
 the reason. Everything else (constraint violations, SQL mistakes) is left as the driver
 raised it: those are bugs or conflicts the calling pattern must handle, not outages.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from sqlalchemy import exc as sa_exc
 
 from rainmaker.kernel.errors import PatternError, UnavailableError
+from rainmaker.patterns.database import mysql
 
 # PostgreSQL SQLSTATEs that mean "the server cannot serve you right now".
 _UNAVAILABLE_SQLSTATES = {
@@ -81,6 +83,9 @@ def unavailable_reason(error: BaseException) -> str | None:
                 return f"the connection failed ({_first_line(item)})"
             if sqlstate in _UNAVAILABLE_SQLSTATES:
                 return _UNAVAILABLE_SQLSTATES[sqlstate]
+        mysql_reason = mysql.unavailable_reason(item)
+        if mysql_reason is not None:
+            return mysql_reason
         if isinstance(item, socket.gaierror):
             return f"the host name does not resolve ({item.strerror or item})"
         if isinstance(item, ConnectionRefusedError):

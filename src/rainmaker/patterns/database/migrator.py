@@ -10,15 +10,19 @@ in the app's dependency order (``Application.order``).
 No ``env.py`` is needed: :class:`Migrator` drives Alembic's ``EnvironmentContext`` itself
 on the instance's engine. While a branch runs, a guard inspects every SQL statement and
 refuses (rolling the whole upgrade back) any that creates, changes or writes a table
-outside the pattern's prefix, or references one in a foreign key.
+outside the pattern's prefix, or references one in a foreign key. On MySQL and MariaDB,
+where DDL cannot be rolled back, the statements are checked before any of them runs.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from rainmaker.patterns.database.database import SqlAlchemyDatabase
 
 TEMPLATE_DIR = Path(__file__).with_name("alembic_template")
+NON_TRANSACTIONAL_DDL = frozenset({"mysql", "mariadb"})
 DATABASE_CAPABILITY = "Database"
 
 
@@ -172,21 +177,27 @@ def tables_touched(statement: str) -> list[str]:
     return names
 
 
+def _check(branch: Branch, statement: str) -> None:
+    """Raise :class:`MigrationRefusedError` when ``statement`` touches a table outside
+    ``branch``'s prefix."""
+    for name in tables_touched(statement):
+        bare = name.removeprefix(_BATCH_TEMP)
+        if not bare.lower().startswith(branch.prefix.lower()):
+            excerpt = " ".join(statement.split())[:160]
+            raise MigrationRefusedError(
+                f"a migration of {branch.pattern_id} touches table {name!r}, outside its "
+                f"prefix {branch.prefix!r}; nothing was applied (statement: {excerpt})",
+                pattern_id=branch.pattern_id,
+                hint=f"a pattern creates and changes only its own tables ({branch.prefix}*); "
+                "refer to other patterns' rows by id, not by foreign key",
+            )
+
+
 def _guard(branch: Branch) -> Callable[..., None]:
     def check(
         _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
     ) -> None:
-        for name in tables_touched(statement):
-            bare = name.removeprefix(_BATCH_TEMP)
-            if not bare.lower().startswith(branch.prefix.lower()):
-                excerpt = " ".join(statement.split())[:160]
-                raise MigrationRefusedError(
-                    f"a migration of {branch.pattern_id} touches table {name!r}, outside its "
-                    f"prefix {branch.prefix!r}; nothing was applied (statement: {excerpt})",
-                    pattern_id=branch.pattern_id,
-                    hint=f"a pattern creates and changes only its own tables ({branch.prefix}*); "
-                    "refer to other patterns' rows by id, not by foreign key",
-                )
+        _check(branch, statement)
 
     return check
 
@@ -357,21 +368,81 @@ def _migrate(
     fn: Callable[[Any, Any], Any],
     target: str,
 ) -> None:
+    if connection.dialect.name in NON_TRANSACTIONAL_DDL:
+        _check_ahead(connection, branch, script, fn, target)
     guard = _guard(branch)
     event.listen(connection, "before_cursor_execute", guard)
     try:
-        with EnvironmentContext(Config(), script, fn=fn, destination_rev=target) as env:
+        with (
+            _quiet_primary_key_names(),
+            EnvironmentContext(Config(), script, fn=fn, destination_rev=target) as env,
+        ):
             env.configure(
                 connection=connection,
                 version_table=branch.version_table,
                 # SQLite supports transactional DDL once the driver's implicit BEGIN is
                 # off (see engine.py): a failed or refused upgrade leaves nothing behind.
-                transactional_ddl=True,
+                # MySQL and MariaDB commit every DDL statement implicitly, so there each
+                # revision runs and is recorded in a transaction of its own instead.
+                transactional_ddl=connection.dialect.name not in NON_TRANSACTIONAL_DDL,
             )
             with env.begin_transaction():
                 env.run_migrations()
     finally:
         event.remove(connection, "before_cursor_execute", guard)
+
+
+@contextmanager
+def _quiet_primary_key_names() -> Iterator[None]:
+    """MySQL names every primary key PRIMARY, so the server notes that a named one (Alembic's
+    version table has one) keeps no name, and the driver turns the note into a Python
+    warning: expected, not worth a log line on every run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Name '.*' ignored for PRIMARY key")
+        yield
+
+
+def _check_ahead(
+    connection: Connection,
+    branch: Branch,
+    script: ScriptDirectory,
+    fn: Callable[[Any, Any], Any],
+    target: str,
+) -> None:
+    """Check every statement of the run before any executes, where DDL commits implicitly.
+
+    Without transactional DDL, a statement refused while running cannot be rolled back
+    together with the ones before it, so the revisions are first rendered as SQL (Alembic's
+    offline mode) and checked. A revision that cannot be rendered without the database
+    (one that reads data) is left to the guard at run time.
+    """
+    heads = _current(connection, branch)
+    buffer = io.StringIO()
+    try:
+        with (
+            _quiet_primary_key_names(),
+            EnvironmentContext(
+                Config(),
+                script,
+                fn=fn,
+                as_sql=True,
+                starting_rev=heads[0] if heads else None,
+                destination_rev=target,
+            ) as env,
+        ):
+            env.configure(
+                dialect_name=connection.dialect.name,
+                output_buffer=buffer,
+                version_table=branch.version_table,
+                transactional_ddl=False,
+            )
+            with env.begin_transaction():
+                env.run_migrations()
+    except Exception as error:
+        logging.getLogger(__name__).debug("offline rendering failed: %r", error)
+        return
+    for statement in buffer.getvalue().split(";\n"):
+        _check(branch, statement)
 
 
 def _target_metadata(branch: Branch) -> Any:

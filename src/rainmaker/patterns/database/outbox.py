@@ -8,7 +8,7 @@ done. Delivery is at least once: a crash between handling and marking repeats th
 message, so handlers must be idempotent (the message ``id`` is a good idempotency key).
 
 Relays in several processes may run at once: rows are claimed with a lease (and ``FOR
-UPDATE SKIP LOCKED`` on PostgreSQL) before they are handed on.
+UPDATE SKIP LOCKED`` on PostgreSQL, MySQL and MariaDB) before they are handed on.
 """
 
 from __future__ import annotations
@@ -105,12 +105,14 @@ class Outbox:
         The message is handed on only once that transaction commits.
         """
         async with self._db.session() as session:
-            result = await session.execute(
-                insert(outbox_table)
-                .values(topic=topic, payload=payload, created_at=_utcnow(), attempts=0)
-                .returning(outbox_table.c.id)
+            # inserted_primary_key, not RETURNING: MySQL has no INSERT … RETURNING (the
+            # dialect reads the new id from RETURNING or the driver's lastrowid).
+            result: Any = await session.execute(
+                insert(outbox_table).values(
+                    topic=topic, payload=payload, created_at=_utcnow(), attempts=0
+                )
             )
-            message_id = int(result.scalar_one())
+            message_id = int(result.inserted_primary_key[0])
             self._db.on_commit(self._wakeup.set)
         return message_id
 

@@ -14,10 +14,12 @@ from pydantic import Field, field_validator
 from rainmaker.kernel.pattern import Settings
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+# Every MySQL/MariaDB URL is driven through asyncmy (see mysql.py), whatever it names.
+MYSQL_SCHEMES = ("mysql", "mysql+asyncmy", "mariadb", "mariadb+asyncmy")
 
 
 class PoolSettings(Settings):
-    """Connection-pool settings shared by both backends."""
+    """Connection-pool settings shared by every backend."""
 
     pool_size: int = Field(5, ge=1, le=1000, description="Connections kept open in the pool.")
     pool_timeout: float = Field(
@@ -145,5 +147,81 @@ def describe_postgres_url(url: str) -> tuple[str, int, str]:
         raise ValueError(
             "query parameters are not supported in the URL; use this pattern's settings "
             "(connect_timeout, statement_timeout, application_name…) instead"
+        )
+    return parts.hostname, port, database
+
+
+class MySQLSettings(PoolSettings):
+    """``database-mysql``: a MySQL (8.0+) or MariaDB (10.6+) server through asyncmy."""
+
+    url: str = Field(
+        description="mysql://user:password@host:port/database (mariadb:// and "
+        "mysql+asyncmy:// too; the password may also come from ${VAR} interpolation).",
+        examples=["mysql://app:secret@127.0.0.1:3306/app"],
+    )
+    pool_size: int = Field(10, ge=1, le=1000, description="Connections kept open in the pool.")
+    max_overflow: int = Field(
+        10, ge=0, le=1000, description="Extra connections opened beyond pool_size under load."
+    )
+    pool_pre_ping: bool = Field(
+        True,
+        description="Check a pooled connection before use, so a restarted server is "
+        "recovered without errors.",
+    )
+    pool_recycle: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds after which a pooled connection is replaced (keep it below the "
+        "server's wait_timeout and any proxy's idle limit).",
+    )
+    connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for a new connection before failing."
+    )
+    statement_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds after which the server stops a statement (MariaDB: every "
+        "statement, MySQL: SELECTs only; 0 disables).",
+    )
+    isolation_level: Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"] = Field(
+        "READ COMMITTED",
+        description="Transaction isolation. READ COMMITTED (PostgreSQL's default) makes a "
+        "re-read after a conflict see the row another transaction committed, which the "
+        "patterns rely on; REPEATABLE READ is the server's own default.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        describe_mysql_url(value)
+        return value
+
+
+def describe_mysql_url(url: str) -> tuple[str, int, str]:
+    """``(host, port, database)`` of a MySQL/MariaDB URL; ``ValueError`` says what is wrong."""
+    example = "mysql://user:password@127.0.0.1:3306/app"
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 3306
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc}); expected {example}") from None
+    if parts.scheme not in MYSQL_SCHEMES:
+        scheme = parts.scheme + "://" if parts.scheme else "(none)"
+        if parts.scheme.split("+", 1)[0] in ("mysql", "mariadb"):
+            raise ValueError(
+                f"driver {parts.scheme.split('+', 1)[1]!r} in {scheme} is not supported: this "
+                f"pattern connects through asyncmy; write mysql:// (e.g. {example})"
+            )
+        raise ValueError(f"scheme {scheme} is not MySQL or MariaDB; expected {example}")
+    if not parts.hostname:
+        raise ValueError(f"the URL names no host; expected {example}")
+    database = unquote(parts.path.lstrip("/"))
+    if not database or "/" in database:
+        raise ValueError(f"the URL names no database after the host; expected {example}")
+    if parts.query:
+        raise ValueError(
+            "query parameters are not supported in the URL; use this pattern's settings "
+            "(connect_timeout, statement_timeout, isolation_level…) instead (the connection "
+            "always uses the utf8mb4 character set)"
         )
     return parts.hostname, port, database

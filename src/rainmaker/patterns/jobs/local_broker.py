@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 
 from rainmaker.capabilities.database import SqlDatabase
@@ -233,11 +233,12 @@ class LocalTransport:
         async with self.broker.database.session() as session:
             rows = (
                 await session.execute(
+                    # CASE rather than aggregate FILTER, which MySQL and MariaDB lack.
                     select(
                         table.c.queue,
-                        func.count().filter(ready),
-                        func.count().filter(~ready),
-                        func.min(table.c.available_at).filter(ready),
+                        func.count(case((ready, 1))),
+                        func.count(case((~ready, 1))),
+                        func.min(case((ready, table.c.available_at))),
                     )
                     .where(table.c.queue.in_(list(queues)))
                     .group_by(table.c.queue)

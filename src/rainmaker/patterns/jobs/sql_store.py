@@ -75,12 +75,16 @@ class SqlJobStore:
 
     async def take_failed(self, failed_id: str) -> JobMessage | None:
         table = dead_letters_table
+        # Read, then delete and count: MySQL has no DELETE … RETURNING. Of two callers
+        # taking the same dead letter, only the one whose DELETE removed the row gets it.
         async with self._db.session() as session:
-            result: Any = await session.execute(
-                delete(table).where(table.c.id == failed_id).returning(table.c.message)
-            )
-            row = result.first()
-        return None if row is None else JobMessage.decode(row.message)
+            message = await session.scalar(select(table.c.message).where(table.c.id == failed_id))
+            if message is None:
+                return None
+            result: Any = await session.execute(delete(table).where(table.c.id == failed_id))
+            if not result.rowcount:
+                return None
+        return JobMessage.decode(message)
 
     async def count_failed(self) -> int:
         async with self._db.session() as session:

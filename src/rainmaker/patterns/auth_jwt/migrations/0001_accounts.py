@@ -8,14 +8,22 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision: str = "a7e1c0de0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# MySQL and MariaDB: DATETIME keeps microseconds (it would keep whole seconds, or round up,
+# otherwise) and text compares case-sensitively, as on PostgreSQL and SQLite. Other
+# backends ignore both.
+DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 def upgrade() -> None:
@@ -29,9 +37,10 @@ def upgrade() -> None:
         sa.Column("verified", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", DATETIME, nullable=False),
+        sa.Column("updated_at", DATETIME, nullable=False),
         sa.UniqueConstraint("email", name="auth_users_email_key"),
+        **MYSQL_TABLE,
     )
     op.create_table(
         "auth_refresh_tokens",
@@ -39,11 +48,12 @@ def upgrade() -> None:
         sa.Column("family_id", sa.String(36), nullable=False),
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("used_at", sa.DateTime(), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", DATETIME, nullable=False),
+        sa.Column("expires_at", DATETIME, nullable=False),
+        sa.Column("used_at", DATETIME, nullable=True),
+        sa.Column("revoked_at", DATETIME, nullable=True),
         sa.UniqueConstraint("token_hash", name="auth_refresh_tokens_hash_key"),
+        **MYSQL_TABLE,
     )
     op.create_index("auth_refresh_tokens_family", "auth_refresh_tokens", ["family_id"])
     op.create_index("auth_refresh_tokens_user", "auth_refresh_tokens", ["user_id"])
@@ -53,10 +63,11 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("purpose", sa.String(16), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("used_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", DATETIME, nullable=False),
+        sa.Column("expires_at", DATETIME, nullable=False),
+        sa.Column("used_at", DATETIME, nullable=True),
         sa.UniqueConstraint("token_hash", name="auth_one_time_tokens_hash_key"),
+        **MYSQL_TABLE,
     )
     op.create_index("auth_one_time_tokens_user", "auth_one_time_tokens", ["user_id", "purpose"])
 
