@@ -14,16 +14,22 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from rainmaker.capabilities.database import Database
-from rainmaker.kernel.errors import UnavailableError
+from rainmaker.kernel.errors import PatternError, UnavailableError
 from rainmaker.kernel.health import Health
 from rainmaker.kernel.module import Module
 from rainmaker.patterns.database.database import SqlAlchemyDatabase
 from rainmaker.patterns.database.engine import EngineInfo, postgres_engine, sqlite_engine
 from rainmaker.patterns.database.migrator import Migrator, branches_on
-from rainmaker.patterns.database.settings import PoolSettings, PostgresSettings, SqliteSettings
+from rainmaker.patterns.database.mysql import mysql_engine, unsupported_server
+from rainmaker.patterns.database.settings import (
+    MySQLSettings,
+    PoolSettings,
+    PostgresSettings,
+    SqliteSettings,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 S = TypeVar("S", bound=PoolSettings)
 
@@ -156,6 +162,48 @@ class PostgresDatabaseModule(DatabaseModule[PostgresSettings]):
     def _connect_hint(self, info: EngineInfo) -> str:
         return (
             f"start PostgreSQL on {info.host}:{info.port} or correct the url setting; "
+            "the connect_timeout setting bounds the wait"
+        )
+
+
+class MySQLDatabaseModule(DatabaseModule[MySQLSettings]):
+    """``database-mysql``: a MySQL or MariaDB server through asyncmy."""
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.settings.connect_timeout
+
+    def _engine(self) -> tuple[AsyncEngine, EngineInfo]:
+        return mysql_engine(self.settings)
+
+    async def connect(self) -> SqlAlchemyDatabase:
+        """Connect (see :meth:`DatabaseModule.connect`), then refuse a server too old for
+        ``SKIP LOCKED`` before anything relies on it."""
+        if self.database is not None:
+            return self.database
+        database = await super().connect()
+        dialect = database.engine.dialect
+        problem = unsupported_server(
+            is_mariadb=bool(getattr(dialect, "is_mariadb", False)),
+            version=tuple(p for p in dialect.server_version_info or () if isinstance(p, int)),
+        )
+        if problem is not None:
+            await self.disconnect()
+            raise PatternError(
+                f"{self._where(database.info)}: {problem}",
+                pattern_id=self.ctx.instance,
+                hint="upgrade the server, or use database-postgres or database-sqlite",
+            )
+        return database
+
+    def _where(self, info: EngineInfo) -> str:
+        database = info.target.split("/", 1)[1]
+        url = make_url(self.settings.url).render_as_string(hide_password=True)
+        return f"MySQL/MariaDB at host {info.host} port {info.port} (database {database}, {url})"
+
+    def _connect_hint(self, info: EngineInfo) -> str:
+        return (
+            f"start MySQL or MariaDB on {info.host}:{info.port} or correct the url setting; "
             "the connect_timeout setting bounds the wait"
         )
 
