@@ -14,6 +14,9 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from rainmaker.capabilities.database import Database
 from rainmaker.kernel.errors import PatternError, UnavailableError
 from rainmaker.kernel.health import Health
@@ -28,8 +31,6 @@ from rainmaker.patterns.database.settings import (
     PostgresSettings,
     SqliteSettings,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 S = TypeVar("S", bound=PoolSettings)
 
