@@ -1,6 +1,6 @@
 """Every installed built-in pattern passes lifecycle conformance and `pattern validate`.
 
-Patterns that need a server run against the real one (PostgreSQL and Redis on loopback,
+Patterns that need a server run against the real one (PostgreSQL, MariaDB and Redis on loopback,
 SeaweedFS and aiosmtpd started here); a missing server skips locally, fails under CI.
 """
 
@@ -42,6 +42,10 @@ def _postgres(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"url": request.getfixturevalue("postgres_url")}
 
 
+def _mysql(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {"url": request.getfixturevalue("mysql_url")}
+
+
 def _redis(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"url": request.getfixturevalue("redis_url"), "fail_open": False}
 
@@ -74,6 +78,7 @@ def smtp() -> Iterator[Any]:
 SETTINGS: dict[str, Callable[[pytest.FixtureRequest], dict[str, Any]]] = {
     "database-sqlite": _sqlite,
     "database-postgres": _postgres,
+    "database-mysql": _mysql,
     "cache-redis": _redis,
     "storage-s3": _s3,
     "email-smtp": _smtp,
