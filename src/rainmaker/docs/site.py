@@ -22,6 +22,7 @@ from rainmaker.docs.graph_svg import dependency_svg, graph_of
 from rainmaker.docs.guides import guide_files, render_guide
 from rainmaker.docs.migrations_doc import RevisionDoc, revisions_of
 from rainmaker.docs.openapi_routes import RouteDoc, openapi_document, openapi_routes
+from rainmaker.docs.reference import reference_pages
 from rainmaker.docs.sample_app import sample_application
 from rainmaker.docs.settings_reference import SettingRow, settings_rows
 from rainmaker.kernel.application import Application
@@ -99,6 +100,7 @@ def build_site(
     app_routes = _routes_by_instance(application) if application is not None else ({}, "")
     pages = [_pattern_page(p, catalog, application, app_routes) for p in catalog]
     guide_pages = [render_guide(path) for path in guide_files(guides)] if guides else []
+    reference = reference_pages()  # the public modules, from their docstrings
 
     environment = Environment(
         loader=PackageLoader("rainmaker.docs", "templates"),
@@ -112,6 +114,7 @@ def build_site(
         "composition": composition,
         "patterns": pages,
         "guides": guide_pages,
+        "reference": reference,
         "problems": sorted(str(problem) for problem in catalog.problems),
     }
     files: dict[str, str] = {
@@ -125,6 +128,13 @@ def build_site(
     for guide in guide_pages:
         files[f"guides/{guide.name}.html"] = environment.get_template("guide.html").render(
             root="../", guide=guide, **common
+        )
+    files["reference/index.html"] = environment.get_template("reference_index.html").render(
+        root="../", **common
+    )
+    for module in reference:
+        files[module.file] = environment.get_template("reference.html").render(
+            root="../", module=module, **common
         )
     if composition is not None:
         files["composition.html"] = environment.get_template("composition.html").render(
