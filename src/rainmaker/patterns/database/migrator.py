@@ -20,9 +20,7 @@ import importlib.util
 import io
 import logging
 import re
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -373,10 +371,7 @@ def _migrate(
     guard = _guard(branch)
     event.listen(connection, "before_cursor_execute", guard)
     try:
-        with (
-            _quiet_primary_key_names(),
-            EnvironmentContext(Config(), script, fn=fn, destination_rev=target) as env,
-        ):
+        with EnvironmentContext(Config(), script, fn=fn, destination_rev=target) as env:
             env.configure(
                 connection=connection,
                 version_table=branch.version_table,
@@ -390,16 +385,6 @@ def _migrate(
                 env.run_migrations()
     finally:
         event.remove(connection, "before_cursor_execute", guard)
-
-
-@contextmanager
-def _quiet_primary_key_names() -> Iterator[None]:
-    """MySQL names every primary key PRIMARY, so the server notes that a named one (Alembic's
-    version table has one) keeps no name, and the driver turns the note into a Python
-    warning: expected, not worth a log line on every run."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Name '.*' ignored for PRIMARY key")
-        yield
 
 
 def _check_ahead(
@@ -419,17 +404,14 @@ def _check_ahead(
     heads = _current(connection, branch)
     buffer = io.StringIO()
     try:
-        with (
-            _quiet_primary_key_names(),
-            EnvironmentContext(
-                Config(),
-                script,
-                fn=fn,
-                as_sql=True,
-                starting_rev=heads[0] if heads else None,
-                destination_rev=target,
-            ) as env,
-        ):
+        with EnvironmentContext(
+            Config(),
+            script,
+            fn=fn,
+            as_sql=True,
+            starting_rev=heads[0] if heads else None,
+            destination_rev=target,
+        ) as env:
             env.configure(
                 dialect_name=connection.dialect.name,
                 output_buffer=buffer,

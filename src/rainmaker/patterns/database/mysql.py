@@ -18,6 +18,7 @@ own (see the migrator).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -44,6 +45,18 @@ UNAVAILABLE_ERRORS = {
 # The connection itself failed; the cause (refused, unknown host…) says why when present.
 CONNECTION_ERRORS = frozenset({2002, 2003, 2005, 2006, 2013, 2055})
 _DRIVER_MODULES = ("asyncmy", "pymysql", "aiomysql", "MySQLdb")
+
+
+class _PrimaryKeyNameNotes(logging.Filter):
+    """Drops the server's note that a named primary key keeps no name (MySQL calls every
+    primary key PRIMARY): asyncmy logs each note as a warning, and Alembic's version table
+    and several built-in tables name theirs, so every migration run would log it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "ignored for PRIMARY key" not in record.getMessage()
+
+
+logging.getLogger("asyncmy").addFilter(_PrimaryKeyNameNotes())
 
 
 def mysql_engine(settings: MySQLSettings) -> tuple[AsyncEngine, EngineInfo]:
