@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from rainmaker.kernel.application import Application
     from rainmaker.kernel.capability import Capability, Provision, Requirement
     from rainmaker.kernel.context import AppContext
+    from rainmaker.kernel.contributions import (
+        WORKER_ROLE,
+        MigrationRunner,
+        MigrationState,
+        ProcessRole,
+        RoleOptions,
+    )
     from rainmaker.kernel.errors import (
         CompositionError,
         ConflictError,
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "WORKER_ROLE",
     "AppContext",
     "Application",
     "Capability",
@@ -53,14 +61,18 @@ __all__ = [
     "Health",
     "InvalidInputError",
     "Middleware",
+    "MigrationRunner",
+    "MigrationState",
     "Module",
     "NotFoundError",
     "Pattern",
     "PatternError",
     "Problem",
+    "ProcessRole",
     "Provision",
     "RateLimitedError",
     "Requirement",
+    "RoleOptions",
     "Settings",
     "SettingsError",
     "StartupError",
@@ -77,6 +89,11 @@ _EXPORTS: dict[str, str] = {
     "Provision": "rainmaker.kernel.capability",
     "Requirement": "rainmaker.kernel.capability",
     "AppContext": "rainmaker.kernel.context",
+    "WORKER_ROLE": "rainmaker.kernel.contributions",
+    "MigrationRunner": "rainmaker.kernel.contributions",
+    "MigrationState": "rainmaker.kernel.contributions",
+    "ProcessRole": "rainmaker.kernel.contributions",
+    "RoleOptions": "rainmaker.kernel.contributions",
     "CompositionError": "rainmaker.kernel.errors",
     "ConflictError": "rainmaker.kernel.errors",
     "DependencyError": "rainmaker.kernel.errors",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,14 +24,11 @@ from rainmaker.cli.options import (
     AppOption,
     ProfileOption,
     SetOption,
-    built_modules,
     load_app,
 )
 from rainmaker.kernel.application import Application
+from rainmaker.kernel.contributions import MigrationRunner, MigrationState
 from rainmaker.kernel.errors import PatternError
-
-if TYPE_CHECKING:
-    from rainmaker.patterns.database.migrator import Branch, BranchStatus, Migrator
 
 T = TypeVar("T")
 
@@ -59,54 +56,55 @@ def register(app: typer.Typer) -> None:
 
 
 @asynccontextmanager
-async def connected_migrators(application: Application) -> AsyncIterator[list[Migrator]]:
-    """One :class:`Migrator` per database instance of ``application``, connected.
-
-    Instances whose pattern provides ``Database`` without being a Rainmaker database
-    module are skipped (they manage their own schema).
-    """
-    from rainmaker.patterns.database.module import DatabaseModule
-
-    modules = built_modules(application, DatabaseModule)
-    if not modules:
+async def connected_runners(application: Application) -> AsyncIterator[list[MigrationRunner]]:
+    """The :class:`MigrationRunner` of every module that offers one, connected, in start
+    order: the app is built, not started, so only the databases are reached."""
+    application.build()
+    offered = [
+        (name, offer)
+        for name, module in application.modules().items()
+        if (offer := module.migration_runner()) is not None
+    ]
+    if not offered:
         raise PatternError(
-            "this app composes no database instance",
+            "this app composes no database instance that runs migrations",
             hint='add one, e.g. [patterns.db] with use = "database-sqlite"',
         )
-    opened: list[DatabaseModule[Any]] = []
-    try:
-        migrators = []
-        for module in modules:
-            await module.connect()
-            opened.append(module)
-            migrators.append(module.migrator())
-        yield migrators
-    finally:
-        for module in opened:
-            await module.disconnect()
+    async with AsyncExitStack() as stack:
+        runners: list[MigrationRunner] = []
+        for name, context in offered:
+            runner = await stack.enter_async_context(context)
+            if not isinstance(runner, MigrationRunner):
+                raise PatternError(
+                    f"{name}: migration_runner() gave {type(runner).__name__}, which is not "
+                    "a MigrationRunner",
+                    pattern_id=name,
+                    hint="return an async context manager yielding a rainmaker.MigrationRunner",
+                )
+            runners.append(runner)
+        yield runners
 
 
 def _run(
     app: Path,
     profile: str | None,
     overrides: list[str] | None,
-    work: Callable[[list[Migrator]], Awaitable[T]],
+    work: Callable[[list[MigrationRunner]], Awaitable[T]],
 ) -> T:
     application = load_app(app, profile, overrides)
 
     async def main() -> T:
-        async with connected_migrators(application) as migrators:
-            return await work(migrators)
+        async with connected_runners(application) as runners:
+            return await work(runners)
 
     return asyncio.run(main())
 
 
-def _find(migrators: list[Migrator], name: str) -> tuple[Migrator, Branch]:
-    for migrator in migrators:
-        for branch in migrator.branches:
-            if branch.matches(name):
-                return migrator, branch
-    known = sorted({b.pattern_id for m in migrators for b in m.branches})
+def _find(runners: list[MigrationRunner], name: str) -> MigrationRunner:
+    for runner in runners:
+        if runner.handles(name):
+            return runner
+    known = sorted({pattern_id for runner in runners for pattern_id in runner.pattern_ids()})
     raise PatternError(
         f"no pattern {name!r} with migrations in this app",
         hint=f"patterns with migrations: {', '.join(known) or 'none'}",
@@ -123,13 +121,12 @@ def upgrade(
     """Upgrade every pattern's tables (or one pattern's) to its newest revision, in
     dependency order."""
 
-    async def work(migrators: list[Migrator]) -> list[str]:
+    async def work(runners: list[MigrationRunner]) -> list[str]:
         if pattern is not None:
-            migrator, branch = _find(migrators, pattern)
-            return await migrator.upgrade(branch)
-        moved = []
-        for migrator in migrators:
-            moved.extend(await migrator.upgrade())
+            return list(await _find(runners, pattern).upgrade(pattern))
+        moved: list[str] = []
+        for runner in runners:
+            moved.extend(await runner.upgrade())
         return moved
 
     moved = _run(app, profile, set_, work)
@@ -150,9 +147,8 @@ def downgrade(
 ) -> None:
     """Move one pattern's tables back to REVISION."""
 
-    async def work(migrators: list[Migrator]) -> str:
-        migrator, branch = _find(migrators, pattern)
-        return await migrator.downgrade(branch, revision)
+    async def work(runners: list[MigrationRunner]) -> str:
+        return await _find(runners, pattern).downgrade(pattern, revision)
 
     console.print(f"[green]✓[/] {escape(_run(app, profile, set_, work))}")
 
@@ -165,25 +161,24 @@ def status(
 ) -> None:
     """Show each pattern's current and head revision."""
 
-    async def work(migrators: list[Migrator]) -> list[tuple[str, list[BranchStatus]]]:
-        return [(m.database.instance, list(await m.status())) for m in migrators]
+    async def work(runners: list[MigrationRunner]) -> list[MigrationState]:
+        return [state for runner in runners for state in await runner.status()]
 
     table = Table("database", "pattern", "instances", "current", "head", "state")
     for column in table.columns:
         column.no_wrap = True  # revision ids are copied from here: never cut them
     behind = False
-    for database, statuses in _run(app, profile, set_, work):
-        for item in statuses:
-            state = "[green]up to date[/]" if item.up_to_date else "[yellow]behind[/]"
-            behind = behind or not item.up_to_date
-            table.add_row(
-                database,
-                item.branch.pattern_id,
-                ", ".join(item.branch.instances),
-                ", ".join(item.current) or "base",
-                ", ".join(item.heads) or "base",
-                state,
-            )
+    for item in _run(app, profile, set_, work):
+        state = "[green]up to date[/]" if item.up_to_date else "[yellow]behind[/]"
+        behind = behind or not item.up_to_date
+        table.add_row(
+            item.database,
+            item.pattern_id,
+            ", ".join(item.instances),
+            ", ".join(item.current) or "base",
+            ", ".join(item.heads) or "base",
+            state,
+        )
     console.print(table)
     if behind:
         console.print("run [bold]rainmaker db upgrade[/] to apply the missing revisions")
@@ -205,9 +200,9 @@ def revision(
 ) -> None:
     """Write a new revision file into a pattern's migrations package."""
 
-    async def work(migrators: list[Migrator]) -> Path:
-        migrator, branch = _find(migrators, pattern)
-        return await migrator.revision(branch, message, autogenerate=autogenerate)
+    async def work(runners: list[MigrationRunner]) -> Path:
+        runner = _find(runners, pattern)
+        return await runner.revision(pattern, message, autogenerate=autogenerate)
 
     path = _run(app, profile, set_, work)
     console.print(f"[green]✓[/] wrote {escape(str(path))}")

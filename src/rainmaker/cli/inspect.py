@@ -140,22 +140,20 @@ def plan(
 
 def migration_lines(application: Application) -> list[str]:
     """Each pattern's pending revisions, read from its database (or why they are unknown)."""
-    from rainmaker.cli.db import connected_migrators  # imports SQLAlchemy: only when needed
+    from rainmaker.cli.db import connected_runners
 
     async def read() -> list[str]:
-        async with connected_migrators(application) as migrators:
+        async with connected_runners(application) as runners:
             lines = []
-            for migrator in migrators:
-                for item in await migrator.status():
+            for runner in runners:
+                for item in await runner.status():
                     at = ", ".join(item.current) or "base"
                     pending = (
                         "up to date"
                         if item.up_to_date
                         else f"pending: {', '.join(item.heads)} (at {at})"
                     )
-                    lines.append(
-                        f"{item.branch.pattern_id} on {migrator.database.instance}: {pending}"
-                    )
+                    lines.append(f"{item.pattern_id} on {item.database}: {pending}")
             return lines
 
     try:

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from rainmaker.cli import db, deploy, docs, inspect, lock, new, pattern, run, worker
+from rainmaker.cli.contributed import add_contributed_commands, command_names
 from rainmaker.cli.render import err_console, print_composition_error, print_pattern_error
 from rainmaker.kernel.errors import CompositionError, PatternError
 from rainmaker.kernel.install_hint import install_hint
@@ -51,6 +52,13 @@ def _global(
 
 for command_module in (new, inspect, lock, pattern, run, worker, db, docs, deploy):
     command_module.register(app)
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+add_contributed_commands(app, command_names(app), _warn)
 
 
 def main(argv: list[str] | None = None) -> None:

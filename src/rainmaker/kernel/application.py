@@ -30,6 +30,7 @@ from rainmaker.kernel.health import Health, HealthReport, InstanceHealth, Status
 from rainmaker.kernel.install_hint import install_hint
 from rainmaker.kernel.instance import Instance
 from rainmaker.kernel.logging import configure_logging
+from rainmaker.kernel.module import Module
 from rainmaker.kernel.registry import ServiceRegistry, Services
 from rainmaker.kernel.secrets import secret_values
 
@@ -120,6 +121,15 @@ class Application:
                     cause=exc,
                 ) from exc
         self._built = True
+
+    def modules(self) -> dict[str, Module[Any]]:
+        """Every instance's module, in start order (building them first, no I/O)."""
+        self.build()
+        return {
+            name: instance.module
+            for name, instance in self.instances.items()
+            if instance.module is not None
+        }
 
     def _missing_library_hint(self, pattern_id: str, error: Exception) -> str | None:
         """For a library the pattern imports but nothing installed: the pip command."""

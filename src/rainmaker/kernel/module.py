@@ -16,7 +16,10 @@ from pydantic import BaseModel
 from rainmaker.kernel.health import Health
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from rainmaker.kernel.context import AppContext
+    from rainmaker.kernel.contributions import MigrationRunner, ProcessRole
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -68,3 +71,18 @@ class Module(Generic[S]):
     def middleware(self) -> Sequence[Middleware]:
         """ASGI middleware to add to the app, ordered by their constraints."""
         return ()
+
+    def migration_runner(self) -> AbstractAsyncContextManager[MigrationRunner] | None:
+        """Database patterns: a runner for the migrations of every pattern stored here.
+
+        ``rainmaker db`` enters it on a built, *not started* app: entering connects to the
+        database, leaving disconnects. ``None`` (the default): this module stores nothing.
+        """
+        return None
+
+    def process_roles(self) -> Mapping[str, ProcessRole]:
+        """Loops this module runs in process roles, by role (``{"worker": loop}``).
+
+        ``rainmaker worker`` starts the app and runs every ``"worker"`` contribution.
+        """
+        return {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +25,7 @@ from rainmaker.kernel.health import Health
 from rainmaker.kernel.module import Module
 from rainmaker.patterns.database.database import SqlAlchemyDatabase
 from rainmaker.patterns.database.engine import EngineInfo, postgres_engine, sqlite_engine
+from rainmaker.patterns.database.migration_runner import AlembicMigrationRunner
 from rainmaker.patterns.database.migrator import Migrator, branches_on
 from rainmaker.patterns.database.mysql import mysql_engine, unsupported_server
 from rainmaker.patterns.database.settings import (
@@ -85,6 +88,18 @@ class DatabaseModule(Module[S]):
         return Migrator(
             self.database, branches_on(self.ctx.app, self.ctx.instance), log=self.ctx.log
         )
+
+    @contextlib.asynccontextmanager
+    async def _connected_runner(self) -> AsyncIterator[AlembicMigrationRunner]:
+        await self.connect()
+        try:
+            yield AlembicMigrationRunner(self.migrator())
+        finally:
+            await self.disconnect()
+
+    def migration_runner(self) -> AbstractAsyncContextManager[AlembicMigrationRunner]:
+        """Connects (without starting the app) and runs every pattern's branch here."""
+        return self._connected_runner()
 
     async def start(self) -> None:
         database = await self.connect()

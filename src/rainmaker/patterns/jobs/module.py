@@ -4,7 +4,8 @@
 builds the :class:`~rainmaker.patterns.jobs.service.JobService`, loads the registries named
 in settings and registers the service as ``Jobs``; patterns that require ``Jobs`` start
 after it and add their registries with ``ctx.jobs.register()``. Running jobs is a process
-role: ``rainmaker worker`` starts the whole app, then calls :meth:`JobsModule.work`.
+role: ``rainmaker worker`` starts the whole app, then runs the loop this module
+contributes to the ``worker`` role (:meth:`JobsModule.process_roles`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import os
 import socket
 import uuid
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from rainmaker import WORKER_ROLE, ProcessRole
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.tracing import Tracing
@@ -31,6 +33,7 @@ from rainmaker.patterns.jobs.settings import (
     RedisJobsSettings,
     check_queue_name,
 )
+from rainmaker.patterns.jobs.worker_role import JobsWorkerRole
 
 if TYPE_CHECKING:
     from rainmaker.patterns.jobs.service import JobService
@@ -157,6 +160,10 @@ class JobsModule(Module[S]):
                 scheduler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
+
+    def process_roles(self) -> Mapping[str, ProcessRole]:
+        """``rainmaker worker`` runs this instance's jobs."""
+        return {WORKER_ROLE: JobsWorkerRole(self)}
 
     def stop_working(self) -> None:
         """Ask a running worker to stop taking jobs and drain (idempotent)."""

@@ -1,0 +1,95 @@
+"""What a module can contribute beyond its services: migrations and process roles.
+
+The generic commands serve whatever the composed modules contribute through these doors,
+never a built-in class: ``rainmaker db`` drives every :class:`MigrationRunner` a module
+offers (:meth:`~rainmaker.kernel.module.Module.migration_runner`), and ``rainmaker worker``
+runs every :class:`ProcessRole` modules contribute to the ``"worker"`` role
+(:meth:`~rainmaker.kernel.module.Module.process_roles`). The built-in database and jobs
+patterns use these doors exactly as a third-party package would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+WORKER_ROLE = "worker"
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """Where one pattern's migrations stand on one database."""
+
+    database: str
+    """The database instance the revisions are applied to."""
+    pattern_id: str
+    instances: tuple[str, ...]
+    """The instances of the pattern whose tables these are."""
+    current: tuple[str, ...]
+    """Revisions applied in the database (empty: none yet)."""
+    heads: tuple[str, ...]
+    """The newest revisions in the pattern's code."""
+
+    @property
+    def up_to_date(self) -> bool:
+        return set(self.current) == set(self.heads)
+
+
+@runtime_checkable
+class MigrationRunner(Protocol):
+    """Runs the migrations of every pattern stored in one database.
+
+    ``name`` arguments are a pattern id or an instance name (``--pattern`` of the command);
+    a name the runner does not hold raises :class:`~rainmaker.kernel.errors.PatternError`.
+    """
+
+    @property
+    def database(self) -> str:
+        """The database instance this runner migrates."""
+        ...
+
+    def pattern_ids(self) -> Sequence[str]:
+        """Ids of the patterns whose migrations run here, in dependency order."""
+        ...
+
+    def handles(self, name: str) -> bool:
+        """Whether ``name`` is one of those patterns or one of their instances."""
+        ...
+
+    async def status(self) -> Sequence[MigrationState]: ...
+
+    async def upgrade(self, name: str | None = None) -> Sequence[str]:
+        """Apply missing revisions (of one pattern, or all); return what moved."""
+        ...
+
+    async def downgrade(self, name: str, target: str) -> str:
+        """Move one pattern back to ``target`` (a revision, ``-1`` or ``base``)."""
+        ...
+
+    async def revision(self, name: str, message: str, *, autogenerate: bool = False) -> Path:
+        """Write a new revision file into the pattern's migrations package."""
+        ...
+
+
+@dataclass(frozen=True)
+class RoleOptions:
+    """What the command running a role passes on (``rainmaker worker --queues …``)."""
+
+    queues: Sequence[str] | None = None
+    concurrency: int | None = None
+
+
+@runtime_checkable
+class ProcessRole(Protocol):
+    """A long-running loop a module contributes to a process role (``"worker"``).
+
+    The command starts the app, awaits :meth:`run` of every contribution at once, and calls
+    :meth:`stop` on SIGTERM/SIGINT; ``run`` then drains (finishing work in flight within
+    its own bound) and returns.
+    """
+
+    async def run(self, options: RoleOptions) -> None: ...
+
+    def stop(self) -> None: ...
