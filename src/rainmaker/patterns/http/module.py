@@ -24,17 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.utils import get_value_or_default
+from fastapi.routing import iter_route_contexts
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.routing import Router as StarletteRouter
 
+from rainmaker import (
+    AppContext,
+    CompositionError,
+    Health,
+    Middleware,
+    Module,
+    Problem,
+    StartupError,
+)
 from rainmaker.capabilities.http import Http, HttpApp, Scope
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import CompositionError, Problem, StartupError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Middleware, Module
 from rainmaker.patterns.http.edge import EDGE_NAMES, EdgeMiddleware
 from rainmaker.patterns.http.health_routes import health_router
 from rainmaker.patterns.http.middleware_order import Contribution, order_middleware
@@ -48,8 +52,12 @@ from rainmaker.patterns.http.trusted_hosts import TrustedHostMiddleware
 class ComposedApp:
     """The result of composition: the FastAPI app, the ASGI stack around it, and who owns what.
 
-    ``owners`` maps ``id(route)`` to the instance whose router contributed the route;
-    ``middleware`` lists the layers outermost first.
+    ``owners`` maps ``id(route)`` of each contributed route object (as the router built
+    it: the object FastAPI puts in ``scope["route"]`` and ``iter_route_contexts`` reports as
+    ``original_route``) to the instance whose router contributed it; ``middleware`` lists
+    the layers outermost first; ``routers`` are the plain Starlette routers, whose
+    lifespans :meth:`FastAPIModule.start` enters itself (an ``APIRouter``'s is merged into
+    the app's by ``include_router``).
     """
 
     fastapi: FastAPI
@@ -214,11 +222,9 @@ class FastAPIModule(Module[HttpSettings]):
         plain_routers: list[StarletteRouter] = []
         for name, prefix, router in routers:
             before = len(fastapi.router.routes)
-            if isinstance(router, APIRouter) and _flatten(fastapi, router, prefix, name):
-                # Its routes are now the app router's own; start() enters its lifespan.
-                plain_routers.append(router)
-            elif isinstance(router, APIRouter):
-                # include_router also merges the router's lifespan and startup/shutdown
+            if isinstance(router, APIRouter):
+                # FastAPI's public API: applies the prefix and tag to every route (nested
+                # routers included) and merges the router's lifespan and startup/shutdown
                 # handlers into the app's, which start() enters.
                 fastapi.include_router(router, prefix=prefix, tags=[name])
             elif prefix:
@@ -309,69 +315,6 @@ class FastAPIModule(Module[HttpSettings]):
             routes=len(self._composed.owners),
             middleware=[layer.middleware.name for layer in self._composed.middleware],
         )
-
-
-def _flatten(fastapi: FastAPI, router: APIRouter, prefix: str, tag: str) -> bool:
-    """Copy a plain router's routes into the app router, as ``include_router`` once did.
-
-    The installed FastAPI keeps an included router as one route resolved on every request
-    (≈10 % of a small request's CPU, see ``bench/http``); copied routes are matched
-    directly. Only routers made of ``APIRoute``s and nothing router-wide that a copy could
-    lose (startup handlers, form or body limits, nested or low-priority routes) are
-    copied; anything else is included as usual. Returns whether the router was copied.
-    """
-    if (
-        not router.routes
-        or not all(isinstance(route, APIRoute) for route in router.routes)
-        or router.on_startup
-        or router.on_shutdown
-        or router.form_limits
-        or router.max_body_size is not None
-        or getattr(router, "_low_priority_routes", None)
-        or getattr(router, "_frontend_routes", None) is not None
-    ):
-        return False
-    app_router = fastapi.router
-    for route in router.routes:
-        assert isinstance(route, APIRoute)
-        app_router.add_api_route(
-            prefix + route.path,
-            route.endpoint,
-            response_model=route.response_model,
-            status_code=route.status_code,
-            tags=[tag, *route.tags],
-            dependencies=route.dependencies,
-            summary=route.summary,
-            description=route.description,
-            response_description=route.response_description,
-            responses=route.responses,
-            deprecated=route.deprecated,
-            methods=route.methods,
-            operation_id=route.operation_id,
-            response_model_include=route.response_model_include,
-            response_model_exclude=route.response_model_exclude,
-            response_model_by_alias=route.response_model_by_alias,
-            response_model_exclude_unset=route.response_model_exclude_unset,
-            response_model_exclude_defaults=route.response_model_exclude_defaults,
-            response_model_exclude_none=route.response_model_exclude_none,
-            include_in_schema=route.include_in_schema and router.include_in_schema,
-            response_class=get_value_or_default(
-                route.response_class, router.default_response_class
-            ),
-            name=route.name,
-            route_class_override=type(route),
-            callbacks=route.callbacks,
-            openapi_extra=route.openapi_extra,
-            generate_unique_id_function=get_value_or_default(
-                route.generate_unique_id_function, router.generate_unique_id_function
-            ),
-            strict_content_type=get_value_or_default(
-                route.strict_content_type, router.strict_content_type
-            ),
-            max_body_size=route.max_body_size,
-            form_limits=route.form_limits,
-        )
-    return True
 
 
 def _edge_factory(lifespan_state: dict[str, Any]) -> Any:

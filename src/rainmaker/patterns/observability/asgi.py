@@ -3,7 +3,9 @@
 Pure ASGI (see ``bench/http`` for why): one ``send`` closure reads the status; after the
 app has answered, the route template is read from ``scope["route"]``, which the router
 sets on the very scope dict it was given, so labels and span names carry
-``/items/{item_id}``, never the raw path.
+``/items/{item_id}``, never the raw path. FastAPI puts the route object its router built
+there, whose path lacks the prefix of an ``include_router``; the prefixed template comes
+from the app's ``fastapi.routing.iter_route_contexts`` (see :func:`route_template`).
 
 It runs just *outside* the HTTP pattern's edge layer (``before=["edge"]``), not inside:
 the edge writes the access log line and turns escaped errors into 500 answers on the way
@@ -15,9 +17,11 @@ the request is done. Requests the edge rejects (413) are counted too.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from fastapi.routing import iter_route_contexts
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import Getter
@@ -43,13 +47,56 @@ _getter = _HeaderGetter()
 
 
 def route_template(scope: Scope, root_path: str) -> str:
-    """The matched route's template, with the prefix of any mount it sits under."""
+    """The matched route's template, with the prefix of any mount it sits under.
+
+    ``scope["route"]`` is the route as its router built it: for a router the app includes
+    with ``include_router(router, prefix=...)``, its own path lacks that prefix, so the
+    path comes from the app's route contexts (FastAPI's public ``iter_route_contexts``),
+    which carry it.
+    """
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return UNMATCHED
+    path = _included_path(scope, route, path)
     mounted = scope.get("root_path", "")
     return f"{mounted[len(root_path):]}{path}" if mounted.startswith(root_path) else path
+
+
+# Per app: its number of top-level routes when read, and id(route) -> [(route, full path)],
+# the routes weakly referenced (an endpoint may hold the app, which must not be kept alive).
+_Paths = dict[int, list[tuple["weakref.ref[Any]", str]]]
+_included_paths: weakref.WeakKeyDictionary[Any, tuple[int, _Paths]] = weakref.WeakKeyDictionary()
+
+
+def _included_path(scope: Scope, route: Any, path: str) -> str:
+    app = scope.get("app")
+    routes = getattr(app, "routes", None)
+    if not isinstance(routes, list):
+        return path
+    try:
+        known = _included_paths.get(app)
+        if known is None or known[0] != len(routes):
+            table: _Paths = {}
+            for context in iter_route_contexts(routes):
+                full = context.path
+                if isinstance(full, str):
+                    original = context.original_route
+                    table.setdefault(id(original), []).append((weakref.ref(original), full))
+            known = (len(routes), table)
+            _included_paths[app] = known
+    except TypeError:  # an app object that cannot be weakly referenced
+        return path
+    candidates = [full for ref, full in known[1].get(id(route), ()) if ref() is route]
+    if len(candidates) == 1:
+        return candidates[0]
+    # One router included under several prefixes: the one the request's path is under.
+    request_path = scope.get("path", "")[len(scope.get("root_path", "")) :]
+    for full in candidates:
+        literal = full.split("{", 1)[0]
+        if request_path.startswith(literal):
+            return full
+    return path
 
 
 class Instruments(Protocol):
