@@ -42,14 +42,22 @@ if TYPE_CHECKING:
         UnauthorizedError,
         UnavailableError,
     )
-    from rainmaker.kernel.health import Health, Status
+    from rainmaker.kernel.graph_svg import dependency_svg
+    from rainmaker.kernel.graph_svg import graph_of as dependency_graph
+    from rainmaker.kernel.health import Health, HealthReport, InstanceHealth, Status
     from rainmaker.kernel.loading import load
+    from rainmaker.kernel.logging import ResolvedLogger
+    from rainmaker.kernel.logging import add_processor as add_log_processor
     from rainmaker.kernel.module import Middleware, Module
     from rainmaker.kernel.pattern import Pattern, Settings
+    from rainmaker.kernel.secrets import MASK as SECRET_MASK
+    from rainmaker.kernel.secrets import display as display_setting
+    from rainmaker.kernel.secrets import redact_url, secret_values
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SECRET_MASK",
     "WORKER_ROLE",
     "AppContext",
     "Application",
@@ -59,6 +67,8 @@ __all__ = [
     "DependencyError",
     "ForbiddenError",
     "Health",
+    "HealthReport",
+    "InstanceHealth",
     "InvalidInputError",
     "Middleware",
     "MigrationRunner",
@@ -72,6 +82,7 @@ __all__ = [
     "Provision",
     "RateLimitedError",
     "Requirement",
+    "ResolvedLogger",
     "RoleOptions",
     "Settings",
     "SettingsError",
@@ -79,10 +90,17 @@ __all__ = [
     "Status",
     "UnauthorizedError",
     "UnavailableError",
+    "add_log_processor",
+    "dependency_graph",
+    "dependency_svg",
+    "display_setting",
     "load",
+    "redact_url",
+    "secret_values",
 ]
 
-# Where each public name lives; ``__getattr__`` imports it on first access.
+# Where each public name lives (``module`` or ``module:attribute`` when the name differs);
+# ``__getattr__`` imports it on first access.
 _EXPORTS: dict[str, str] = {
     "Application": "rainmaker.kernel.application",
     "Capability": "rainmaker.kernel.capability",
@@ -108,8 +126,18 @@ _EXPORTS: dict[str, str] = {
     "UnauthorizedError": "rainmaker.kernel.errors",
     "UnavailableError": "rainmaker.kernel.errors",
     "Health": "rainmaker.kernel.health",
+    "dependency_graph": "rainmaker.kernel.graph_svg:graph_of",
+    "dependency_svg": "rainmaker.kernel.graph_svg",
+    "HealthReport": "rainmaker.kernel.health",
+    "InstanceHealth": "rainmaker.kernel.health",
     "Status": "rainmaker.kernel.health",
     "load": "rainmaker.kernel.loading",
+    "ResolvedLogger": "rainmaker.kernel.logging",
+    "add_log_processor": "rainmaker.kernel.logging:add_processor",
+    "SECRET_MASK": "rainmaker.kernel.secrets:MASK",
+    "display_setting": "rainmaker.kernel.secrets:display",
+    "redact_url": "rainmaker.kernel.secrets",
+    "secret_values": "rainmaker.kernel.secrets",
     "Middleware": "rainmaker.kernel.module",
     "Module": "rainmaker.kernel.module",
     "Pattern": "rainmaker.kernel.pattern",
@@ -118,10 +146,11 @@ _EXPORTS: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    where = _EXPORTS.get(name)
+    if where is None:
         raise AttributeError(f"module 'rainmaker' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = where.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

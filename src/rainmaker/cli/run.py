@@ -29,7 +29,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rainmaker.capabilities.http import Http
 from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import CompositionError, Problem, StartupError
@@ -117,31 +116,8 @@ def routes(
 
 
 def http_module(application: Application) -> Any:
-    """Build the app's modules and return the one providing ``Http``, composed.
-
-    Raises :class:`CompositionError` when no instance provides ``Http`` or when the HTTP
-    module's composition is invalid (mounts, duplicate routes, middleware order).
-    """
-    application.build()
-    providers = [
-        instance
-        for instance in application.instances.values()
-        if any(p.capability.name == Http.name for p in instance.pattern.provisions)
-    ]
-    if not providers:
-        raise CompositionError(
-            [
-                Problem(
-                    "no pattern instance provides Http, so there is nothing to serve",
-                    fix='add [patterns.http] with use = "framework-fastapi" to rainmaker.toml',
-                )
-            ]
-        )
-    module = providers[0].module
-    compose = getattr(module, "compose", None)
-    if compose is not None:
-        compose()
-    return module
+    """The app's module providing ``Http``, composed (see :meth:`Application.http_module`)."""
+    return application.http_module()
 
 
 def create_app() -> Application:

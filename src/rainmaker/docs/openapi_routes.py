@@ -31,9 +31,7 @@ def openapi_document(application: Application) -> dict[str, Any] | None:
 
     Builds and composes the modules (no I/O); raises the composition's errors.
     """
-    from rainmaker.cli.run import http_module
-
-    module = http_module(application)
+    module = application.http_module()
     compose = getattr(module, "compose", None)
     if compose is None:
         return None

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rainmaker.docs.graph_svg import dependency_svg, graph_of
 from rainmaker.docs.guides import guide_files, render_guide
 from rainmaker.docs.migrations_doc import RevisionDoc, revisions_of
 from rainmaker.docs.openapi_routes import RouteDoc, openapi_document, openapi_routes
@@ -29,6 +28,7 @@ from rainmaker.kernel.application import Application
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import read_composition
 from rainmaker.kernel.env_example import env_example
+from rainmaker.kernel.graph_svg import dependency_svg, graph_of
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.kernel.secrets import display
 from rainmaker.testing.harness import toml_value
@@ -245,9 +245,7 @@ def _composition_page(application: Application) -> CompositionPage:
     routes_note = ""
     routes: list[dict[str, str]] = []
     try:
-        from rainmaker.cli.run import http_module
-
-        listing = getattr(http_module(application), "routes", None)
+        listing = getattr(application.http_module(), "routes", None)
         for row in listing() if listing is not None else []:
             routes.append(
                 {
@@ -260,8 +258,6 @@ def _composition_page(application: Application) -> CompositionPage:
             )
     except Exception as exc:
         routes_note = f"the routes could not be listed: {exc}"
-    from rainmaker.cli.inspect import _settings_rows
-
     settings = [
         {
             "instance": instance.name,
@@ -270,7 +266,7 @@ def _composition_page(application: Application) -> CompositionPage:
             "source": source,
         }
         for instance in application.instances.values()
-        for key, value, source in _settings_rows(instance.settings, instance.sources)
+        for key, value, source in instance.settings_with_sources()
     ]
     referenced = dict(composition.env_vars)
     if composition.path is not None:

@@ -25,7 +25,7 @@ from rainmaker.capabilities.http import Http, HttpApp, Receive, Scope, Send
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import Composition
 from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import PatternError, StartupError
+from rainmaker.kernel.errors import CompositionError, PatternError, Problem, StartupError
 from rainmaker.kernel.health import Health, HealthReport, InstanceHealth, Status
 from rainmaker.kernel.install_hint import install_hint
 from rainmaker.kernel.instance import Instance
@@ -130,6 +130,33 @@ class Application:
             for name, instance in self.instances.items()
             if instance.module is not None
         }
+
+    def http_module(self) -> Module[Any]:
+        """Build the modules and return the one providing ``Http``, composed.
+
+        Raises :class:`CompositionError` when no instance provides ``Http`` or when the HTTP
+        module's composition is invalid (mounts, duplicate routes, middleware order).
+        """
+        self.build()
+        providers = [
+            instance
+            for instance in self.instances.values()
+            if any(p.capability.name == Http.name for p in instance.pattern.provisions)
+        ]
+        if not providers or providers[0].module is None:
+            raise CompositionError(
+                [
+                    Problem(
+                        "no pattern instance provides Http, so there is nothing to serve",
+                        fix='add [patterns.http] with use = "framework-fastapi" to rainmaker.toml',
+                    )
+                ]
+            )
+        module = providers[0].module
+        compose = getattr(module, "compose", None)
+        if compose is not None:
+            compose()
+        return module
 
     def _missing_library_hint(self, pattern_id: str, error: Exception) -> str | None:
         """For a library the pattern imports but nothing installed: the pip command."""

@@ -30,6 +30,18 @@ class Instance:
     bindings: dict[str, str] = field(default_factory=dict)
     module: Module[Any] | None = None
 
+    def settings_with_sources(self) -> list[tuple[str, Any, str]]:
+        """``(key, value, layer)`` for each top-level setting: the layer that set it (a
+        nested key's layer stands for its table), else ``"default"``. Values are raw:
+        redact them before showing them."""
+        rows = []
+        for key in type(self.settings).model_fields:
+            source = self.sources.get(key) or next(
+                (s for k, s in self.sources.items() if k.startswith(key + ".")), "default"
+            )
+            rows.append((key, getattr(self.settings, key), source))
+        return rows
+
     @property
     def prefix(self) -> str:
         """The URL prefix for this instance's routes: ``mount``, else the pattern's default."""

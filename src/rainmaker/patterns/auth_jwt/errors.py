@@ -9,12 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from rainmaker.kernel.errors import (
-    ConflictError,
-    ForbiddenError,
-    InvalidInputError,
-    UnauthorizedError,
-)
+from rainmaker import ConflictError, ForbiddenError, InvalidInputError, UnauthorizedError
 
 
 class InvalidCredentialsError(UnauthorizedError):

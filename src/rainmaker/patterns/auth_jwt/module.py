@@ -14,13 +14,10 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import exc as sa_exc
 
+from rainmaker import AppContext, Health, Module, StartupError, UnavailableError
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.mailer import Mailer
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import StartupError, UnavailableError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
 from rainmaker.patterns.auth_jwt.emails import AccountMailer
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 from rainmaker.patterns.auth_jwt.passwords import (

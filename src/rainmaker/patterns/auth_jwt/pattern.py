@@ -3,11 +3,11 @@ argon2 or FastAPI)."""
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.cache import Cache
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.mailer import Mailer
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.auth_jwt.settings import AuthSettings
 
 MOUNT = "/auth"

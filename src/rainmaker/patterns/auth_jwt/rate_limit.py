@@ -16,8 +16,8 @@ import math
 import time
 from collections.abc import Callable
 
+from rainmaker import RateLimitedError
 from rainmaker.capabilities.cache import CacheBackend
-from rainmaker.kernel.errors import RateLimitedError
 from rainmaker.patterns.auth_jwt.settings import RateLimit
 
 MAX_MEMORY_KEYS = 100_000

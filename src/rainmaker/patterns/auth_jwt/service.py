@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rainmaker import NotFoundError, UnavailableError
 from rainmaker.capabilities.auth import AuthGuards, Identity, TokenPair, User, UserCreatedHook
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
-from rainmaker.kernel.errors import NotFoundError, UnavailableError
 from rainmaker.patterns.auth_jwt.emails import AccountMailer
 from rainmaker.patterns.auth_jwt.errors import (
     AccountDisabledError,

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 Algorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})

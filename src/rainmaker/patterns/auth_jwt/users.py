@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select, update
 
+from rainmaker import InvalidInputError
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.mailer import parse_address
-from rainmaker.kernel.errors import InvalidInputError
 from rainmaker.patterns.auth_jwt.errors import EmailTakenError, InvalidEmailError
 from rainmaker.patterns.auth_jwt.tables import users
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rainmaker import Health, Module, UnavailableError
 from rainmaker.capabilities.cache import Cache, CacheBackend
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.errors import UnavailableError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
 from rainmaker.patterns.cache.keyspace import Keyspace
 from rainmaker.patterns.cache.memory import MemoryCache, MemoryStore
 from rainmaker.patterns.cache.serializers import resolve_serializer
 from rainmaker.patterns.cache.settings import CacheSettings, MemoryCacheSettings, RedisCacheSettings
 
 if TYPE_CHECKING:
-    from rainmaker.kernel.context import AppContext
+    from rainmaker import AppContext
     from rainmaker.patterns.cache.redis_backend import RedisCache, RedisLink
 
 

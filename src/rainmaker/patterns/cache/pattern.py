@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.cache import Cache
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.cache.settings import MemoryCacheSettings, RedisCacheSettings
 
 cache_memory: Pattern[MemoryCacheSettings] = Pattern(

@@ -29,7 +29,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from rainmaker.kernel.errors import UnavailableError
+from rainmaker import UnavailableError
 from rainmaker.patterns.cache.keyspace import ttl_ms
 from rainmaker.patterns.cache.namespace_view import NamespaceView, tag_list
 from rainmaker.patterns.cache.outage import Outage, describe

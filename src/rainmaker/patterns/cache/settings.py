@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 from rainmaker.patterns.cache.keyspace import check_name
 from rainmaker.patterns.cache.serializers import resolve_serializer
 

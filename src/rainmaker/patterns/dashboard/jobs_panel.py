@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rainmaker.kernel.application import Application
-from rainmaker.kernel.health import HealthReport
+from rainmaker import Application, HealthReport
 
 JOBS = "Jobs"
 QUEUES_KEY = "queues"

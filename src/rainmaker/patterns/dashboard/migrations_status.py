@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from rainmaker.kernel.application import Application
+from rainmaker import Application
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import ForbiddenError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
+from rainmaker import AppContext, ForbiddenError, Health, Module
 from rainmaker.patterns.dashboard.access import is_loopback
 from rainmaker.patterns.dashboard.page import ASSETS, CONTENT_SECURITY_POLICY, asset, render_page
 from rainmaker.patterns.dashboard.redaction import Scrubber

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rainmaker.kernel.pattern import Pattern
+from rainmaker import Pattern
 from rainmaker.patterns.dashboard.settings import DashboardSettings
 
 MOUNT = "/_rainmaker"

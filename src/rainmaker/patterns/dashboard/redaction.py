@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rainmaker.kernel.application import Application
-from rainmaker.kernel.secrets import MASK, redact_url, secret_values
+from rainmaker import SECRET_MASK as MASK
+from rainmaker import Application, redact_url, secret_values
 
 
 class Scrubber:

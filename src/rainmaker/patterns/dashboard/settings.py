@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 PRODUCTION = "production"
 

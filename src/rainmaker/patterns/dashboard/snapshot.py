@@ -13,11 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rainmaker.cli.inspect import _settings_rows
-from rainmaker.docs.graph_svg import dependency_svg, graph_of
-from rainmaker.kernel.application import Application
-from rainmaker.kernel.health import HealthReport
-from rainmaker.kernel.secrets import display
+from rainmaker import Application, HealthReport, dependency_graph, dependency_svg
+from rainmaker import display_setting as display
 from rainmaker.patterns.dashboard.jobs_panel import JobsPanel, jobs_panels
 from rainmaker.patterns.dashboard.migrations_status import MigrationRow, migration_rows
 from rainmaker.patterns.dashboard.redaction import Scrubber
@@ -112,7 +109,7 @@ async def collect(application: Application, settings: DashboardSettings) -> Snap
                 details=scrubber.data(dict(health.details)) if health else {},
             )
         )
-    nodes, edges = graph_of(application)
+    nodes, edges = dependency_graph(application)
     routes, routes_problem = _routes(application)
     return Snapshot(
         app=application.name,
@@ -135,7 +132,7 @@ async def collect(application: Application, settings: DashboardSettings) -> Snap
                 "source": source,
             }
             for instance in application.instances.values()
-            for key, value, source in _settings_rows(instance.settings, instance.sources)
+            for key, value, source in instance.settings_with_sources()
         ],
         routes=[scrubber.data(route) for route in routes],
         routes_problem=routes_problem,
@@ -158,10 +155,8 @@ async def collect(application: Application, settings: DashboardSettings) -> Snap
 
 
 def _routes(application: Application) -> tuple[list[dict[str, Any]], str]:
-    from rainmaker.cli.run import http_module
-
     try:
-        listing = getattr(http_module(application), "routes", None)
+        listing = getattr(application.http_module(), "routes", None)
     except Exception as exc:
         return [], f"{type(exc).__name__}: {exc}"
     if listing is None:

@@ -23,7 +23,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from rainmaker.kernel.errors import PatternError, UnavailableError
+from rainmaker import PatternError, UnavailableError
 from rainmaker.patterns.database.engine import EngineInfo
 from rainmaker.patterns.database.errors import TransactionTaskError, as_unavailable
 from rainmaker.patterns.database.outbox import Outbox

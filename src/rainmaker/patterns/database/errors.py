@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import exc as sa_exc
 
-from rainmaker.kernel.errors import PatternError, UnavailableError
+from rainmaker import PatternError, UnavailableError
 from rainmaker.patterns.database import mysql
 
 # PostgreSQL SQLSTATEs that mean "the server cannot serve you right now".

@@ -42,8 +42,7 @@ from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedE
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
-    from rainmaker.kernel.application import Application
-    from rainmaker.kernel.pattern import Pattern
+    from rainmaker import Application, Pattern
     from rainmaker.patterns.database.database import SqlAlchemyDatabase
 
 TEMPLATE_DIR = Path(__file__).with_name("alembic_template")

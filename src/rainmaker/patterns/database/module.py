@@ -19,10 +19,8 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from rainmaker import Health, Module, PatternError, UnavailableError
 from rainmaker.capabilities.database import Database
-from rainmaker.kernel.errors import PatternError, UnavailableError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
 from rainmaker.patterns.database.database import SqlAlchemyDatabase
 from rainmaker.patterns.database.engine import EngineInfo, postgres_engine, sqlite_engine
 from rainmaker.patterns.database.migration_runner import AlembicMigrationRunner

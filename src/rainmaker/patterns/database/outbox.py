@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from rainmaker.kernel.errors import UnavailableError
+from rainmaker import UnavailableError
 
 if TYPE_CHECKING:
     from rainmaker.patterns.database.database import SqlAlchemyDatabase

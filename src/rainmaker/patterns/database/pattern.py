@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.database import Database
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.database.settings import MySQLSettings, PostgresSettings, SqliteSettings
 
 MIGRATIONS = "rainmaker.patterns.database.migrations"

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 # Every MySQL/MariaDB URL is driven through asyncmy (see mysql.py), whatever it names.

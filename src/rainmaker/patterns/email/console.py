@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rainmaker import PatternError, UnavailableError
 from rainmaker.capabilities.mailer import Receipt
-from rainmaker.kernel.errors import PatternError, UnavailableError
 from rainmaker.patterns.email.mailer import BaseMailer
 from rainmaker.patterns.email.mime import Envelope
 from rainmaker.patterns.email.outbox import Outbox

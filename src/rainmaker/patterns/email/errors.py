@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rainmaker.kernel.errors import PatternError
+from rainmaker import PatternError
 
 
 class SmtpLoginError(PatternError):

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rainmaker import PatternError
 from rainmaker.capabilities.mailer import (
     Attachment,
     Email,
@@ -19,7 +20,6 @@ from rainmaker.capabilities.mailer import (
     RenderedTemplate,
     SendResult,
 )
-from rainmaker.kernel.errors import PatternError
 from rainmaker.patterns.email.mime import Envelope, build_envelope
 from rainmaker.patterns.email.templates import TemplateRenderer
 

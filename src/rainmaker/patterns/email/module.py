@@ -12,11 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
+from rainmaker import AppContext, Health, Module, PatternError, StartupError
 from rainmaker.capabilities.mailer import Mailer
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import PatternError, StartupError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
 from rainmaker.patterns.email.console import ConsoleMailer
 from rainmaker.patterns.email.outbox import Outbox
 from rainmaker.patterns.email.settings import ConsoleSettings, MailerSettings, SmtpSettings

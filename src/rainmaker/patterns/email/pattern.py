@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.mailer import Mailer
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.email.settings import ConsoleSettings, SmtpSettings
 
 email_console: Pattern[ConsoleSettings] = Pattern(

@@ -10,9 +10,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from rainmaker import InvalidInputError, Settings
 from rainmaker.capabilities.mailer import parse_address
-from rainmaker.kernel.errors import InvalidInputError
-from rainmaker.kernel.pattern import Settings
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 

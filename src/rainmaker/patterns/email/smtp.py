@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from rainmaker import PatternError, UnavailableError
 from rainmaker.capabilities.mailer import (
     MessageRejectedError,
     Receipt,
     RecipientsRefusedError,
 )
-from rainmaker.kernel.errors import PatternError, UnavailableError
 from rainmaker.patterns.email.errors import SmtpLoginError
 from rainmaker.patterns.email.mailer import BaseMailer
 from rainmaker.patterns.email.mime import Envelope

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from structlog.typing import FilteringBoundLogger
 
+from rainmaker import ResolvedLogger
 from rainmaker.capabilities.http import Scope
-from rainmaker.kernel.logging import ResolvedLogger
 
 
 class AccessLog:

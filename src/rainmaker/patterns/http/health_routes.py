@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from rainmaker.kernel.application import Application
+from rainmaker import Application
 from rainmaker.patterns.http.problems import ProblemResponse, problem_body, request_id_of
 from rainmaker.patterns.http.settings import HealthSettings
 

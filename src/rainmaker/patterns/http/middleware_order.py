@@ -17,8 +17,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rainmaker.kernel.errors import CompositionError, Problem
-from rainmaker.kernel.module import Middleware
+from rainmaker import CompositionError, Middleware, Problem
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.http import Http
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.http.settings import HttpSettings
 
 framework_fastapi: Pattern[HttpSettings] = Pattern(

@@ -24,8 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from structlog.typing import FilteringBoundLogger
 
+from rainmaker import PatternError, RateLimitedError, UnavailableError
 from rainmaker.capabilities.http import Scope, Send
-from rainmaker.kernel.errors import PatternError, RateLimitedError, UnavailableError
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 
 class CorsSettings(Settings):

@@ -19,13 +19,10 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rainmaker import WORKER_ROLE, ProcessRole
+from rainmaker import WORKER_ROLE, Health, Module, ProcessRole, StartupError, UnavailableError
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.errors import StartupError, UnavailableError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
 from rainmaker.patterns.jobs.settings import (
     JobsSettings,
     LocalJobsSettings,

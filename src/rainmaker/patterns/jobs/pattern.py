@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.jobs.settings import (
     LocalJobsSettings,
     RabbitMqJobsSettings,

@@ -31,8 +31,8 @@ from aio_pika.abc import (
 )
 from taskiq_aio_pika import AioPikaBroker, Exchange, Queue
 
+from rainmaker import UnavailableError
 from rainmaker.capabilities.jobs import QueueStats
-from rainmaker.kernel.errors import UnavailableError
 from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.transport import Delivery
 

@@ -26,8 +26,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from taskiq_redis import RedisStreamBroker
 
+from rainmaker import UnavailableError
 from rainmaker.capabilities.jobs import QueueStats
-from rainmaker.kernel.errors import UnavailableError
 from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.transport import Delivery
 

@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from rainmaker import InvalidInputError, StartupError
 from rainmaker.capabilities.jobs import JobRegistry, JobSpec
-from rainmaker.kernel.errors import InvalidInputError, StartupError
 
 
 class JobCatalog:

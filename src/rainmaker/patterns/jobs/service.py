@@ -13,10 +13,10 @@ import math
 from dataclasses import replace
 from typing import Any
 
+from rainmaker import InvalidInputError, NotFoundError
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.jobs import FailedJob, JobRegistry, QueueStats
 from rainmaker.capabilities.tracing import SpanTracer
-from rainmaker.kernel.errors import InvalidInputError, NotFoundError
 from rainmaker.patterns.jobs.messages import JobMessage, new_job_id
 from rainmaker.patterns.jobs.outbox_bridge import OutboxBridge
 from rainmaker.patterns.jobs.registry import JobCatalog, check_arguments

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 Seconds = Annotated[float, Field(gt=0)]
 

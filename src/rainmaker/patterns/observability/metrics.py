@@ -27,10 +27,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from rainmaker.kernel.health import Health, Status
+from rainmaker import Health, Status
 
 if TYPE_CHECKING:
-    from rainmaker.kernel.application import Application
+    from rainmaker import Application
 
 STATUS_VALUE = {Status.UP: 1.0, Status.DEGRADED: 0.5, Status.DOWN: 0.0}
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -24,12 +24,10 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from rainmaker import AppContext, Health, Middleware, Module
+from rainmaker import add_log_processor as add_processor
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.logging import add_processor
-from rainmaker.kernel.module import Middleware, Module
 from rainmaker.patterns.observability.asgi import ObservabilityMiddleware
 from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetrics
 from rainmaker.patterns.observability.outgoing import available as httpx_available

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.observability.settings import ObservabilitySettings
 
 observability: Pattern[ObservabilitySettings] = Pattern(

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 # Prometheus' defaults, finer below 100 ms where API requests mostly land.
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)

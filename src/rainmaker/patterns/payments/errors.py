@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rainmaker.kernel.errors import (
+from rainmaker import (
     ConflictError,
     InvalidInputError,
     NotFoundError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rainmaker.kernel.errors import NotFoundError
+from rainmaker import NotFoundError
 from rainmaker.patterns.payments.errors import PaymentStateError
 from rainmaker.patterns.payments.ledger import CheckoutRecord
 from rainmaker.patterns.payments.local_provider import LocalProvider

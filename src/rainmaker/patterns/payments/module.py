@@ -17,18 +17,18 @@ from typing import Any, Generic, TypeVar
 from fastapi import APIRouter
 from sqlalchemy import exc as sa_exc
 
-from rainmaker.capabilities.auth import Auth, auth_guards
-from rainmaker.capabilities.database import Database
-from rainmaker.capabilities.payments import Payments
-from rainmaker.kernel.context import AppContext
-from rainmaker.kernel.errors import (
+from rainmaker import (
+    AppContext,
+    Health,
+    Module,
     PatternError,
     SettingsError,
     StartupError,
     UnavailableError,
 )
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
+from rainmaker.capabilities.auth import Auth, auth_guards
+from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.payments import Payments
 from rainmaker.patterns.payments.pattern import MOUNT
 from rainmaker.patterns.payments.provider import Provider
 from rainmaker.patterns.payments.routes import payments_router

@@ -9,10 +9,10 @@ or an admin tool can use the service API with user ids alone. Without Auth the r
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.payments import Payments
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.payments.settings import LocalPaymentsSettings, StripeSettings
 
 MOUNT = "/payments"

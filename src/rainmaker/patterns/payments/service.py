@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
+from rainmaker import InvalidInputError
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import (
@@ -34,7 +35,6 @@ from rainmaker.capabilities.payments import (
     check_amount,
     total_of,
 )
-from rainmaker.kernel.errors import InvalidInputError
 from rainmaker.patterns.payments.errors import (
     NoCustomerError,
     NoPaymentError,

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 _PLAN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

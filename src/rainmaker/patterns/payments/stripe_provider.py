@@ -16,8 +16,8 @@ from typing import Any, NoReturn, TypeVar
 
 import stripe
 
+from rainmaker import NotFoundError
 from rainmaker.capabilities.payments import LineItem
-from rainmaker.kernel.errors import NotFoundError
 from rainmaker.patterns.payments.errors import ProviderError, ProviderUnavailableError
 from rainmaker.patterns.payments.provider import ProviderCheckout
 from rainmaker.patterns.payments.settings import StripeSettings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rainmaker.kernel.errors import PatternError, UnavailableError
+from rainmaker import PatternError, UnavailableError
 
 
 class ObjectTooLargeError(PatternError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
+from rainmaker import InvalidInputError
 from rainmaker.capabilities.storage import SignedMethod
-from rainmaker.kernel.errors import InvalidInputError
 
 MAX_KEY_BYTES = 1024
 # C0 controls, DEL and C1 controls: invisible in logs and meaningless in names.

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, unquote
 
+from rainmaker import InvalidInputError, NotFoundError
 from rainmaker.capabilities.storage import (
     Body,
     ObjectInfo,
@@ -40,7 +41,6 @@ from rainmaker.capabilities.storage import (
     ObjectSummary,
     SignedMethod,
 )
-from rainmaker.kernel.errors import InvalidInputError, NotFoundError
 from rainmaker.patterns.storage.keys import validate_key, validate_listing, validate_signing
 from rainmaker.patterns.storage.policy import DEFAULT_CONTENT_TYPE, UploadPolicy
 from rainmaker.patterns.storage.signing import UrlSigner

@@ -15,12 +15,10 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rainmaker import Health, Module, StartupError, UnavailableError
 from rainmaker.capabilities.http import Http
 from rainmaker.capabilities.storage import ObjectStore, Storage
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.errors import StartupError, UnavailableError
-from rainmaker.kernel.health import Health
-from rainmaker.kernel.module import Module
 from rainmaker.patterns.storage.local import LocalObjectStore
 from rainmaker.patterns.storage.policy import UploadPolicy
 from rainmaker.patterns.storage.settings import (
@@ -31,7 +29,7 @@ from rainmaker.patterns.storage.settings import (
 from rainmaker.patterns.storage.signing import UrlSigner
 
 if TYPE_CHECKING:
-    from rainmaker.kernel.context import AppContext
+    from rainmaker import AppContext
     from rainmaker.patterns.storage.s3 import S3ObjectStore
 
 HEALTH_TIMEOUT = 3.0

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from rainmaker.kernel.errors import InvalidInputError
+from rainmaker import InvalidInputError
 
 # Events the parser's callbacks queue: ("headers", {name: value}), ("data", b"…"), ("end", b"").
 _Event = tuple[str, object]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from rainmaker import Pattern
 from rainmaker.capabilities.storage import Storage
 from rainmaker.capabilities.tracing import Tracing
-from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.storage.settings import LocalStorageSettings, S3StorageSettings
 
 MOUNT = "/files"

@@ -11,8 +11,8 @@ import mimetypes
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from rainmaker import InvalidInputError
 from rainmaker.capabilities.storage import Body
-from rainmaker.kernel.errors import InvalidInputError
 from rainmaker.patterns.storage.errors import ObjectTooLargeError
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"

@@ -21,8 +21,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from rainmaker import InvalidInputError, PatternError
 from rainmaker.capabilities.storage import ObjectReader, ObjectStore
-from rainmaker.kernel.errors import InvalidInputError, PatternError
 from rainmaker.patterns.storage.keys import validate_key
 from rainmaker.patterns.storage.multipart_upload import MultipartFile
 from rainmaker.patterns.storage.policy import UploadPolicy

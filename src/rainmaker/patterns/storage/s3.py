@@ -28,6 +28,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from rainmaker import InvalidInputError, NotFoundError, PatternError, UnavailableError
 from rainmaker.capabilities.storage import (
     Body,
     ObjectInfo,
@@ -35,12 +36,6 @@ from rainmaker.capabilities.storage import (
     ObjectReader,
     ObjectSummary,
     SignedMethod,
-)
-from rainmaker.kernel.errors import (
-    InvalidInputError,
-    NotFoundError,
-    PatternError,
-    UnavailableError,
 )
 from rainmaker.patterns.storage.errors import StorageCredentialsError
 from rainmaker.patterns.storage.keys import validate_key, validate_listing, validate_signing

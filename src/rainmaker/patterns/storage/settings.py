@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from rainmaker.kernel.pattern import Settings
+from rainmaker import Settings
 
 MIB = 1024 * 1024
 

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from rainmaker import ForbiddenError, UnauthorizedError
 from rainmaker.capabilities.storage import SignedMethod
-from rainmaker.kernel.errors import ForbiddenError, UnauthorizedError
 
 
 def _b64(data: bytes) -> str:
