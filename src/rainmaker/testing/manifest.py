@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rainmaker.kernel.migration_history import migration_history as read_history
 from rainmaker.kernel.pattern import Pattern
 
 FORMAT = 1
@@ -221,29 +222,10 @@ def pattern_manifest(pattern: Pattern[Any]) -> PatternManifest:
 
 def migration_history(pattern: Pattern[Any]) -> tuple[tuple[Revision, ...] | None, str]:
     """The revisions of ``pattern``'s branch, base first, and a note when unknown."""
-    if pattern.migrations is None:
-        return (), ""
-    try:
-        from rainmaker.patterns.database.migrator import branch_of
-    except ImportError as exc:
-        return None, (
-            f"migrations unknown: Alembic is not installed ({exc}); "
-            'pip install "rainmaker-patterns[database]"'
-        )
-    try:
-        revisions = list(branch_of(pattern, [pattern.id]).script().walk_revisions())
-    except Exception as exc:  # an author's broken revision file: validate reports it
-        return None, f"migrations unknown: the migrations package cannot be read ({exc})"
-    revisions.reverse()  # walk_revisions goes from the head down
-    return tuple(Revision(str(r.revision), _down(r.down_revision)) for r in revisions), ""
-
-
-def _down(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, tuple | list):
-        return ",".join(sorted(str(v) for v in value))  # a merge revision has several
-    return str(value)
+    history, problem = read_history(pattern)
+    if problem:
+        return None, f"migrations unknown: {problem}"
+    return tuple(Revision(item.revision, item.down_revision) for item in history), ""
 
 
 def declared_routes(pattern: Pattern[Any]) -> tuple[tuple[str, ...] | None, str]:

@@ -310,7 +310,6 @@ def check_migrations(pattern: Pattern[Any]) -> list[Finding]:
 
 
 async def _run_migrations(pattern: Pattern[Any]) -> None:
-    from rainmaker.patterns.database.migrator import Migrator, branch_of
     from rainmaker.testing.harness import load_pattern
 
     with tempfile.TemporaryDirectory(prefix="rm-validate-") as folder:
@@ -333,16 +332,16 @@ async def _run_migrations(pattern: Pattern[Any]) -> None:
             http=False,
         )
         app = loaded.app
-        app.build()
+        modules = app.modules()
         database_instance = app.instances[loaded.instance].bindings.get("Database")
         if database_instance is None:
             raise RuntimeError("no Database was bound to run the migrations on")
-        db_module: Any = app.instances[database_instance].module
-        database = await db_module.connect()
-        try:
-            await Migrator(database, [branch_of(pattern, [loaded.instance])]).upgrade()
-        finally:
-            await db_module.disconnect()
+        # Through the same door as `rainmaker db upgrade`: the database's migration runner.
+        offer = modules[database_instance].migration_runner()
+        if offer is None:
+            raise RuntimeError(f"{database_instance} runs no migrations")
+        async with offer as runner:
+            await runner.upgrade(loaded.instance)
 
 
 # -- everything ---------------------------------------------------------------------------------
