@@ -17,7 +17,7 @@ from rich.console import Console
 
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import FILE_NAME, read_composition
-from rainmaker.kernel.env_example import env_example
+from rainmaker.kernel.env_example import env_example_for
 from rainmaker.kernel.errors import CompositionError, Problem
 from rainmaker.kernel.loading import assemble
 
@@ -70,16 +70,9 @@ def new(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     # .env.example comes from the written app itself, so it covers the local pattern too.
-    composition = read_composition(target / FILE_NAME, environ={})
-    application = assemble(composition, catalog)
-    referenced = dict(composition.env_vars)
-    for profile in composition.profiles:
-        referenced |= read_composition(target / FILE_NAME, profile=profile, environ={}).env_vars
+    assemble(read_composition(target / FILE_NAME, environ={}), catalog)  # the app is valid
     (target / ".env.example").write_text(
-        env_example(
-            name, [(i.name, type(i.settings)) for i in application.instances.values()], referenced
-        ),
-        encoding="utf-8",
+        env_example_for(target / FILE_NAME, catalog), encoding="utf-8"
     )
     console.print(
         f"[green]✓[/] created {target} with {', '.join(instances.values()) or 'no patterns'}"

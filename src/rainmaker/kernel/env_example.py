@@ -8,13 +8,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from rainmaker.kernel.composition import env_name
+from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.composition import env_name, read_composition
+from rainmaker.kernel.resolution import resolve
 from rainmaker.kernel.secrets import secret_fields
+from rainmaker.kernel.validation import validate_instances
+
+
+def env_example_for(path: Path, catalog: Catalog) -> str:
+    """The ``.env.example`` of the composition file at ``path``, as ``rainmaker new`` writes it.
+
+    Instances come in start order, with the ``${VAR}`` references of every profile. The
+    environment is ignored (the file documents the app, not this shell), and an invalid
+    composition still gets one: ``rainmaker add`` refreshes it before the user has fixed what
+    ``check`` reports. Instances of unknown patterns are left out.
+    """
+    composition = read_composition(path, environ={})
+    catalog.add_local(composition.app.local_patterns, composition.root)
+    instances, _ = validate_instances(composition, catalog)
+    order, _ = resolve(instances, catalog)
+    by_name = {instance.name: instance for instance in instances}
+    referenced = dict(composition.env_vars)
+    for profile in composition.profiles:
+        referenced |= read_composition(path, profile=profile, environ={}).env_vars
+    return env_example(
+        composition.app.name,
+        [(name, by_name[name].pattern.settings) for name in order],
+        referenced,
+    )
 
 
 def env_example(
