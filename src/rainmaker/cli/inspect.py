@@ -259,8 +259,24 @@ def _settings_rows(settings: BaseModel, sources: dict[str, str]) -> list[tuple[s
     return rows
 
 
-def list_patterns() -> None:
-    """Installed patterns with their versions and capabilities."""
+def list_patterns(
+    available: Annotated[
+        bool, typer.Option("--available", help="List what --index offers instead.")
+    ] = False,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            envvar="RAINMAKER_INDEX",
+            help="A package index: a folder from `pattern publish --to`, or a simple-index URL.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Installed patterns with their versions and capabilities (--available: an index's)."""
+    if available:
+        list_available(index)
+        return
     catalog = Catalog.installed()
     table = Table(title="Installed patterns")
     for column in ("id", "version", "name", "provides", "requires", "from"):
@@ -277,6 +293,39 @@ def list_patterns() -> None:
     console.print(table)
     if catalog.problems:
         raise CompositionError(catalog.problems, where="the installed patterns")
+
+
+def list_available(index: str | None) -> None:
+    """The patterns an index offers: distributions declaring the pattern entry-point group."""
+    from rainmaker.cli.pattern_index import IndexReadError, NotAnIndex, read_offer
+
+    if index is None:
+        raise typer.BadParameter("--available needs --index URL (or $RAINMAKER_INDEX)")
+    try:
+        offer = read_offer(index)
+    except NotAnIndex as exc:
+        raise typer.BadParameter(str(exc), param_hint="--index") from None
+    except IndexReadError as exc:
+        raise PatternError(str(exc), hint="check --index") from None
+    installed = Catalog.installed()
+    table = Table(title=f"Patterns offered by {escape(offer.index)}")
+    for column in ("id", "version", "distribution", "provides", "requires", "installed"):
+        table.add_column(column)
+    for offered in offer.patterns:
+        here = installed.get(offered.id)
+        table.add_row(
+            offered.id,
+            offered.version or "?",
+            f"{escape(offered.distribution)} {offered.release}",
+            "?" if offered.provides is None else ", ".join(offered.provides) or "-",
+            "?" if offered.requires is None else ", ".join(offered.requires) or "-",
+            here.version if here is not None else "-",
+        )
+    console.print(table if offer.patterns else "[dim]The index offers no patterns.[/]")
+    for note in offer.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    if offer.patterns:
+        console.print(f"add one to an app: rainmaker add ID --index {escape(index)}")
 
 
 def pattern_info(
