@@ -1,0 +1,1 @@
+"""A pattern from outside the tree, using only the public API and the extension points."""

@@ -1,0 +1,32 @@
+"""The running module: contributes a loop to the worker role."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+from rainmaker import WORKER_ROLE, Module, ProcessRole, RoleOptions
+from tally_pattern.pattern import TallySettings
+
+
+class TallyLoop:
+    """Writes 'running' once, then waits until stopped and writes 'drained'."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+        self.stopping = asyncio.Event()
+
+    async def run(self, options: RoleOptions) -> None:
+        self.marker.write_text(f"running concurrency={options.concurrency}\n")
+        await self.stopping.wait()
+        with self.marker.open("a") as out:
+            out.write("drained\n")
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+class TallyModule(Module[TallySettings]):
+    def process_roles(self) -> Mapping[str, ProcessRole]:
+        return {WORKER_ROLE: TallyLoop(Path(self.settings.marker))}
