@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rainmaker.kernel.app_view import AppView
     from rainmaker.kernel.application import Application
     from rainmaker.kernel.capability import Capability, Provision, Requirement
     from rainmaker.kernel.context import AppContext
@@ -60,6 +61,7 @@ __all__ = [
     "SECRET_MASK",
     "WORKER_ROLE",
     "AppContext",
+    "AppView",
     "Application",
     "Capability",
     "CompositionError",
@@ -107,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "Provision": "rainmaker.kernel.capability",
     "Requirement": "rainmaker.kernel.capability",
     "AppContext": "rainmaker.kernel.context",
+    "AppView": "rainmaker.kernel.app_view",
     "WORKER_ROLE": "rainmaker.kernel.contributions",
     "MigrationRunner": "rainmaker.kernel.contributions",
     "MigrationState": "rainmaker.kernel.contributions",

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -228,7 +227,7 @@ def config_show(
     rows = [
         (instance.name, key, display(type(instance.settings), key, value), source)
         for instance in application.instances.values()
-        for key, value, source in _settings_rows(instance.settings, instance.sources)
+        for key, value, source in instance.settings_with_sources()
     ]
     if as_json:
         typer.echo(
@@ -246,17 +245,6 @@ def config_show(
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-
-
-def _settings_rows(settings: BaseModel, sources: dict[str, str]) -> list[tuple[str, Any, str]]:
-    rows = []
-    for key in type(settings).model_fields:
-        value = getattr(settings, key)
-        source = sources.get(key) or next(
-            (s for k, s in sources.items() if k.startswith(key + ".")), "default"
-        )
-        rows.append((key, value, source))
-    return rows
 
 
 def list_patterns(

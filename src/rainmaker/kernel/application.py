@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from rainmaker.capabilities.http import Http, HttpApp, Receive, Scope, Send
+from rainmaker.kernel.app_view import AppView
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import Composition
 from rainmaker.kernel.context import AppContext
@@ -92,6 +93,7 @@ class Application:
             # Built without load() (tests, embedding): still log like the app says, not with
             # structlog's development defaults, and still scrub secrets.
             self.configure_logging()
+        view = AppView(self)
         for instance in self.instances.values():
             ctx = AppContext(
                 env=self.composition.profile,
@@ -107,7 +109,7 @@ class Application:
                     "rainmaker", app=self.name, instance=instance.name, pattern=instance.pattern.id
                 ),
                 config=self.composition.app,
-                app=self,
+                app=view,
             )
             try:
                 instance.module = instance.pattern.build(instance.settings, ctx)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rainmaker.capabilities.cache import Cache, CacheBackend
 from rainmaker.capabilities.database import Database, SqlDatabase
@@ -14,7 +15,7 @@ from rainmaker.kernel.registry import Services
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-    from rainmaker.kernel.application import Application
+    from rainmaker.kernel.app_view import AppView
     from rainmaker.kernel.composition import AppConfig
     from rainmaker.kernel.instance import Instance
 
@@ -26,8 +27,9 @@ class AppContext:
     ``env`` is the active profile (``"development"`` unless one was chosen), ``instance``
     this instance's name, ``services`` its typed view of the service registry, ``log`` a
     structlog logger bound with ``app``, ``instance`` and ``pattern``, ``config`` the
-    ``[app]`` table, and ``app`` the application itself (its instances, state and health;
-    the HTTP pattern reads routers and readiness there).
+    ``[app]`` table, and ``app`` a read-only view of the application
+    (:class:`~rainmaker.kernel.app_view.AppView`: its instances, state and health, and the
+    hooks the kernel owns; the HTTP pattern reads routers and readiness there).
     """
 
     env: str
@@ -35,7 +37,16 @@ class AppContext:
     services: Services
     log: FilteringBoundLogger
     config: AppConfig
-    app: Application
+    app: AppView
+
+    @property
+    def root(self) -> Path:
+        """The app folder: resolve relative paths in settings against it."""
+        return self.app.root
+
+    def on_shutdown(self, hook: Callable[[], Any]) -> None:
+        """Call ``hook()`` when the app begins shutting down (readiness already false)."""
+        self.app.on_shutdown(hook)
 
     @property
     def instances(self) -> Mapping[str, Instance]:

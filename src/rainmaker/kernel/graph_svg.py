@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from rainmaker.kernel.app_view import AppView
 from rainmaker.kernel.application import Application
 
 NODE_WIDTH = 220
@@ -40,7 +41,7 @@ class Edge:
     provider: str
 
 
-def graph_of(application: Application) -> tuple[list[Node], list[Edge]]:
+def graph_of(application: Application | AppView) -> tuple[list[Node], list[Edge]]:
     """The nodes (in start order) and edges of an app's resolved composition."""
     nodes = [
         Node(instance.name, f"{instance.pattern.id} {instance.pattern.version}")

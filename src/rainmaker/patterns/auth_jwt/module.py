@@ -69,7 +69,7 @@ class AuthModule(Module[AuthSettings]):
         ctx = self.ctx
         db = ctx.services.require(Database)
         extra = settings.password.common_passwords_file
-        extra_path = (ctx.app.composition.root / extra) if extra else None
+        extra_path = (ctx.root / extra) if extra else None
         try:
             common = await asyncio.to_thread(load_common_passwords, extra_path)
         except OSError as error:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rainmaker import Application, HealthReport
+from rainmaker import AppView, HealthReport
 
 JOBS = "Jobs"
 QUEUES_KEY = "queues"
@@ -55,7 +55,7 @@ class JobsPanel:
 
 
 async def jobs_panels(
-    application: Application, report: HealthReport, limit: int, timeout: float
+    application: AppView, report: HealthReport, limit: int, timeout: float
 ) -> list[JobsPanel]:
     """One panel per instance whose pattern provides ``Jobs``, in start order."""
     providers = {
@@ -86,11 +86,11 @@ async def jobs_panels(
     return panels
 
 
-def _services(application: Application) -> Mapping[str, Any]:
+def _services(application: AppView) -> Mapping[str, Any]:
     for instance in application.instances.values():
         for provision in instance.pattern.provisions:
             if provision.capability.name == JOBS:
-                return application.registry.providers(provision.capability)
+                return application.providers(provision.capability)
     return {}
 
 

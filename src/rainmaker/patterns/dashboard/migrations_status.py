@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from rainmaker import Application
+from rainmaker import AppView
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class MigrationRow:
         }
 
 
-async def migration_rows(application: Application, timeout: float) -> list[MigrationRow]:
+async def migration_rows(application: AppView, timeout: float) -> list[MigrationRow]:
     """Every branch of every connected database of ``application``."""
     rows: list[MigrationRow] = []
     for instance in application.instances.values():

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rainmaker import SECRET_MASK as MASK
-from rainmaker import Application, redact_url, secret_values
+from rainmaker import AppView, redact_url, secret_values
 
 
 class Scrubber:
@@ -23,7 +23,7 @@ class Scrubber:
         self.secrets = sorted(set(secrets), key=len, reverse=True)
 
     @classmethod
-    def for_app(cls, application: Application) -> Scrubber:
+    def for_app(cls, application: AppView) -> Scrubber:
         """A scrubber knowing every secret of ``application``'s instances."""
         return cls(s for i in application.instances.values() for s in secret_values(i.settings))
 

@@ -1,6 +1,6 @@
 """Everything the dashboard shows, collected from the running app in one pass.
 
-The data is the CLI's: health from :meth:`Application.health` (as ``/health``), settings
+The data is the CLI's: health from :meth:`AppView.health` (as ``/health``), settings
 from the rows of ``rainmaker config show`` shown through the kernel's redaction, routes
 from the HTTP module's route table (as ``rainmaker routes``), migrations as ``rainmaker
 db status``, the graph from the resolved bindings (as ``rainmaker graph``). Every string
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rainmaker import Application, HealthReport, dependency_graph, dependency_svg
+from rainmaker import AppView, HealthReport, dependency_graph, dependency_svg
 from rainmaker import display_setting as display
 from rainmaker.patterns.dashboard.jobs_panel import JobsPanel, jobs_panels
 from rainmaker.patterns.dashboard.migrations_status import MigrationRow, migration_rows
@@ -89,7 +89,7 @@ def health_dict(report: HealthReport, scrubber: Scrubber) -> dict[str, Any]:
     return data
 
 
-async def collect(application: Application, settings: DashboardSettings) -> Snapshot:
+async def collect(application: AppView, settings: DashboardSettings) -> Snapshot:
     """Read every panel of the dashboard from ``application``."""
     scrubber = Scrubber.for_app(application)
     report = await application.health()
@@ -113,7 +113,7 @@ async def collect(application: Application, settings: DashboardSettings) -> Snap
     routes, routes_problem = _routes(application)
     return Snapshot(
         app=application.name,
-        profile=application.composition.profile,
+        profile=application.profile,
         state=report.state,
         status=report.status.value,
         ready=report.ready,
@@ -154,7 +154,7 @@ async def collect(application: Application, settings: DashboardSettings) -> Snap
     )
 
 
-def _routes(application: Application) -> tuple[list[dict[str, Any]], str]:
+def _routes(application: AppView) -> tuple[list[dict[str, Any]], str]:
     try:
         listing = getattr(application.http_module(), "routes", None)
     except Exception as exc:

@@ -5,7 +5,7 @@ Every pattern that owns tables names an importable package of Alembic revisions
 ``_``). Each package is a self-contained linear branch whose position is kept in the
 pattern's own version table ``<prefix>alembic_version`` — so third-party patterns never
 share a revision graph, and a pattern's state is read and changed on its own. Branches run
-in the app's dependency order (``Application.order``).
+in the app's dependency order (its start order).
 
 No ``env.py`` is needed: :class:`Migrator` drives Alembic's ``EnvironmentContext`` itself
 on the instance's engine. While a branch runs, a guard inspects every SQL statement and
@@ -42,7 +42,7 @@ from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedE
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
-    from rainmaker import Application, Pattern
+    from rainmaker import AppView, Pattern
     from rainmaker.patterns.database.database import SqlAlchemyDatabase
 
 TEMPLATE_DIR = Path(__file__).with_name("alembic_template")
@@ -125,7 +125,7 @@ def branch_of(pattern: Pattern[Any], instances: Sequence[str]) -> Branch:
     )
 
 
-def branches_on(app: Application, database_instance: str) -> list[Branch]:
+def branches_on(app: AppView, database_instance: str) -> list[Branch]:
     """Branches of every pattern that keeps its tables on ``database_instance``, in start
     order: the database pattern itself and each instance bound to it for ``Database``."""
     instances_of: dict[str, list[str]] = {}

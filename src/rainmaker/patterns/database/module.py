@@ -145,7 +145,7 @@ class SqliteDatabaseModule(DatabaseModule[SqliteSettings]):
     """``database-sqlite``: one file next to the app."""
 
     def _engine(self) -> tuple[AsyncEngine, EngineInfo]:
-        root = self.ctx.app.composition.root
+        root = self.ctx.root
         engine, info = sqlite_engine(self.settings, root)
         Path(info.target).parent.mkdir(parents=True, exist_ok=True)
         return engine, info

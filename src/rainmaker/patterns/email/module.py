@@ -27,7 +27,7 @@ class MailerModule(Module[S]):
 
     def __init__(self, settings: S, ctx: AppContext) -> None:
         super().__init__(settings, ctx)
-        self.root = Path(ctx.app.composition.root)
+        self.root = Path(ctx.root)
         self.templates_dir = (
             self.root / settings.templates_dir if settings.templates_dir is not None else None
         )

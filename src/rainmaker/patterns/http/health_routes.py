@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from rainmaker import Application
+from rainmaker import AppView
 from rainmaker.patterns.http.problems import ProblemResponse, problem_body, request_id_of
 from rainmaker.patterns.http.settings import HealthSettings
 
@@ -27,7 +27,7 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def health_router(
-    app: Application, settings: HealthSettings, *, instance: str, type_base: str
+    app: AppView, settings: HealthSettings, *, instance: str, type_base: str
 ) -> APIRouter:
     """The health routes for ``app`` under ``settings.path``."""
     router = APIRouter(prefix=settings.path)

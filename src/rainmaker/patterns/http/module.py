@@ -160,7 +160,6 @@ class FastAPIModule(Module[HttpSettings]):
     def _compose(self) -> ComposedApp:
         settings = self.settings
         app = self.ctx.app
-        app.build()
         problems: list[Problem] = []
         routers: list[tuple[str, str, Any]] = []
         for name, instance in self.ctx.instances.items():

@@ -104,7 +104,7 @@ class JobsModule(Module[S]):
             tracer=tracer if tracer is not None and tracer.enabled else None,
         )
         self.ctx.services.register(Jobs, self.service)
-        self.ctx.app.on_shutdown(self.stop_working)
+        self.ctx.on_shutdown(self.stop_working)
         self.ctx.log.info("jobs.started", endpoint=transport.endpoint)
 
     async def stop(self) -> None:

@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 from rainmaker import Health, Status
 
 if TYPE_CHECKING:
-    from rainmaker import Application
+    from rainmaker import AppView
 
 STATUS_VALUE = {Status.UP: 1.0, Status.DEGRADED: 0.5, Status.DOWN: 0.0}
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -94,7 +94,7 @@ class HealthMetrics(Collector):
         self.namespace = namespace
         self.checked: list[Checked] = []
 
-    async def refresh(self, app: Application, timeout: float) -> None:
+    async def refresh(self, app: AppView, timeout: float) -> None:
         """Ask every instance for its health, each within ``timeout`` seconds."""
         instances = list(app.instances.values())
         results = await asyncio.gather(*(_check(i.module, timeout) for i in instances))

@@ -137,7 +137,7 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         if tracing is None:
             return True
         done = tracing.instrumented
-        for instance, database in list(self.ctx.app.registry.providers(Database).items()):
+        for instance, database in list(self.ctx.app.providers(Database).items()):
             engine = getattr(database, "engine", None)
             if engine is not None and id(engine.sync_engine) not in done:
                 tracing.instrument_engine(engine, instance=instance, system=_db_system(database))

@@ -107,7 +107,7 @@ class LocalStorageModule(_StorageModule):
     def __init__(self, settings: LocalStorageSettings, ctx: AppContext) -> None:
         super().__init__(settings, ctx)
         root = Path(settings.root).expanduser()
-        self.root = root if root.is_absolute() else Path(ctx.app.composition.root) / root
+        self.root = root if root.is_absolute() else Path(ctx.root) / root
 
     async def start(self) -> None:
         """Create the root folder, then register the store."""
