@@ -1,7 +1,7 @@
 """YAML text from plain data, deterministically (key order as built, no aliases).
 
-PyYAML ships no type information, so it is imported as ``Any`` (as :mod:`orjson` is in
-the kernel's logging) rather than requiring the types-PyYAML stubs.
+PyYAML ships no type information, so it is imported as ``Any`` rather than requiring the
+types-PyYAML stubs.
 """
 
 from __future__ import annotations
