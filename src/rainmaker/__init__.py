@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from rainmaker.kernel.context import AppContext
     from rainmaker.kernel.contributions import (
         WORKER_ROLE,
+        DashboardPanel,
         MigrationRunner,
         MigrationState,
+        PanelTable,
         ProcessRole,
         RoleOptions,
     )
@@ -66,6 +68,7 @@ __all__ = [
     "Capability",
     "CompositionError",
     "ConflictError",
+    "DashboardPanel",
     "DependencyError",
     "ForbiddenError",
     "Health",
@@ -77,6 +80,7 @@ __all__ = [
     "MigrationState",
     "Module",
     "NotFoundError",
+    "PanelTable",
     "Pattern",
     "PatternError",
     "Problem",
@@ -111,6 +115,8 @@ _EXPORTS: dict[str, str] = {
     "AppContext": "rainmaker.kernel.context",
     "AppView": "rainmaker.kernel.app_view",
     "WORKER_ROLE": "rainmaker.kernel.contributions",
+    "DashboardPanel": "rainmaker.kernel.contributions",
+    "PanelTable": "rainmaker.kernel.contributions",
     "MigrationRunner": "rainmaker.kernel.contributions",
     "MigrationState": "rainmaker.kernel.contributions",
     "ProcessRole": "rainmaker.kernel.contributions",

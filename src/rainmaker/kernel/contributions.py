@@ -1,16 +1,18 @@
-"""What a module can contribute beyond its services: migrations and process roles.
+"""What a module can contribute beyond its services: migrations, process roles, panels.
 
 The generic commands serve whatever the composed modules contribute through these doors,
 never a built-in class: ``rainmaker db`` drives every :class:`MigrationRunner` a module
 offers (:meth:`~rainmaker.kernel.module.Module.migration_runner`), and ``rainmaker worker``
 runs every :class:`ProcessRole` modules contribute to the ``"worker"`` role
-(:meth:`~rainmaker.kernel.module.Module.process_roles`). The built-in database and jobs
-patterns use these doors exactly as a third-party package would.
+(:meth:`~rainmaker.kernel.module.Module.process_roles`), and the developer dashboard shows
+every :class:`DashboardPanel` (:meth:`~rainmaker.kernel.module.Module.dashboard_panels`).
+The built-in database and jobs patterns use these doors exactly as a third-party package
+would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -93,3 +95,31 @@ class ProcessRole(Protocol):
     async def run(self, options: RoleOptions) -> None: ...
 
     def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PanelTable:
+    """What a dashboard panel shows: a table (cells are text) and an optional note."""
+
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    note: str = ""
+    """One line under the table: a count, or why some data is missing."""
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A panel a module contributes to the developer dashboard.
+
+    ``read(limit)`` returns the table, at most ``limit`` rows (the dashboard's setting);
+    it is awaited within the dashboard's status timeout at every refresh, and whatever it
+    shows passes the dashboard's secret scrubber. A panel that fails or times out shows
+    why; it never breaks the page.
+    """
+
+    title: str
+    read: Callable[[int], Awaitable[PanelTable]]
+
+    def __post_init__(self) -> None:
+        if not self.title.strip():
+            raise ValueError("a dashboard panel needs a title: DashboardPanel(title='…', read=…)")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from rainmaker.kernel.context import AppContext
-    from rainmaker.kernel.contributions import MigrationRunner, ProcessRole
+    from rainmaker.kernel.contributions import DashboardPanel, MigrationRunner, ProcessRole
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -79,6 +79,10 @@ class Module(Generic[S]):
         database, leaving disconnects. ``None`` (the default): this module stores nothing.
         """
         return None
+
+    def dashboard_panels(self) -> Sequence[DashboardPanel]:
+        """Panels for the developer dashboard (a running app's queues, migrations…)."""
+        return ()
 
     def process_roles(self) -> Mapping[str, ProcessRole]:
         """Loops this module runs in process roles, by role (``{"worker": loop}``).

@@ -1,19 +1,21 @@
 """Patterns the dashboard tests compose: one holding a secret, one providing ``Jobs``.
 
-``queue-probe`` is a ``JobQueue`` with fixed failed jobs whose health reports queue depths
-as the jobs patterns do, so the dashboard's jobs panel is tested without a broker.
+``queue-probe`` is a ``JobQueue`` with fixed failed jobs that contributes the jobs patterns'
+dashboard panels (``queue_panels``), so the dashboard's panels are tested without a broker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field, SecretStr
 
-from rainmaker import Health, Module, Pattern, Settings
+from rainmaker import DashboardPanel, Health, Module, Pattern, Settings
 from rainmaker.capabilities import Database
 from rainmaker.capabilities.jobs import FailedJob, JobRegistry, Jobs, QueueStats
+from rainmaker.patterns.jobs.dashboard_panels import queue_panels
 
 SECRET = "greeter-secret-value-0123456789"
 
@@ -94,6 +96,12 @@ class QueueProbeModule(Module[QueueProbeSettings]):
     async def start(self) -> None:
         self.queue = _Queue(self.settings.failures)
         self.ctx.services.register(Jobs, self.queue)
+
+    def dashboard_panels(self) -> Sequence[DashboardPanel]:
+        async def dead_letters() -> int:
+            return len(await self.queue.failed())
+
+        return queue_panels(self.ctx.instance, lambda: getattr(self, "queue", None), dead_letters)
 
     async def health(self) -> Health:
         queues = {

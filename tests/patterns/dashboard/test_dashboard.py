@@ -111,36 +111,42 @@ async def test_state_api_has_every_panel(load_app: LoadApp) -> None:
     assert {"methods": ["GET"], "path": "/health/ready"}.items() <= {
         k: v for row in state["routes"] if row["path"] == "/health/ready" for k, v in row.items()
     }.items()
-    migrations = state["migrations"]
-    assert [(row["database"], row["pattern"], row["up_to_date"]) for row in migrations] == [
-        ("db", "database-sqlite", True)
-    ]
-    assert migrations[0]["current"] == migrations[0]["head"] != "base"
+    [migrations] = [panel for panel in state["panels"] if panel["title"] == "Migrations: db"]
+    assert migrations["columns"] == ["pattern", "instances", "current", "head", "state"]
+    [row] = migrations["rows"]
+    assert row[0] == "database-sqlite" and row[4] == "up to date"
+    assert row[2] == row[3] != "base"
 
 
-async def test_jobs_seam_shows_queue_depths_and_failed_jobs(load_app: LoadApp) -> None:
-    app = load_app(dashboard="failed_jobs_limit = 2")
+async def test_jobs_panels_show_queue_depths_and_failed_jobs(load_app: LoadApp) -> None:
+    app = load_app(dashboard="panel_rows = 2")
     async with client_of(app) as http:
         state = (await http.get("/_rainmaker/api/state")).json()
         html = (await http.get("/_rainmaker")).text
-    [panel] = state["jobs"]
-    assert panel["instance"] == "queue"
-    assert panel["queues"] == {
-        "default": {"waiting": 4, "delayed": 1},
-        "emails": {"waiting": 0, "delayed": 0},
-    }
-    assert panel["dead_letters"] == 3
-    assert [job["id"] for job in panel["failed"]] == ["job-0", "job-1"]  # the limit applies
-    assert panel["failed"][0] == {
-        "id": "job-0",
-        "job": "send_welcome",
-        "queue": "emails",
-        "attempts": "5",
-        "error": f"SMTP refused with {MASK}",
-        "failed_at": "2026-11-26T10:00:00+00:00",
-    }
-    assert "send_welcome" in html and "<code>emails</code>" in html
-    assert "(3 dead letters)" in html
+    panels = {panel["title"]: panel for panel in state["panels"] if panel["instance"] == "queue"}
+    backlog = panels["Jobs: queue backlog"]
+    assert backlog["rows"] == [["default", "4", "1", "2.5"], ["emails", "0", "0", "-"]]
+    failed = panels["Jobs: queue failed jobs"]
+    assert failed["note"] == "3 dead letters"
+    assert [row[0] for row in failed["rows"]] == ["job-0", "job-1"]  # the limit applies
+    assert failed["rows"][0] == [
+        "job-0",
+        "send_welcome",
+        "emails",
+        "5",
+        f"SMTP refused with {MASK}",
+        "2026-11-26T10:00:00+00:00",
+    ]
+    assert "send_welcome" in html and "<td>emails</td>" in html
+    assert "3 dead letters" in html
+
+
+async def test_the_deprecated_failed_jobs_limit_still_limits_rows(load_app: LoadApp) -> None:
+    app = load_app(dashboard="failed_jobs_limit = 1")
+    async with client_of(app) as http:
+        state = (await http.get("/_rainmaker/api/state")).json()
+    [failed] = [p for p in state["panels"] if p["title"] == "Jobs: queue failed jobs"]
+    assert [row[0] for row in failed["rows"]] == ["job-0"]
 
 
 async def test_loopback_only_refuses_other_clients(load_app: LoadApp) -> None:

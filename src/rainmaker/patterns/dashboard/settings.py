@@ -42,17 +42,29 @@ class DashboardSettings(Settings):
         5.0,
         gt=0,
         le=60,
-        description="Seconds the page waits for the migrations status of each database "
-        "before it shows the status as unknown.",
+        description="Seconds the page waits for each contributed panel (migrations, jobs…) "
+        "before it shows the panel as unknown.",
         examples=[10.0],
     )
-    failed_jobs_limit: int = Field(
+    panel_rows: int = Field(
         20,
         ge=0,
         le=500,
-        description="Most recent failed jobs listed per Jobs provider.",
+        description="Most rows each contributed panel lists (recent failed jobs, queues, "
+        "migrations).",
         examples=[50],
     )
+    failed_jobs_limit: int | None = Field(
+        None,
+        ge=0,
+        le=500,
+        description="Deprecated: use panel_rows (still honoured when set).",
+    )
+
+    @property
+    def rows_per_panel(self) -> int:
+        """``panel_rows``, or the deprecated ``failed_jobs_limit`` when that is set."""
+        return self.failed_jobs_limit if self.failed_jobs_limit is not None else self.panel_rows
 
     @model_validator(mode="after")
     def _production_needs_opt_in(self) -> DashboardSettings:

@@ -2,8 +2,8 @@
 
 The data is the CLI's: health from :meth:`AppView.health` (as ``/health``), settings
 from the rows of ``rainmaker config show`` shown through the kernel's redaction, routes
-from the HTTP module's route table (as ``rainmaker routes``), migrations as ``rainmaker
-db status``, the graph from the resolved bindings (as ``rainmaker graph``). Every string
+from the HTTP module's route table (as ``rainmaker routes``), the panels modules contribute
+(migrations, jobs…), the graph from the resolved bindings (as ``rainmaker graph``). Every string
 that leaves comes through the :class:`~rainmaker.patterns.dashboard.redaction.Scrubber`.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 from rainmaker import AppView, HealthReport, dependency_graph, dependency_svg
 from rainmaker import display_setting as display
-from rainmaker.patterns.dashboard.jobs_panel import JobsPanel, jobs_panels
-from rainmaker.patterns.dashboard.migrations_status import MigrationRow, migration_rows
+from rainmaker.patterns.dashboard.panels import PanelView, read_panels
 from rainmaker.patterns.dashboard.redaction import Scrubber
 from rainmaker.patterns.dashboard.settings import DashboardSettings
 
@@ -53,8 +52,7 @@ class Snapshot:
     settings: list[dict[str, str]]
     routes: list[dict[str, Any]]
     routes_problem: str
-    migrations: list[MigrationRow]
-    jobs: list[JobsPanel]
+    panels: list[PanelView]
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (``/_rainmaker/api/state``), without the SVG."""
@@ -78,8 +76,7 @@ class Snapshot:
             "settings": self.settings,
             "routes": self.routes,
             "routes_problem": self.routes_problem,
-            "migrations": [row.as_dict() for row in self.migrations],
-            "jobs": [panel.as_dict() for panel in self.jobs],
+            "panels": [panel.as_dict() for panel in self.panels],
         }
 
 
@@ -136,21 +133,9 @@ async def collect(application: AppView, settings: DashboardSettings) -> Snapshot
         ],
         routes=[scrubber.data(route) for route in routes],
         routes_problem=routes_problem,
-        migrations=await migration_rows(application, settings.status_timeout),
-        jobs=[
-            JobsPanel(
-                panel.instance,
-                panel.pattern,
-                panel.queues,
-                scrubber.data(panel.failed),
-                panel.reports_queues,
-                panel.dead_letters,
-                scrubber.text(panel.problem),
-            )
-            for panel in await jobs_panels(
-                application, report, settings.failed_jobs_limit, settings.status_timeout
-            )
-        ],
+        panels=await read_panels(
+            application, scrubber, settings.rows_per_panel, settings.status_timeout
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rainmaker import Health, Module, PatternError, UnavailableError
+from rainmaker import DashboardPanel, Health, Module, PatternError, UnavailableError
 from rainmaker.capabilities.database import Database
+from rainmaker.patterns.database.dashboard_panel import migrations_panel
 from rainmaker.patterns.database.database import SqlAlchemyDatabase
 from rainmaker.patterns.database.engine import EngineInfo, postgres_engine, sqlite_engine
 from rainmaker.patterns.database.migration_runner import AlembicMigrationRunner
@@ -94,6 +95,10 @@ class DatabaseModule(Module[S]):
             yield AlembicMigrationRunner(self.migrator())
         finally:
             await self.disconnect()
+
+    def dashboard_panels(self) -> Sequence[DashboardPanel]:
+        """Each pattern's migrations on this database, read over the running pool."""
+        return [migrations_panel(self.ctx.instance, self.migrator)]
 
     def migration_runner(self) -> AbstractAsyncContextManager[AlembicMigrationRunner]:
         """Connects (without starting the app) and runs every pattern's branch here."""

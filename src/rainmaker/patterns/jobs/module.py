@@ -19,10 +19,19 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rainmaker import WORKER_ROLE, Health, Module, ProcessRole, StartupError, UnavailableError
+from rainmaker import (
+    WORKER_ROLE,
+    DashboardPanel,
+    Health,
+    Module,
+    ProcessRole,
+    StartupError,
+    UnavailableError,
+)
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.tracing import Tracing
+from rainmaker.patterns.jobs.dashboard_panels import queue_panels
 from rainmaker.patterns.jobs.settings import (
     JobsSettings,
     LocalJobsSettings,
@@ -157,6 +166,15 @@ class JobsModule(Module[S]):
                 scheduler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
+
+    def dashboard_panels(self) -> Sequence[DashboardPanel]:
+        """Backlog and recent failed jobs, read from the running service."""
+
+        async def dead_letters() -> int:
+            assert self.service is not None
+            return await self.service.store.count_failed()
+
+        return queue_panels(self.ctx.instance, lambda: self.service, dead_letters)
 
     def process_roles(self) -> Mapping[str, ProcessRole]:
         """``rainmaker worker`` runs this instance's jobs."""
