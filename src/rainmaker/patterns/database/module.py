@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -39,8 +39,12 @@ S = TypeVar("S", bound=PoolSettings)
 HEALTH_TIMEOUT = 3.0
 
 
-class DatabaseModule(Module[S]):
-    """What both backends share; subclasses say how to build the engine."""
+class DatabaseModule(Module[S], ABC):
+    """What both backends share; subclasses say how to build the engine.
+
+    An ABC so that a backend missing ``_engine`` fails when the kernel constructs it
+    (``rainmaker plan`` included), not at its first connection.
+    """
 
     database: SqlAlchemyDatabase | None = None
     _relay: asyncio.Task[None] | None = None

@@ -15,7 +15,7 @@ import contextlib
 import os
 import socket
 import uuid
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,8 +55,12 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class JobsModule(Module[S]):
-    """What the three backends share; subclasses build their transport and store."""
+class JobsModule(Module[S], ABC):
+    """What the three backends share; subclasses build their transport and store.
+
+    An ABC so that a backend missing ``_backend`` fails when the kernel constructs it
+    (``rainmaker plan`` included), not at start.
+    """
 
     service: JobService | None = None
     worker: Worker | None = None
