@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rainmaker.kernel.contributions import (
         WORKER_ROLE,
         DashboardPanel,
+        DocsSection,
         MigrationRunner,
         MigrationState,
         PanelTable,
@@ -70,6 +71,7 @@ __all__ = [
     "ConflictError",
     "DashboardPanel",
     "DependencyError",
+    "DocsSection",
     "ForbiddenError",
     "Health",
     "HealthReport",
@@ -116,6 +118,7 @@ _EXPORTS: dict[str, str] = {
     "AppView": "rainmaker.kernel.app_view",
     "WORKER_ROLE": "rainmaker.kernel.contributions",
     "DashboardPanel": "rainmaker.kernel.contributions",
+    "DocsSection": "rainmaker.kernel.contributions",
     "PanelTable": "rainmaker.kernel.contributions",
     "MigrationRunner": "rainmaker.kernel.contributions",
     "MigrationState": "rainmaker.kernel.contributions",

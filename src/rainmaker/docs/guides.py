@@ -91,6 +91,11 @@ def code_blocks(text: str) -> list[CodeBlock]:
     return blocks
 
 
+def render_markdown(text: str) -> str:
+    """CommonMark (with tables, without raw HTML) as HTML, as the guides are rendered."""
+    return str(_markdown().render(text))
+
+
 def render_guide(path: Path) -> Guide:
     """The guide at ``path`` as HTML, titled by its first heading."""
     text = path.read_text(encoding="utf-8")

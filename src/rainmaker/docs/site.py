@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rainmaker.docs.guides import guide_files, render_guide
+from rainmaker.docs.guides import guide_files, render_guide, render_markdown
 from rainmaker.docs.migrations_doc import RevisionDoc, revisions_of
 from rainmaker.docs.openapi_routes import RouteDoc, openapi_document, openapi_routes
 from rainmaker.docs.reference import reference_pages
@@ -56,6 +56,8 @@ class PatternPage:
     examples: list[str]
     jobs: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    """``(title, html)`` of each section the pattern declares (``Pattern.docs``)."""
 
     @property
     def file(self) -> str:
@@ -210,6 +212,7 @@ def _pattern_page(
         # a pattern carries them, as anything with a readable str().
         jobs=[str(job) for job in getattr(pattern, "jobs", ())],
         events=[str(event) for event in getattr(pattern, "events", ())],
+        sections=[(section.title, render_markdown(section.markdown)) for section in pattern.docs],
     )
 
 

@@ -123,3 +123,21 @@ class DashboardPanel:
     def __post_init__(self) -> None:
         if not self.title.strip():
             raise ValueError("a dashboard panel needs a title: DashboardPanel(title='…', read=…)")
+
+
+@dataclass(frozen=True)
+class DocsSection:
+    """A section a pattern adds to its page of the docs site (``rainmaker docs build``).
+
+    ``markdown`` is CommonMark (tables allowed, raw HTML not), rendered under ``title``
+    after the generated parts of the page (settings, routes, migrations, examples).
+    Declared on the :class:`~rainmaker.kernel.pattern.Pattern` (``docs=[…]``), so the docs
+    are built without building any module.
+    """
+
+    title: str
+    markdown: str
+
+    def __post_init__(self) -> None:
+        if not self.title.strip():
+            raise ValueError("a docs section needs a title: DocsSection(title='…', markdown='…')")

@@ -24,6 +24,7 @@ from rainmaker.kernel.capability import (
     as_provision,
     as_requirement,
 )
+from rainmaker.kernel.contributions import DocsSection
 
 if TYPE_CHECKING:
     from rainmaker.kernel.context import AppContext
@@ -53,7 +54,8 @@ class Pattern(Generic[S]):
     mappings that must validate against ``settings``. ``starts_last`` makes every instance
     of this pattern start after all instances of patterns that do not set it, and so stop
     before them: the HTTP framework serves everyone's routes, so it comes up last and
-    stops taking requests first.
+    stops taking requests first. ``docs`` are sections the docs site adds to the pattern's
+    page.
     """
 
     id: str
@@ -69,6 +71,7 @@ class Pattern(Generic[S]):
     migrations: str | None = None
     table_prefix: str | None = None
     starts_last: bool = False
+    docs: Sequence[DocsSection] = ()
     provisions: tuple[Provision[Any], ...] = field(init=False, repr=False)
     requirements: tuple[Requirement[Any], ...] = field(init=False, repr=False)
 
@@ -81,6 +84,12 @@ class Pattern(Generic[S]):
             Version(self.version)
         except InvalidVersion as exc:
             raise ValueError(f"pattern {self.id}: version {self.version!r} is not valid") from exc
+        for section in self.docs:
+            if not isinstance(section, DocsSection):
+                raise ValueError(
+                    f"pattern {self.id}: docs holds a {type(section).__name__}; "
+                    "write docs=[DocsSection(title, markdown)]"
+                )
         object.__setattr__(self, "provisions", tuple(as_provision(p) for p in self.provides))
         object.__setattr__(self, "requirements", tuple(as_requirement(r) for r in self.requires))
 

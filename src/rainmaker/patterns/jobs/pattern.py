@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rainmaker import Pattern
+from pathlib import Path
+
+from rainmaker import DocsSection, Pattern
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.tracing import Tracing
@@ -15,6 +17,11 @@ from rainmaker.patterns.jobs.settings import (
 MIGRATIONS = "rainmaker.patterns.jobs.migrations"
 TABLE_PREFIX = "jobs_"
 
+# Every jobs backend documents the same worker and commands on its page.
+RUNNING_WORKERS = DocsSection(
+    "Running workers", (Path(__file__).parent / "running-workers.md").read_text(encoding="utf-8")
+)
+
 jobs_local: Pattern[LocalJobsSettings] = Pattern(
     id="jobs-local",
     version="1.0.0",
@@ -26,6 +33,7 @@ jobs_local: Pattern[LocalJobsSettings] = Pattern(
     factory="rainmaker.patterns.jobs.module:LocalJobsModule",
     provides=[Jobs],
     requires=[Database, Tracing.optional()],
+    docs=[RUNNING_WORKERS],
     examples=[{}, {"registries": ["acme.jobs:registry"], "concurrency": 4}],
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
@@ -42,6 +50,7 @@ jobs_redis: Pattern[RedisJobsSettings] = Pattern(
     factory="rainmaker.patterns.jobs.module:RedisJobsModule",
     provides=[Jobs],
     requires=[Database.optional(), Tracing.optional()],
+    docs=[RUNNING_WORKERS],
     examples=[
         {"url": "redis://127.0.0.1:6379/0"},
         {"url": "redis://jobs.internal:6379/2", "password": "${REDIS_PASSWORD}", "concurrency": 50},
@@ -59,6 +68,7 @@ jobs_rabbitmq: Pattern[RabbitMqJobsSettings] = Pattern(
     factory="rainmaker.patterns.jobs.module:RabbitMqJobsModule",
     provides=[Jobs],
     requires=[Database, Tracing.optional()],
+    docs=[RUNNING_WORKERS],
     examples=[
         {"url": "amqp://guest:guest@127.0.0.1:5672/"},
         {"url": "amqps://app@mq.internal:5671/prod", "password": "${AMQP_PASSWORD}"},
