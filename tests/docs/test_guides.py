@@ -54,6 +54,7 @@ EXPECTED = {
     "pattern-harness",
     "publishing",
     "writing-a-pattern",
+    "public-api",
 }
 RUNNABLE = {"python", "toml", "console"}
 FILE_FLAG = "file="
