@@ -37,6 +37,26 @@ _SQLITE_UNAVAILABLE = re.compile(
 )
 
 
+class DatabaseUnavailableError(UnavailableError):
+    """An outage of one database; ``reason`` says why without naming the database.
+
+    The message reads ``database <target> is unavailable: <reason>``; callers that name the
+    database their own way (the start error names host, port and database) use ``reason``.
+    """
+
+    def __init__(
+        self, *, target: str, reason: str, instance: str, hint: str, cause: BaseException
+    ) -> None:
+        super().__init__(
+            f"database {target} is unavailable: {reason}",
+            pattern_id=instance,
+            hint=hint,
+            cause=cause,
+        )
+        self.target = target
+        self.reason = reason
+
+
 class TransactionTaskError(PatternError):
     """A unit of work was used from a task other than the one that opened it."""
 
@@ -116,9 +136,10 @@ def as_unavailable(
     reason = unavailable_reason(error)
     if reason is None:
         return None
-    return UnavailableError(
-        f"database {target} is unavailable: {reason}",
-        pattern_id=instance,
+    return DatabaseUnavailableError(
+        target=target,
+        reason=reason,
+        instance=instance,
         hint=hint
         or "check that the database server is running and reachable; requests "
         "succeed again as soon as it is back",

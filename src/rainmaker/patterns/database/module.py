@@ -24,6 +24,7 @@ from rainmaker.capabilities.database import Database
 from rainmaker.patterns.database.dashboard_panel import migrations_panel
 from rainmaker.patterns.database.database import SqlAlchemyDatabase
 from rainmaker.patterns.database.engine import EngineInfo, postgres_engine, sqlite_engine
+from rainmaker.patterns.database.errors import DatabaseUnavailableError
 from rainmaker.patterns.database.migration_runner import AlembicMigrationRunner
 from rainmaker.patterns.database.migrator import Migrator, branches_on
 from rainmaker.patterns.database.mysql import mysql_engine, unsupported_server
@@ -232,6 +233,5 @@ class MySQLDatabaseModule(DatabaseModule[MySQLSettings]):
 
 
 def _reason(error: UnavailableError) -> str:
-    message = error.message
-    marker = "is unavailable: "
-    return message.split(marker, 1)[1] if marker in message else message
+    """Why the first round trip failed, for a message that names the database itself."""
+    return error.reason if isinstance(error, DatabaseUnavailableError) else error.message
