@@ -253,11 +253,16 @@ async def payments_backend(
     request: pytest.FixtureRequest, make_app: MakeApp
 ) -> LocalBackend | StripeBackend:
     """Each contract test on ``payment-local`` and on ``payment-stripe`` (localstripe)."""
+    # The contract posts client-priced items and returns to app.example / a.example.
+    contract = {
+        "client_prices": True,
+        "return_origins": ["https://app.example", "https://a.example"],
+    }
     if request.param == "local":
-        started = await make_app(payments=payments_settings("local", None))
+        started = await make_app(payments=payments_settings("local", None, **contract))
         return LocalBackend(started.client, started.service, started.service)
     server: StripeServer = request.getfixturevalue("localstripe")
-    started = await make_app(payments=payments_settings("stripe", server))
+    started = await make_app(payments=payments_settings("stripe", server, **contract))
     return StripeBackend(
         started.client, started.service, started.service, server, stripe_client(server)
     )

@@ -98,8 +98,8 @@ async def test_checkout_with_stripe_down_is_503(make_app: MakeApp) -> None:
         "/payments/checkout",
         json={
             "plan": "pro",
-            "success_url": "https://a.example/",
-            "cancel_url": "https://a.example/",
+            "success_url": "http://testserver/",
+            "cancel_url": "http://testserver/",
         },
         headers=bearer(login.json()["access_token"]),
     )

@@ -88,3 +88,24 @@ class PaymentStateError(ConflictError):
 
     code: ClassVar[str] = "payments_state_conflict"
     title: ClassVar[str] = "Payment state conflict"
+
+
+class UnknownProductError(InvalidInputError):
+    """A checkout item names no product of the composition's ``products``."""
+
+    code: ClassVar[str] = "payments_unknown_product"
+    title: ClassVar[str] = "Unknown product"
+
+
+class ClientPriceRefusedError(InvalidInputError):
+    """A client set a line item's amount while prices come from the server."""
+
+    code: ClassVar[str] = "payments_client_price_refused"
+    title: ClassVar[str] = "Prices are set by the server"
+
+
+class ReturnUrlRefusedError(InvalidInputError):
+    """A checkout's ``success_url`` or ``cancel_url`` leads off the allowed origins."""
+
+    code: ClassVar[str] = "payments_return_url_refused"
+    title: ClassVar[str] = "Return URL not allowed"

@@ -18,6 +18,10 @@ from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import Customer, Invoice, Payment, Subscription
 from rainmaker.patterns.payments import tables
 
+HOLDS_SLOT = frozenset({"active", "trialing", "past_due", "unpaid"})
+"""Statuses in which a subscription still bills or serves the user: each user holds at most
+one subscription in these (``incomplete`` has not been paid yet, so it holds no slot)."""
+
 
 def utcnow() -> datetime:
     """Now, as the naive UTC value the tables store."""
@@ -78,6 +82,20 @@ class Ledger:
             )
         return Customer(user_id=user_id, provider_id=provider_id, email=email, created_at=now)
 
+    async def lock_customer(self, user_id: str) -> None:
+        """Hold the row lock of ``user_id``'s customer until the transaction ends.
+
+        Every change that may give the user a subscription takes it first, so two of them
+        (two checkouts completing, two webhook deliveries) run one after the other and the
+        second sees what the first committed. SQLite has no row locks; its transactions
+        take the database's write lock as they begin, which serializes them already.
+        """
+        table = tables.customers
+        async with self.db.session() as session:
+            await session.execute(
+                select(table.c.user_id).where(table.c.user_id == user_id).with_for_update()
+            )
+
     async def count_customers(self) -> int:
         """How many customers the ledger holds (health details, tests)."""
         return await self._count(tables.customers)
@@ -135,12 +153,64 @@ class Ledger:
                 return subscription
         return found[0] if found else None
 
-    async def save_subscription(self, subscription: Subscription) -> Subscription | None:
-        """Insert or update ``subscription``; the previous state (``None`` when new)."""
+    async def slot_holder(self, user_id: str, *, exclude: str | None = None) -> Subscription | None:
+        """The user's subscription that holds their one slot (see :data:`HOLDS_SLOT`),
+        other than ``exclude``; ``None`` when the slot is free.
+
+        A locking read: under MariaDB's repeatable read it sees the latest commit, not the
+        transaction's snapshot.
+        """
+        table = tables.subscriptions
+        query = (
+            select(table)
+            .where(table.c.user_id == user_id, table.c.status.in_(sorted(HOLDS_SLOT)))
+            .order_by(table.c.created_at, table.c.id)
+            .with_for_update()
+        )
+        if exclude is not None:
+            query = query.where(table.c.id != exclude)
+        async with self.db.session() as session:
+            row = (await session.execute(query)).first()
+        return _subscription(dict(row._mapping)) if row is not None else None
+
+    async def duplicate_of(self, subscription_id: str) -> str | None:
+        """The subscription ``subscription_id`` was ended in favour of, if it was."""
+        table = tables.subscriptions
+        async with self.db.session() as session:
+            return (
+                await session.execute(
+                    select(table.c.duplicate_of).where(table.c.id == subscription_id)
+                )
+            ).scalar_one_or_none()
+
+    async def payments_of_subscription(self, subscription_id: str) -> list[Payment]:
+        """Payments of the invoices of ``subscription_id``."""
+        payments, invoices = tables.payments, tables.invoices
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(payments).where(
+                        payments.c.invoice_id.in_(
+                            select(invoices.c.id).where(
+                                invoices.c.subscription_id == subscription_id
+                            )
+                        )
+                    )
+                )
+            ).all()
+        return [_payment(dict(row._mapping)) for row in rows]
+
+    async def save_subscription(
+        self, subscription: Subscription, *, duplicate_of: str | None = None
+    ) -> Subscription | None:
+        """Insert or update ``subscription``; the previous state (``None`` when new).
+
+        ``duplicate_of`` marks it as ended in favour of that subscription (kept once set).
+        """
         table = tables.subscriptions
         previous = await self.subscription(subscription.id)
         now = utcnow()
-        values = {
+        values: dict[str, Any] = {
             "user_id": subscription.user_id,
             "plan": subscription.plan,
             "status": subscription.status,
@@ -148,6 +218,8 @@ class Ledger:
             "cancel_at_period_end": subscription.cancel_at_period_end,
             "updated_at": now,
         }
+        if duplicate_of is not None:
+            values["duplicate_of"] = duplicate_of
         async with self.db.session() as session:
             if previous is None:
                 await session.execute(

@@ -16,20 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rainmaker.capabilities.auth import AuthGuards, User
-from rainmaker.capabilities.payments import LineItem
 from rainmaker.patterns.payments.errors import NoSubscriptionError
+from rainmaker.patterns.payments.pricing import ItemBody, price_items
 from rainmaker.patterns.payments.service import PaymentsService
-
-
-class ItemBody(BaseModel):
-    """One line item of a one-time checkout."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=250)
-    amount: int = Field(description="Unit price in minor units (cents).")
-    currency: str
-    quantity: int = 1
 
 
 class CheckoutBody(BaseModel):
@@ -64,11 +53,11 @@ def payments_router(
 
     @router.post("/checkout", status_code=201)
     async def checkout(
-        body: CheckoutBody, user: Annotated[User, Depends(guards.current_user)]
+        body: CheckoutBody, request: Request, user: Annotated[User, Depends(guards.current_user)]
     ) -> Any:
         service = resolve()
         items = (
-            [LineItem(i.name, i.amount, i.currency, i.quantity) for i in body.items]
+            price_items(body.items, service.settings, pattern_id=service.pattern_id)
             if body.items is not None
             else None
         )
@@ -79,6 +68,9 @@ def payments_router(
             plan=body.plan,
             success_url=body.success_url,
             cancel_url=body.cancel_url,
+            # Used only when neither return_origins nor public_url is set: the Host header
+            # is then the app's own idea of where it is served (trusted_hosts bounds it).
+            request_origin=f"{request.url.scheme}://{request.url.netloc}",
         )
         return created.as_dict()
 

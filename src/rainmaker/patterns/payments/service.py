@@ -40,13 +40,14 @@ from rainmaker.patterns.payments.errors import (
     NoPaymentError,
     NoSubscriptionError,
     PaymentStateError,
+    ReturnUrlRefusedError,
     UnknownPlanError,
 )
 from rainmaker.patterns.payments.events import EventBus
 from rainmaker.patterns.payments.ledger import CheckoutRecord, Ledger, utcnow
 from rainmaker.patterns.payments.provider import Provider
 from rainmaker.patterns.payments.saga import Compensation, Saga
-from rainmaker.patterns.payments.settings import PaymentsSettings
+from rainmaker.patterns.payments.settings import PaymentsSettings, origin_of
 from rainmaker.patterns.payments.webhooks import ENDED, WebhookProcessor
 
 REFUNDABLE = frozenset({"succeeded", "partially_refunded"})
@@ -85,6 +86,7 @@ class PaymentsService:
             },
             log=log,
             pattern_id=pattern_id,
+            on_duplicate=self.end_duplicate,
         )
 
     # -- customers -------------------------------------------------------------------------
@@ -154,19 +156,23 @@ class PaymentsService:
         plan: str | None = None,
         success_url: str,
         cancel_url: str,
+        request_origin: str | None = None,
     ) -> Checkout:
-        """A hosted checkout for ``items`` (one-time) or ``plan`` (subscription)."""
+        """A hosted checkout for ``items`` (one-time) or ``plan`` (subscription).
+
+        ``success_url`` and ``cancel_url`` must lead to an allowed origin (see
+        :meth:`PaymentsSettings.allowed_return_origins`; ``request_origin`` is the origin
+        an HTTP request came in on): the checkout page sends the user there, so any other
+        origin would make the app's checkout an open redirect.
+        """
         if (items is None) == (plan is None):
             raise InvalidInputError(
                 "give either items (a one-time payment) or plan (a subscription), not both",
                 pattern_id=self.pattern_id,
             )
-        for url in (success_url, cancel_url):
-            if not url.startswith(("https://", "http://")):
-                raise InvalidInputError(
-                    f"checkout return URLs must be absolute http(s) URLs, got {url!r}",
-                    pattern_id=self.pattern_id,
-                )
+        self._check_return_urls(
+            {"success_url": success_url, "cancel_url": cancel_url}, request_origin
+        )
         currency = self.settings.currency
         line_items: list[LineItem] = []
         plan_provider_id: str | None = None
@@ -180,8 +186,8 @@ class PaymentsService:
             amount = chosen.amount
             plan_provider_id = chosen.provider_id or plan
             mode = "subscription"
-            current = await self.ledger.current_subscription(user_id)
-            if current is not None and current.status not in ENDED and current.active:
+            current = await self.ledger.slot_holder(user_id)
+            if current is not None:
                 raise PaymentStateError(
                     f"user {user_id!r} already has an active subscription ({current.plan})",
                     pattern_id=self.pattern_id,
@@ -227,6 +233,27 @@ class PaymentsService:
             id=created.id, url=created.url, mode=mode, amount=amount, currency=currency, plan=plan
         )
 
+    def _check_return_urls(self, urls: dict[str, str], request_origin: str | None) -> None:
+        allowed = self.settings.allowed_return_origins(request_origin)
+        for key, url in urls.items():
+            origin = origin_of(url)
+            if origin is None:
+                raise ReturnUrlRefusedError(
+                    f"{key} must be an absolute http(s) URL without user info or "
+                    f"backslashes, got {url!r}",
+                    pattern_id=self.pattern_id,
+                    hint="e.g. 'https://app.example/billing/done'",
+                )
+            if allowed is not None and origin not in allowed:
+                shown = ", ".join(sorted(allowed)) or "none"
+                raise ReturnUrlRefusedError(
+                    f"{key} leads to {origin}, which is not an allowed return origin "
+                    f"(allowed: {shown})",
+                    pattern_id=self.pattern_id,
+                    hint="return to the app's own pages, or list the origin in this "
+                    "payments instance's return_origins setting",
+                )
+
     # -- subscriptions ---------------------------------------------------------------------
 
     async def get_subscription(self, user_id: str) -> Subscription | None:
@@ -260,6 +287,30 @@ class PaymentsService:
             )
         answer = await self.provider.resume_subscription(subscription.id)
         return await self._apply(answer)
+
+    async def end_duplicate(self, subscription_id: str, cancel: bool) -> None:
+        """End a subscription recorded as a duplicate at the provider: cancel it now (when
+        ``cancel``) and refund what it was paid.
+
+        Runs after the commit that recorded it; a failure is logged with the ids an
+        operator needs (the ledger already shows the subscription ended), never raised
+        into the webhook, which would make the provider deliver it again.
+        """
+        try:
+            if cancel:
+                await self.provider.cancel_subscription(subscription_id, at_period_end=False)
+            for payment in await self.ledger.payments_of_subscription(subscription_id):
+                if payment.status in REFUNDABLE:
+                    await self.refund(payment.id)
+        except Exception as error:
+            self.log.error(
+                "payments.duplicate_not_undone",
+                subscription=subscription_id,
+                error=repr(error),
+                hint="cancel the subscription and refund its payment at the provider",
+            )
+            return
+        self.log.info("payments.duplicate_undone", subscription=subscription_id)
 
     async def _apply(self, answer: Any) -> Subscription:
         async with self.db.transaction():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -48,6 +49,45 @@ class PlanSettings(Settings):
         return value
 
 
+class ProductSettings(Settings):
+    """One thing the app sells once, named by its key in ``products``.
+
+    Its price lives here, on the server: a checkout from the HTTP route names the product
+    and a quantity, never an amount (see ``client_prices``).
+    """
+
+    name: str = Field(
+        min_length=1,
+        max_length=250,
+        description="What the customer sees on the checkout page and the receipt, e.g. 'Mug'.",
+    )
+    amount: int = Field(
+        gt=0, description="Unit price in minor units of the app currency, e.g. 1000."
+    )
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, lower case, default port left
+    out; ``None`` for anything else (relative, other schemes, user info, backslashes).
+
+    Browsers and Python's parser disagree on backslashes and user info, so URLs holding
+    them are no one's origin rather than possibly someone else's.
+    """
+    if "\\" in url or any(ord(c) < 0x21 or c == "\x7f" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    default = 443 if scheme == "https" else 80
+    suffix = f":{port}" if port is not None and port != default else ""
+    return f"{scheme}://{parts.hostname.lower()}{suffix}"
+
+
 class PaymentsSettings(Settings):
     """What both payment patterns share."""
 
@@ -73,6 +113,31 @@ class PaymentsSettings(Settings):
     max_items: int = Field(
         default=50, ge=1, le=100, description="Most line items one checkout may hold."
     )
+    products: dict[str, ProductSettings] = Field(
+        default_factory=dict,
+        description="One-time products by key, priced here: POST /payments/checkout names "
+        'them, e.g. { mug = { name = "Mug", amount = 1000 } } and items = '
+        '[{ product = "mug", quantity = 2 }].',
+    )
+    client_prices: bool = Field(
+        default=False,
+        description="Let HTTP clients set a line item's name and amount themselves. Off: "
+        "prices come from products (or from Python callers of create_checkout). Turn it "
+        "on only where the user rightly chooses the amount (donations, tips).",
+    )
+    public_url: str = Field(
+        default="",
+        description="The app's public base URL, e.g. 'https://shop.example'. Checkout "
+        "return URLs must stay on its origin unless return_origins says otherwise; "
+        "payment-local also links its checkout page from it (empty: a path relative to "
+        "the app, and return URLs must stay on the requesting origin).",
+    )
+    return_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins checkout success_url and cancel_url may point to, e.g. "
+        "['https://app.example']. Empty: the origin of public_url, else the origin the "
+        "checkout request was made on.",
+    )
 
     @field_validator("currency")
     @classmethod
@@ -91,6 +156,48 @@ class PaymentsSettings(Settings):
             )
         return plans
 
+    @field_validator("products")
+    @classmethod
+    def _product_keys(cls, products: dict[str, ProductSettings]) -> dict[str, ProductSettings]:
+        bad = [key for key in products if not _PLAN_NAME.match(key)]
+        if bad:
+            raise ValueError(
+                f"product keys must be lower-case letters, digits, '-' or '_': {', '.join(bad)}"
+            )
+        return products
+
+    @field_validator("return_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin_of(origin) != origin.rstrip("/").lower():
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] with no path, "
+                    "e.g. 'https://app.example'"
+                )
+        return [origin.rstrip("/").lower() for origin in origins]
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and origin_of(value) is None:
+            raise ValueError("give an absolute http(s) URL, e.g. 'https://shop.example'")
+        return value
+
+    def allowed_return_origins(self, request_origin: str | None) -> frozenset[str] | None:
+        """Where checkout return URLs may point: ``return_origins``, else the origin of
+        ``public_url``, else ``request_origin``; ``None`` (anywhere) only for a Python
+        caller of an app that configured none of them."""
+        if self.return_origins:
+            return frozenset(self.return_origins)
+        public = origin_of(self.public_url) if self.public_url else None
+        if public is not None:
+            return frozenset({public})
+        if request_origin is not None:
+            found = origin_of(request_origin)
+            return frozenset({found} if found else ())
+        return None
+
     @model_validator(mode="after")
     def _plan_currencies(self) -> PaymentsSettings:
         wrong = [name for name, plan in self.plans.items() if plan.currency != self.currency]
@@ -108,11 +215,6 @@ class LocalPaymentsSettings(PaymentsSettings):
         default=SecretStr("whsec_local_development_only"),
         description="Secret that signs webhooks posted to /payments/webhook (Stripe's "
         "scheme), so tools can replay events against the local ledger too.",
-    )
-    public_url: str = Field(
-        default="",
-        description="Base URL the simulated checkout page is linked from, e.g. "
-        "'http://localhost:8000'; empty gives a path relative to the app.",
     )
 
 

@@ -39,7 +39,8 @@ def verify(
     now: float | None = None,
     pattern_id: str | None = None,
 ) -> int:
-    """The signed timestamp when ``header`` signs ``payload`` recently enough.
+    """The signed timestamp when ``header`` signs ``payload`` within ``tolerance`` seconds
+    of now, before or after.
 
     Raises :class:`WebhookSignatureError` saying which check failed; the message never
     contains the expected signature.
@@ -78,5 +79,12 @@ def verify(
         raise refuse(
             f"the webhook was signed {int(age)}s ago, more than the {int(tolerance)}s allowed "
             "(a replay or a clock problem)"
+        )
+    # The tolerance bounds clock skew both ways: a signature dated far ahead would stay
+    # "fresh" for as long as it is ahead, so a captured delivery could be replayed until then.
+    if -age > tolerance:
+        raise refuse(
+            f"the webhook was signed {int(-age)}s in the future, more than the "
+            f"{int(tolerance)}s of clock skew allowed (a forged timestamp or a clock problem)"
         )
     return timestamp

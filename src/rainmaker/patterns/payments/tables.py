@@ -61,6 +61,9 @@ subscriptions = Table(
     Column("cancel_at_period_end", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # Set when this subscription was ended because the user already held another (the
+    # one named here): its payments are refunded, even those reported later.
+    Column("duplicate_of", String(255), nullable=True),
     Index("payments_subscriptions_user", "user_id"),
 )
 

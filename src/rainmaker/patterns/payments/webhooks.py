@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -32,7 +34,7 @@ from rainmaker.capabilities.payments import (
 from rainmaker.patterns.payments import signatures
 from rainmaker.patterns.payments.errors import MalformedWebhookError
 from rainmaker.patterns.payments.events import EventBus
-from rainmaker.patterns.payments.ledger import Ledger, from_timestamp, utcnow
+from rainmaker.patterns.payments.ledger import HOLDS_SLOT, Ledger, from_timestamp, utcnow
 from rainmaker.patterns.payments.provider import period_end_of, plan_id_of
 
 PROCESSED = "processed"
@@ -43,6 +45,9 @@ ACTIVE = frozenset({"active", "trialing"})
 ENDED = frozenset({"canceled", "incomplete_expired"})
 
 Handler = Callable[["WebhookProcessor", Mapping[str, Any]], Awaitable[None]]
+DuplicateHandler = Callable[[str, bool], Awaitable[None]]
+"""``(subscription_id, cancel)``: end a duplicate subscription at the provider (cancel it
+when ``cancel``) and refund its payments; called after the commit that recorded it."""
 
 
 class WebhookProcessor:
@@ -57,6 +62,7 @@ class WebhookProcessor:
         plans_by_provider_id: Mapping[str, str],
         log: Any,
         pattern_id: str,
+        on_duplicate: DuplicateHandler | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -64,6 +70,7 @@ class WebhookProcessor:
         self.plans_by_provider_id = dict(plans_by_provider_id)
         self.log = log
         self.pattern_id = pattern_id
+        self.on_duplicate = on_duplicate
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -145,7 +152,16 @@ class WebhookProcessor:
     async def apply_subscription(
         self, obj: Mapping[str, Any], *, deleted: bool = False
     ) -> Subscription | None:
-        """Save a Stripe-shaped subscription and emit what its change means."""
+        """Save a Stripe-shaped subscription and emit what its change means.
+
+        The user's one-subscription rule holds here, where every provider's subscriptions
+        arrive (webhooks, the local checkout, the service's own cancel and resume), not
+        only when a checkout is created: two checkouts opened side by side can both be
+        paid. Under the user's lock, a subscription that would start holding a slot while
+        another holds it is saved as ended (``duplicate_of`` the holder), announces
+        nothing, and is cancelled and refunded at the provider once this commits. An
+        ended subscription stays ended (as at Stripe), so no late event revives one.
+        """
         user_id = await self.user_of(obj)
         if user_id is None:
             self.log.warning("payments.unknown_customer", subscription=obj.get("id"))
@@ -159,9 +175,38 @@ class WebhookProcessor:
             current_period_end=from_timestamp(period_end_of(obj)),
             cancel_at_period_end=bool(obj.get("cancel_at_period_end")) and status not in ENDED,
         )
-        previous = await self.ledger.save_subscription(subscription)
-        await self.emit_transition(previous, subscription)
+        async with self.db.transaction():
+            await self.ledger.lock_customer(user_id)
+            previous = await self.ledger.subscription(subscription.id)
+            if previous is not None and previous.status in ENDED and status not in ENDED:
+                self.log.info(
+                    "payments.ended_subscription_kept",
+                    subscription=subscription.id,
+                    reported=status,
+                )
+                return previous
+            if status in HOLDS_SLOT and (previous is None or previous.status not in HOLDS_SLOT):
+                holder = await self.ledger.slot_holder(user_id, exclude=subscription.id)
+                if holder is not None:
+                    ended = replace(subscription, status="canceled", cancel_at_period_end=False)
+                    await self.ledger.save_subscription(ended, duplicate_of=holder.id)
+                    self.log.warning(
+                        "payments.duplicate_subscription_ended",
+                        user_id=user_id,
+                        subscription=subscription.id,
+                        kept=holder.id,
+                    )
+                    self.end_duplicate_after_commit(subscription.id, cancel=True)
+                    return ended
+            await self.ledger.save_subscription(subscription)
+            await self.emit_transition(previous, subscription)
         return subscription
+
+    def end_duplicate_after_commit(self, subscription_id: str, *, cancel: bool) -> None:
+        """Cancel (when ``cancel``) and refund a duplicate at the provider after the commit:
+        provider calls cannot join the transaction, and must not run if it rolls back."""
+        if self.on_duplicate is not None:
+            self.db.on_commit(partial(self.on_duplicate, subscription_id, cancel))
 
     async def emit_transition(self, previous: Subscription | None, now: Subscription) -> None:
         """Emit ``activated``/``canceled`` on status transitions, ``updated`` on the rest."""
@@ -204,6 +249,9 @@ async def checkout_completed(processor: WebhookProcessor, obj: Mapping[str, Any]
             assert payment is not None
             await processor.bus.emit(PaymentEvent(PAYMENT_SUCCEEDED, user_id, payment.as_dict()))
     subscription_id = obj.get("subscription")
+    if isinstance(subscription_id, str):
+        # Serialized with the subscription's own events (see apply_subscription).
+        await processor.ledger.lock_customer(user_id)
     if (
         isinstance(subscription_id, str)
         and await processor.ledger.subscription(subscription_id) is None
@@ -265,6 +313,18 @@ async def invoice_event(processor: WebhookProcessor, obj: Mapping[str, Any], *, 
         invoice_id=invoice_id,
     )
     if previous is not None and previous.status == ("succeeded" if paid else "failed"):
+        return
+    if (
+        paid
+        and isinstance(subscription_id, str)
+        and await processor.ledger.duplicate_of(subscription_id) is not None
+    ):
+        # Paid for a subscription that was ended as a duplicate: refunded, not announced,
+        # so no one grants anything for it.
+        processor.log.warning(
+            "payments.duplicate_invoice_paid", invoice=invoice_id, subscription=subscription_id
+        )
+        processor.end_duplicate_after_commit(subscription_id, cancel=False)
         return
     payment = await processor.ledger.payment(payment_id)
     assert payment is not None
