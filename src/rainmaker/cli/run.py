@@ -33,6 +33,7 @@ from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import CompositionError, Problem, StartupError
 from rainmaker.kernel.loading import load
+from rainmaker.kernel.logging import WEB_ROLE, bind_role
 
 ENV_APP = "RAINMAKER_RUN_APP"
 ENV_PROFILE = "RAINMAKER_RUN_PROFILE"
@@ -72,6 +73,7 @@ def run(
     ] = 1,
 ) -> None:
     """Serve the app on uvicorn until SIGTERM/SIGINT, then shut down gracefully."""
+    bind_role(WEB_ROLE)
     application = load(app_path, profile=profile, overrides=overrides or ())
     module = http_module(application)  # composes: an invalid one exits 2 before binding
     delay, timeout = _shutdown_settings(module)
@@ -122,6 +124,7 @@ def http_module(application: Application) -> Any:
 
 def create_app() -> Application:
     """The app factory uvicorn imports in worker and reload processes (reads ``ENV_*``)."""
+    bind_role(WEB_ROLE)
     return load(
         os.environ.get(ENV_APP, "."),
         profile=os.environ.get(ENV_PROFILE) or None,
@@ -186,6 +189,9 @@ async def _serve(application: Application, config: Any, sock: socket.socket, del
     server = GracefulServer.create(config, application, delay)
     try:
         await application.start()
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        application.log.info("server.listening", url=f"http://{shown}:{port}")
         try:
             await server.serve(sockets=[sock])
         finally:

@@ -20,6 +20,7 @@ from rainmaker.kernel.application import Application
 from rainmaker.kernel.contributions import WORKER_ROLE, ProcessRole, RoleOptions
 from rainmaker.kernel.errors import PatternError
 from rainmaker.kernel.loading import load
+from rainmaker.kernel.logging import bind_role
 from rainmaker.kernel.signals import install_shutdown_handlers
 
 QueuesOption = Annotated[
@@ -45,6 +46,7 @@ def worker(
     concurrency: ConcurrencyOption = None,
 ) -> None:
     """Run the app's worker loops (its jobs) until SIGTERM/SIGINT, then drain and exit 0."""
+    bind_role(WORKER_ROLE)
     application = load(app_path, profile=profile, overrides=overrides or ())
     roles = worker_roles(application)  # fail with a message before starting anything
     chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None

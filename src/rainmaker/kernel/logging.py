@@ -91,6 +91,15 @@ def configure_logging(
     root.setLevel(numeric)
 
 
+WEB_ROLE = "web"
+
+
+def bind_role(role: str) -> None:
+    """Name the process role (``web``, ``worker``…) on every log line this process writes,
+    so the lines of a web and a worker process started from one composition differ."""
+    structlog.contextvars.bind_contextvars(role=role)
+
+
 def add_processor(processor: Callable[..., Any]) -> None:
     """Run ``processor`` on every event from now on, before secrets are scrubbed.
 

@@ -18,6 +18,7 @@ import functools
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from rainmaker.capabilities.jobs import JobContext, JobSpec, bind_current_job
@@ -35,7 +36,8 @@ class WorkerCounters:
     dead_lettered: int = 0
     skipped: int = 0
     released: int = 0
-    started_at: float = field(default_factory=time.monotonic)
+    # Wall-clock UTC, for people reading the log (a monotonic value means nothing there).
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Worker:
@@ -97,7 +99,10 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        self.log.info("jobs.worker_stopped", **vars(self.counters))
+        self.log.info(
+            "jobs.worker_stopped",
+            **{**vars(self.counters), "started_at": self.counters.started_at.isoformat()},
+        )
         return self.counters
 
     def _finished(self, task: asyncio.Task[None], *, slots: asyncio.Semaphore) -> None:
