@@ -20,6 +20,7 @@ import importlib.util
 import io
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,10 +38,6 @@ from sqlalchemy.engine import Connection
 
 from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedError
 
-# Alembic narrates every run at INFO ("Context impl SQLiteImpl."); our own events say what
-# was upgraded, so its chatter is kept for debugging.
-logging.getLogger("alembic").setLevel(logging.WARNING)
-
 if TYPE_CHECKING:
     from rainmaker import AppView, Pattern
     from rainmaker.patterns.database.database import SqlAlchemyDatabase
@@ -48,6 +45,41 @@ if TYPE_CHECKING:
 TEMPLATE_DIR = Path(__file__).with_name("alembic_template")
 NON_TRANSACTIONAL_DDL = frozenset({"mysql", "mariadb"})
 DATABASE_CAPABILITY = "Database"
+
+
+class _QuietAlembic:
+    """While a migrator talks to Alembic, its INFO narration ("Context impl SQLiteImpl.")
+    is held back: our own events say what was upgraded.
+
+    Scoped, not set at import: importing this module leaves the ``alembic`` logger as the
+    app configured it, and a level set on it explicitly (``DEBUG`` to see the narration)
+    is respected. Runs may overlap (two databases migrating in one event loop: Alembic runs
+    in greenlets that yield to the loop), so the level is saved when the first run begins
+    and restored when the last one ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = logging.NOTSET
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                logger = logging.getLogger("alembic")
+                self._saved = logger.level
+                if self._saved == logging.NOTSET:  # inherited from the root: quieten
+                    logger.setLevel(logging.WARNING)
+            self._depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                logging.getLogger("alembic").setLevel(self._saved)
+
+
+_quiet_alembic = _QuietAlembic()
 
 
 @dataclass(frozen=True)
@@ -328,10 +360,11 @@ class Migrator:
 
     async def _run(self, branch: Branch, fn: Callable[[Connection], Any]) -> Any:
         try:
-            async with self.database.engine.connect() as connection:
-                result = await connection.run_sync(fn)
-                await connection.commit()
-                return result
+            with _quiet_alembic:  # every Alembic call of the migrator runs in here
+                async with self.database.engine.connect() as connection:
+                    result = await connection.run_sync(fn)
+                    await connection.commit()
+                    return result
         except (MigrationError, CommandError) as error:
             if isinstance(error, MigrationError):
                 raise
