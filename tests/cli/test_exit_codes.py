@@ -149,3 +149,16 @@ def test_a_missing_extra_names_the_install_command(tmp_path: Path) -> None:
     assert "needs 'uvicorn'" in result.stderr
     assert 'pip install "rainmaker-patterns[http]"' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tables_never_cut_identifiers_when_piped() -> None:
+    """Ids and environment names are copied from these tables: never "jobs-rabbi…"."""
+    listed = rainmaker("patterns", env={"COLUMNS": "80"})
+    assert listed.returncode == 0, listed.stderr
+    assert "…" not in listed.stdout
+    for pattern_id in ("jobs-rabbitmq", "database-postgres", "payment-stripe"):
+        assert f"│ {pattern_id} " in listed.stdout
+    info = rainmaker("pattern", "info", "jobs-rabbitmq", env={"COLUMNS": "80"})
+    assert info.returncode == 0, info.stderr
+    assert "RAINMAKER__<INSTANCE>__VISIBILITY_TIMEOUT" in info.stdout
+    assert "…" not in info.stdout

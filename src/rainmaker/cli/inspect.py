@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rainmaker.cli.options import CURRENT_FOLDER, AppOption, ProfileOption, SetOption, load_app
+from rainmaker.cli.tables import new_table, print_table
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.catalog import LOCAL, Catalog
 from rainmaker.kernel.composition import env_name, find_composition, read_composition
@@ -97,9 +98,11 @@ def plan(
     composition = application.composition
     console.print(f"[bold]Plan for {escape(application.name)}[/] (profile {composition.profile})\n")
 
-    table = Table(title="Instances, in start order", title_justify="left")
-    for column in ("#", "instance", "pattern", "version", "provides", "uses"):
-        table.add_column(column)
+    table = new_table(
+        "Instances, in start order",
+        ("#", "instance", "pattern", "version", "provides", "uses"),
+        prose=("provides", "uses"),
+    )
     for position, instance in enumerate(application.instances.values(), start=1):
         table.add_row(
             str(position),
@@ -109,14 +112,15 @@ def plan(
             ", ".join(str(p) for p in instance.pattern.provisions) or "-",
             ", ".join(f"{cap} → {name}" for cap, name in instance.bindings.items()) or "-",
         )
-    console.print(table)
+    print_table(console, table)
 
-    routes = Table(title="Routes that will mount", title_justify="left")
-    for column in ("method", "path", "instance"):
-        routes.add_column(column)
+    routes = new_table("Routes that will mount", ("method", "path", "instance"))
     for method, path, instance_name in mounted_routes(application):
         routes.add_row(method, escape(path), instance_name)
-    console.print(routes if routes.row_count else "[dim]No routes will mount.[/]")
+    if routes.row_count:
+        print_table(console, routes)
+    else:
+        console.print("[dim]No routes will mount.[/]")
 
     if any(i.pattern.migrations for i in application.instances.values()):
         console.print("\n[bold]Migrations[/]")
@@ -237,14 +241,14 @@ def config_show(
             )
         )
         return
-    table = Table(
-        title=f"Settings of {application.name} (profile {application.composition.profile})"
+    table = new_table(
+        f"Settings of {application.name} (profile {application.composition.profile})",
+        ("instance", "key", "value", "from"),
+        prose=("value",),
     )
-    for column in ("instance", "key", "value", "from"):
-        table.add_column(column)
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    print_table(console, table)
 
 
 def list_patterns(
@@ -266,9 +270,11 @@ def list_patterns(
         list_available(index)
         return
     catalog = Catalog.installed()
-    table = Table(title="Installed patterns")
-    for column in ("id", "version", "name", "provides", "requires", "from"):
-        table.add_column(column)
+    table = new_table(
+        "Installed patterns",
+        ("id", "version", "name", "provides", "requires", "from"),
+        prose=("name", "provides", "requires"),
+    )
     for pattern in catalog:
         table.add_row(
             pattern.id,
@@ -278,7 +284,7 @@ def list_patterns(
             ", ".join(str(r) for r in pattern.requirements) or "-",
             escape(catalog.origins[pattern.id].split(" (", 1)[0]),  # the distribution
         )
-    console.print(table)
+    print_table(console, table)
     if catalog.problems:
         raise CompositionError(catalog.problems, where="the installed patterns")
 
@@ -352,7 +358,7 @@ def pattern_info(
     console.print(f"requires: {', '.join(str(r) for r in pattern.requirements) or '-'}")
     if pattern.mount:
         console.print(f'routes mount at: {pattern.mount} (change with mount = "/path")')
-    console.print(settings_table(pattern))
+    print_table(console, settings_table(pattern))
     for number, example in enumerate(pattern.examples, start=1):
         console.print(f"\n[bold]Example {number}[/]")
         body = "\n".join(f"{k} = {json.dumps(v)}" for k, v in example.items())
@@ -366,9 +372,11 @@ def settings_table(pattern: Pattern[Any]) -> Table:
     schema = pattern.settings.model_json_schema()
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
-    table = Table(title="Settings")
-    for column in ("key", "type", "default", "description", "environment"):
-        table.add_column(column)
+    table = new_table(
+        "Settings",
+        ("key", "type", "default", "description", "environment"),
+        prose=("type", "default", "description"),
+    )
     for name, info in pattern.settings.model_fields.items():
         prop = properties.get(info.alias or name, {})
         default = (

@@ -18,10 +18,13 @@ import httpx
 import pytest
 
 from rainmaker.kernel.application import Application
+from rainmaker.kernel.catalog import Catalog
+from rainmaker.kernel.composition import parse_composition
+from rainmaker.kernel.loading import assemble
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.patterns.auth_jwt.service import JwtAuth
 from rainmaker.patterns.email.outbox import OutboxMessage, read_outbox
-from rainmaker.testing.harness import build_app
+from rainmaker.testing.harness import build_app, composition_text
 from tests.patterns.database.conftest import create_pg_database, drop_pg_database, pg_url
 
 SECRET = "test-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -95,7 +98,7 @@ def database(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture
 async def make_app(database: dict[str, Any], tmp_path: Path) -> AsyncIterator[MakeApp]:
-    """``await make_app(**auth_overrides, mail=True, cache=False, extra={...})``."""
+    """``await make_app(**auth_overrides, mail=True, cache=False, extra={...}, profile=None)``."""
     started: list[tuple[Application, httpx.AsyncClient]] = []
 
     async def make(
@@ -105,6 +108,7 @@ async def make_app(database: dict[str, Any], tmp_path: Path) -> AsyncIterator[Ma
         extra: Mapping[str, Mapping[str, Any]] | None = None,
         extra_patterns: list[Pattern[Any]] | None = None,
         root: Path | None = None,
+        profile: str | None = None,
         **overrides: Any,
     ) -> AuthApp:
         folder = root or tmp_path / uuid.uuid4().hex[:8]
@@ -123,7 +127,18 @@ async def make_app(database: dict[str, Any], tmp_path: Path) -> AsyncIterator[Ma
         if cache:
             patterns["cache"] = {"use": "cache-memory"}
         patterns.update(extra or {})
-        app = build_app(patterns, root=folder, extra_patterns=extra_patterns or [])
+        if profile is None:
+            app = build_app(patterns, root=folder, extra_patterns=extra_patterns or [])
+        else:
+            # build_app always composes the development profile; ctx.env follows the profile.
+            catalog = Catalog.installed()
+            for pattern in extra_patterns or []:
+                catalog.add(pattern, origin="test")
+            # A profile exists only when the composition names it: repeat one setting.
+            text = composition_text("test", patterns)
+            text += f'\n[profiles.{profile}.patterns.auth]\nuse = "auth-jwt"\n'
+            composition = parse_composition(text, root=folder, profile=profile, environ={})
+            app = assemble(composition, catalog)
         await app.start()
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"

@@ -1,10 +1,12 @@
-"""Account emails (verification, password reset) through ``Mailer`` when one is composed.
+"""Account emails (verification, password reset, "account exists") through ``Mailer``.
 
 Templates ship in this package's ``templates/email/`` (``auth_verify_email.*``,
-``auth_password_reset.*``); an app overrides any of them by putting a file of the same
-name in its mailer's ``templates_dir``. Without a mailer the message is logged in the
-``development`` profile only (with the token, so a developer can click through); in any
-other profile the token is never logged and the log says a mailer is missing.
+``auth_password_reset.*``, ``auth_account_exists.*``, the last one sent instead of a
+second account when registration answers uniformly); an app overrides any of them by
+putting a file of the same name in its mailer's ``templates_dir``. Without a mailer the
+message is logged in the ``development`` profile only (with the token, so a developer can
+click through); in any other profile the token is never logged and the log says a mailer
+is missing.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from typing import Any, Literal
 from rainmaker.capabilities.mailer import MailSender
 
 PACKAGE = "rainmaker.patterns.auth_jwt"
-TEMPLATES = {"verify": "auth_verify_email", "reset": "auth_password_reset"}
+TEMPLATES = {
+    "verify": "auth_verify_email",
+    "reset": "auth_password_reset",
+    "exists": "auth_account_exists",
+}
 
-Kind = Literal["verify", "reset"]
+Kind = Literal["verify", "reset", "exists"]
 
 
 def describe(ttl: timedelta) -> str:
@@ -50,17 +56,18 @@ class AccountMailer:
         self.links = links
         self.ttls = ttls
 
-    async def send(self, kind: Kind, email: str, token: str) -> None:
-        """Send (or log) the ``kind`` email with ``token`` to ``email``. Never raises:
-        the account change it follows has already happened."""
+    async def send(self, kind: Kind, email: str, token: str | None = None) -> None:
+        """Send (or log) the ``kind`` email (with ``token``, if any) to ``email``. Never
+        raises: the account change it follows has already happened."""
         template = self.links.get(kind)
-        link = template.replace("{token}", token) if template else None
+        link = template.replace("{token}", token) if template and token else None
+        ttl = self.ttls.get(kind)
         context = {
             "app_name": self.app_name,
             "email": email,
             "token": token,
             "link": link,
-            "valid_for": describe(self.ttls[kind]),
+            "valid_for": describe(ttl) if ttl is not None else None,
         }
         if self.mailer is None:
             if self.env == "development":

@@ -32,6 +32,14 @@ from rainmaker.patterns.auth_jwt.settings import AuthSettings
 from rainmaker.patterns.auth_jwt.tokens import TokenCodec
 
 
+def uniform_register_answer(settings: AuthSettings, env: str) -> bool:
+    """Whether ``POST /register`` answers alike for taken and new addresses: as set, else
+    in the production profile only (development keeps the helpful 409)."""
+    if settings.uniform_register_answer is not None:
+        return settings.uniform_register_answer
+    return env == "production"
+
+
 class AuthModule(Module[AuthSettings]):
     """``auth-jwt``: registers :class:`~rainmaker.patterns.auth_jwt.service.JwtAuth` as ``Auth``."""
 
@@ -101,6 +109,7 @@ class AuthModule(Module[AuthSettings]):
             cache=cache,
             pattern_id=ctx.instance,
             log=ctx.log,
+            uniform_register=uniform_register_answer(settings, ctx.env),
         )
         try:
             await service.start()

@@ -3,7 +3,9 @@
 The token itself (32 random bytes, URL-safe) goes only into the email; the database keeps
 its SHA-256. Consuming is one conditional ``UPDATE … WHERE used_at IS NULL AND expires_at
 > now``, so a token works once even under concurrent use. Issuing a new token of a purpose
-spends the user's older ones, so only the latest link works.
+spends the user's older ones, so only the latest link works; a credential change (password
+changed or reset, account disabled) spends every outstanding reset token
+(:meth:`OneTimeTokenStore.spend_all`), so a link mailed before it cannot undo it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,22 @@ class OneTimeTokenStore:
                 )
             )
         return token
+
+    async def spend_all(self, user_id: str, purposes: tuple[Purpose, ...]) -> int:
+        """Spend every unused token of ``purposes`` of one user; how many there were."""
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(one_time_tokens)
+                .where(
+                    and_(
+                        one_time_tokens.c.user_id == user_id,
+                        one_time_tokens.c.purpose.in_(purposes),
+                        one_time_tokens.c.used_at.is_(None),
+                    )
+                )
+                .values(used_at=utcnow())
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def consume(self, token: str, purpose: Purpose) -> str:
         """Spend ``token``; the user id it was issued for, or :class:`InvalidOneTimeTokenError`."""

@@ -1,7 +1,7 @@
 """HTTP routes of ``auth-jwt``, mounted under the instance's prefix (default ``/auth``).
 
 =========================================  ==========================================
-``POST /register`` (201)                    create an account, email a verification
+``POST /register`` (201, or 202)            create an account, email a verification
 ``POST /login``                             email + password → access and refresh token
 ``POST /refresh``                           spend a refresh token → the next pair
 ``POST /logout`` (204, bearer)              end the session, revoke the access token
@@ -13,9 +13,11 @@
 ``GET /.well-known/jwks.json``              public keys (only with RS256/ES256/EdDSA keys)
 =========================================  ==========================================
 
-Bodies are JSON; every error is problem+json through the HTTP pattern. Fields have upper
-length bounds, so a megabyte password is refused by validation (422) before anything
-hashes it. Token answers carry ``Cache-Control: no-store``.
+With ``uniform_register_answer`` (on by default in production) ``/register`` answers 202
+with one body for a new and a taken address. Bodies are JSON; every error is problem+json
+through the HTTP pattern. Fields have upper length bounds, so a megabyte password is
+refused by validation (422) before anything hashes it. Token answers carry
+``Cache-Control: no-store``.
 
 No ``from __future__ import annotations`` here: FastAPI reads the guards from the
 endpoints' ``Annotated`` parameters at runtime, and the guards are local to
@@ -85,6 +87,10 @@ class VerifyRequest(_Body):
     token: str = Field(min_length=1, max_length=512)
 
 
+REGISTER_ANSWER = (
+    "Check your inbox: a message to this address says how to go on (confirm a new "
+    "account, or log in to the one it already has)."
+)
 RESET_ANSWER = "If an account uses this email address, a message with a reset link is on its way."
 
 
@@ -97,9 +103,20 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
     def tokens(body: dict[str, Any], status: int = 200) -> JSONResponse:
         return JSONResponse(body, status_code=status, headers=NO_STORE)
 
-    @router.post("/register", status_code=201, summary="Create an account")
+    @router.post(
+        "/register",
+        status_code=201,
+        summary="Create an account",
+        responses={202: {"description": REGISTER_ANSWER + " (uniform_register_answer)"}},
+    )
     async def register(body: Credentials, request: Request) -> JSONResponse:
-        user = await service().register(body.email, body.password, client=client_address(request))
+        auth = service()
+        user = await auth.register(body.email, body.password, client=client_address(request))
+        if auth.uniform_register:
+            # One answer for a new and a taken address: the account (or the owner's
+            # notice) is in the email, so the answer tells nobody who is registered.
+            return JSONResponse({"detail": REGISTER_ANSWER}, status_code=202)
+        assert user is not None  # without uniform answers a taken address raised a 409
         return JSONResponse(user.as_dict(), status_code=201)
 
     @router.post("/login", summary="Log in: email and password for a token pair")

@@ -13,6 +13,9 @@ Revocation, in two strengths:
 - :meth:`user_for_token` (the ``current_user`` guard) also reads the user row, so a
   disabled account, a deleted one, or a token issued before a password change is refused
   at once everywhere; logged-out tokens are shared through ``Cache`` when one runs.
+
+Addresses: an account keeps its address as typed (:func:`~.users.mailbox_address`) and is
+found, kept unique and attempt-limited under one key, :func:`~.users.canonical_email`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-from rainmaker import NotFoundError, UnavailableError
+from rainmaker import NotFoundError, RateLimitedError, UnavailableError
 from rainmaker.capabilities.auth import AuthGuards, Identity, TokenPair, User, UserCreatedHook
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
@@ -44,10 +47,16 @@ from rainmaker.patterns.auth_jwt.passwords import (
     normalise_password,
 )
 from rainmaker.patterns.auth_jwt.rate_limit import AttemptLimiter
-from rainmaker.patterns.auth_jwt.refresh import RefreshTokenStore
+from rainmaker.patterns.auth_jwt.refresh import Family, RefreshTokenStore, Spent
 from rainmaker.patterns.auth_jwt.settings import AuthSettings
 from rainmaker.patterns.auth_jwt.tokens import TokenCodec
-from rainmaker.patterns.auth_jwt.users import UserRecord, UserRepository, normalise_email
+from rainmaker.patterns.auth_jwt.users import (
+    UserRecord,
+    UserRepository,
+    canonical_email,
+    mailbox_address,
+    utcnow,
+)
 
 MAX_LOCAL_DENIALS = 100_000
 
@@ -86,6 +95,7 @@ class JwtAuth:
         cache: CacheBackend | None,
         pattern_id: str,
         log: Any,
+        uniform_register: bool = False,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -97,15 +107,17 @@ class JwtAuth:
         self.cache = cache
         self.pattern_id = pattern_id
         self.log = log
+        self.uniform_register = uniform_register
         self.users = UserRepository(db, pattern_id=pattern_id)
-        self.refresh_tokens = RefreshTokenStore(db, pattern_id=pattern_id)
+        self.refresh_tokens = RefreshTokenStore(
+            db, pattern_id=pattern_id, idle_timeout=settings.refresh_idle_timeout
+        )
         self.one_time = OneTimeTokenStore(db, pattern_id=pattern_id)
         self.revocations = LocalRevocations()
         self.guards = AuthGuards(lambda: self)
         self._tasks: set[asyncio.Task[None]] = set()
         self._user_created_hooks: list[UserCreatedHook] = []
         self._access_ttl = settings.access_ttl.total_seconds()
-        self._refresh_ttl = settings.refresh_ttl.total_seconds()
         self._limits = settings.rate_limits
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -180,14 +192,14 @@ class JwtAuth:
         The password is checked against the policy and hashed *before* the database is
         touched, so no connection is held while argon2 runs.
         """
-        canonical = normalise_email(email, pattern_id=self.pattern_id)
-        checked = self.policy.check(password, email=canonical)
+        address = mailbox_address(email, pattern_id=self.pattern_id)
+        checked = self.policy.check(password, email=address)
         if role is None:
             roles = tuple(self.settings.default_roles)
         else:
             roles = (role,) if isinstance(role, str) else tuple(role)
         chosen_scopes = tuple(self.settings.default_scopes if scopes is None else scopes)
-        if await self.users.by_email(canonical) is not None:
+        if await self.users.by_email(address.casefold()) is not None:
             # The insert would fail anyway; failing first spares the hash.
             raise EmailTakenError(
                 "an account with this email address already exists; log in or reset the password",
@@ -195,7 +207,7 @@ class JwtAuth:
             )
         password_hash = await self.hasher.hash(checked)
         record = UserRecord.new(
-            canonical, password_hash, roles=roles, scopes=chosen_scopes, verified=verified
+            address, password_hash, roles=roles, scopes=chosen_scopes, verified=verified
         )
         user = record.to_user()
         if not self._user_created_hooks:
@@ -239,8 +251,15 @@ class JwtAuth:
                     )
             raise
 
-    async def register(self, email: str, password: str, *, client: str) -> User:
-        """Self-registration (``POST /register``): limits, default roles, verification mail."""
+    async def register(self, email: str, password: str, *, client: str) -> User | None:
+        """Self-registration (``POST /register``): limits, default roles, verification mail.
+
+        With :attr:`uniform_register` a taken address is not an error: its owner is
+        emailed that someone tried to register it, and ``None`` comes back, so the route
+        answers exactly as for a new account. Everything that differs before that point
+        depends on the request alone (an invalid address, a refused password), and the
+        taken path hashes the password too, so neither answer nor time tells them apart.
+        """
         if not self.settings.allow_registration:
             raise RegistrationClosedError(
                 "self-registration is turned off for this app", pattern_id=self.pattern_id
@@ -248,9 +267,40 @@ class JwtAuth:
         await self.limiter.hit(
             "register-addr", client, self._limits.register_per_address, what="registrations"
         )
-        user = await self.create_user(email, password)
-        await self.request_verification(user.id)
-        return user
+        if not self.uniform_register:
+            user = await self.create_user(email, password)
+            await self.request_verification(user.id)
+            return user
+        address = mailbox_address(email, pattern_id=self.pattern_id)
+        checked = self.policy.check(password, email=address)
+        existing = await self.users.by_email(address.casefold())
+        if existing is None:
+            try:
+                user = await self.create_user(email, password)
+            except EmailTakenError:
+                pass  # registered a moment ago by a concurrent request: the taken path
+            else:
+                await self.request_verification(user.id)
+                return user
+        else:
+            await self.hasher.hash(checked)  # the cost of a new account, so time tells nothing
+        self._after_commit(lambda: self._send_account_exists(address.casefold()))
+        return None
+
+    async def _send_account_exists(self, canonical: str) -> None:
+        """Tell the owner someone tried to register their address (a few times an hour)."""
+        record = await self.users.by_email(canonical)
+        if record is None:
+            return
+        try:
+            # The reset limit bounds these mails too, so the form cannot mail-bomb an owner.
+            await self.limiter.hit(
+                "exists-acct", canonical, self._limits.reset_per_account, what="notices"
+            )
+        except RateLimitedError:
+            self.log.info("auth.account_exists_notice_limited", user_id=record.id)
+            return
+        await self.mail.send("exists", record.email)
 
     async def get_user(self, user_id: str) -> User | None:
         """The account with ``user_id``, if any."""
@@ -258,8 +308,8 @@ class JwtAuth:
         return record.to_user() if record is not None else None
 
     async def get_user_by_email(self, email: str) -> User | None:
-        """The account with this email (normalised first), if any."""
-        record = await self.users.by_email(normalise_email(email, pattern_id=self.pattern_id))
+        """The account with this email (compared canonically), if any."""
+        record = await self.users.by_email(self._account_key(email))
         return record.to_user() if record is not None else None
 
     async def disable_user(self, user_id: str) -> None:
@@ -267,6 +317,8 @@ class JwtAuth:
         if not await self.users.update(user_id, disabled=True, bump_version=True):
             raise NotFoundError(f"no user with id {user_id!r}", pattern_id=self.pattern_id)
         await self.refresh_tokens.revoke_user(user_id)
+        # A reset link mailed before the disable must not work after a later enable.
+        await self.one_time.spend_all(user_id, ("reset",))
         self.revocations.disabled.add(user_id)
         self.log.info("auth.user_disabled", user_id=user_id)
 
@@ -292,8 +344,7 @@ class JwtAuth:
         made with older argon2 parameters is replaced.
         """
         self.policy.check_length(password)
-        canonical = normalise_email(email, pattern_id=self.pattern_id)
-        record = await self.users.by_email(canonical)
+        record = await self.users.by_email(self._account_key(email))
         candidate = self._normalised(password)
         if record is None:
             await self.hasher.verify_dummy(candidate)
@@ -315,6 +366,11 @@ class JwtAuth:
         await self.users.update(record.id, password_hash=await self.hasher.hash(password))
         self.log.info("auth.password_rehashed", user_id=record.id)
 
+    def _account_key(self, email: str) -> str:
+        """The canonical identity of an address: the lookup key, and every per-account
+        limiter's subject, so no spelling of an address gets a counter of its own."""
+        return canonical_email(email, pattern_id=self.pattern_id)
+
     @staticmethod
     def _normalised(password: str) -> str:
         return normalise_password(password)
@@ -327,15 +383,18 @@ class JwtAuth:
     async def login(self, email: str, password: str, *, client: str) -> TokenPair:
         """``POST /login``: attempt limits, then :meth:`authenticate`, then a new session."""
         self.policy.check_length(password)
-        account = email.strip().casefold() if isinstance(email, str) else ""
         await self.limiter.hit(
             "login-addr", client, self._limits.login_per_address, what="login attempts"
         )
+        # An address that cannot be one is a 422 here, counted per client address above.
         await self.limiter.hit(
-            "login-acct", account, self._limits.login_per_account, what="login attempts"
+            "login-acct",
+            self._account_key(email),
+            self._limits.login_per_account,
+            what="login attempts",
         )
         record = await self._check_credentials(email, password)
-        pair = await self._pair(record, self.refresh_tokens.new_family())
+        pair = await self._new_session(record)
         self.log.info("auth.login", user_id=record.id)
         return pair
 
@@ -348,27 +407,41 @@ class JwtAuth:
             raise NotFoundError(f"no user with id {user.id!r}", pattern_id=self.pattern_id)
         if record.disabled:
             raise self._disabled()
-        return await self._pair(record, self.refresh_tokens.new_family())
+        return await self._new_session(record)
 
     def _disabled(self) -> AccountDisabledError:
         return AccountDisabledError(
             "this account is disabled; contact the administrator", pattern_id=self.pattern_id
         )
 
-    async def _pair(self, user: UserRecord, family_id: str) -> TokenPair:
+    async def _new_session(self, user: UserRecord) -> TokenPair:
+        """A new refresh family, ending ``refresh_ttl`` from now, and its first pair."""
+        async with self.db.transaction():
+            family = await self.refresh_tokens.start_family(user.id, self.settings.refresh_ttl)
+            return await self._pair(user, family)
+
+    async def _pair(self, user: UserRecord, family: Family) -> TokenPair:
+        """An access token and the next refresh token of ``family``.
+
+        The refresh token lives until the family ends (or sooner, the idle timeout), never
+        a fresh ``refresh_ttl``: rotation must not extend a session.
+        """
         access = self.codec.access_token(
             user.id,
             self._access_ttl,
             roles=user.roles,
             scopes=user.scopes,
-            session_id=family_id,
+            session_id=family.id,
             version=user.token_version,
         )
-        refresh = self.codec.issue("refresh", user.id, self._refresh_ttl, claims={"fam": family_id})
-        expires = datetime.fromtimestamp(refresh.expires_at, UTC).replace(tzinfo=None)
+        expires = self.refresh_tokens.token_expiry(family, utcnow())
+        now = int(time.time())
+        # Whole seconds, as exp is: every token of a family carries the family's end.
+        lifetime = max(1, int(expires.replace(tzinfo=UTC).timestamp()) - now)
+        refresh = self.codec.issue("refresh", user.id, lifetime, claims={"fam": family.id}, now=now)
         await self.refresh_tokens.add(
             jti=refresh.jti,
-            family_id=family_id,
+            family_id=family.id,
             user_id=user.id,
             token=refresh.token,
             expires_at=expires,
@@ -377,29 +450,41 @@ class JwtAuth:
             access_token=access.token,
             refresh_token=refresh.token,
             expires_in=int(self._access_ttl),
-            refresh_expires_in=int(self._refresh_ttl),
+            refresh_expires_in=lifetime,
         )
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Spend a refresh token and hand out the next pair of the same session.
 
         A spent token presented again revokes its whole session
-        (:class:`~rainmaker.patterns.auth_jwt.errors.TokenReusedError`).
+        (:class:`~rainmaker.patterns.auth_jwt.errors.TokenReusedError`), the tokens a
+        concurrent rotation issued included: spending, the user check and the next token
+        happen in one transaction holding the family's lock (see
+        :mod:`~rainmaker.patterns.auth_jwt.refresh`). Call it outside any transaction of
+        yours (the route does): a revocation must commit although the call raises.
         """
         claims = self.codec.decode(refresh_token, "refresh")
-        spent = await self.refresh_tokens.spend(
-            refresh_token, jti=claims["jti"], user_id=claims["sub"]
-        )
-        record = await self.users.by_id(spent.user_id)
-        if record is None or record.disabled:
-            await self.refresh_tokens.revoke_family(spent.family_id)
-            if record is not None:
-                raise AccountDisabledError(
-                    "this account is disabled; contact the administrator",
-                    pattern_id=self.pattern_id,
+        refusal: Exception | None = None
+        async with self.db.transaction():
+            spent = await self.refresh_tokens.spend(
+                refresh_token, jti=claims["jti"], user_id=claims["sub"]
+            )
+            if isinstance(spent, Spent):
+                record = await self.users.by_id(spent.user_id)
+                if record is not None and not record.disabled:
+                    return await self._pair(record, spent.family)
+                await self.refresh_tokens.revoke_family(spent.family.id)
+                refusal = (
+                    self._disabled()
+                    if record is not None
+                    else InvalidTokenError(
+                        "the account no longer exists", pattern_id=self.pattern_id
+                    )
                 )
-            raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
-        return await self._pair(record, spent.family_id)
+            else:
+                refusal = spent
+        # Raised once the block has committed, so a revocation it made stands.
+        raise refusal
 
     async def verify_token(self, token: str) -> Identity:
         """The identity of a valid access token (see the module docstring on revocation)."""
@@ -474,9 +559,19 @@ class JwtAuth:
     async def change_password(
         self, user_id: str, current_password: str, new_password: str
     ) -> TokenPair:
-        """Change a password knowing the current one; every session ends, a new one starts."""
+        """Change a password knowing the current one; every session ends, a new one starts.
+
+        Guesses of the current password are attempt-limited per account (counted before
+        any hashing), so a stolen access token cannot brute-force it.
+        """
         self.policy.check_length(current_password)
         self.policy.check_length(new_password)
+        await self.limiter.hit(
+            "password-acct",
+            user_id,
+            self._limits.password_change_per_account,
+            what="password changes",
+        )
         record = await self.users.by_id(user_id)
         if record is None:
             raise InvalidTokenError("the account no longer exists", pattern_id=self.pattern_id)
@@ -493,17 +588,21 @@ class JwtAuth:
         self.log.info("auth.password_changed", user_id=user_id)
         fresh = await self.users.by_id(user_id)
         assert fresh is not None
-        return await self._pair(fresh, self.refresh_tokens.new_family())
+        return await self._new_session(fresh)
 
     async def _set_password(self, record: UserRecord, password: str, **extra: Any) -> None:
+        """A credential change: new hash, older tokens refused, sessions and pending reset
+        links spent, in one transaction (hashed before it, so no connection waits)."""
         password_hash = await self.hasher.hash(password)
-        await self.users.update(
-            record.id,
-            password_hash=password_hash,
-            bump_version=True,
-            **extra,
-        )
-        await self.refresh_tokens.revoke_user(record.id)
+        async with self.db.transaction():
+            await self.users.update(
+                record.id,
+                password_hash=password_hash,
+                bump_version=True,
+                **extra,
+            )
+            await self.refresh_tokens.revoke_user(record.id)
+            await self.one_time.spend_all(record.id, ("reset",))
 
     async def request_password_reset(self, email: str, *, client: str) -> None:
         """Start a reset: the same answer, and nearly the same time, for any email.
@@ -513,14 +612,14 @@ class JwtAuth:
         await self.limiter.hit(
             "reset-addr", client, self._limits.reset_per_address, what="password-reset requests"
         )
-        canonical = normalise_email(email, pattern_id=self.pattern_id)
+        canonical = self._account_key(email)
         await self.limiter.hit(
             "reset-acct", canonical, self._limits.reset_per_account, what="password-reset requests"
         )
         self._background(self._send_reset(canonical))
 
-    async def _send_reset(self, email: str) -> None:
-        record = await self.users.by_email(email)
+    async def _send_reset(self, canonical: str) -> None:
+        record = await self.users.by_email(canonical)
         if record is None or record.disabled:
             return
         token = await self.one_time.issue(record.id, "reset", self.settings.reset_token_ttl)

@@ -200,7 +200,13 @@ class RateLimit(BaseModel):
 
 
 class RateLimits(BaseModel):
-    """Brute-force limits, counted in ``Cache`` when one runs (else in this process)."""
+    """Brute-force limits, counted in ``Cache`` when one runs (else in this process).
+
+    Every route that checks a secret is limited: login (per account and per address),
+    the current password at ``POST /password`` (per account), reset confirmations (per
+    address) and verification tokens (per address). Per-account counters key on the
+    canonical address the account lookup uses, so no spelling of it has a fresh counter.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -220,6 +226,11 @@ class RateLimits(BaseModel):
     reset_per_address: RateLimit = Field(
         RateLimit(attempts=20, window=3600),
         description="Password-reset requests and confirmations per client IP address.",
+    )
+    password_change_per_account: RateLimit = Field(
+        RateLimit(attempts=5, window=900),
+        description="Password changes (guesses of the current password) per account: a "
+        "stolen access token must not become a brute force of the password.",
     )
     register_per_address: RateLimit = Field(
         RateLimit(attempts=20, window=3600),
@@ -255,7 +266,14 @@ class AuthSettings(Settings):
         description="Lifetime of access tokens (seconds or ISO 8601 like 'PT15M').",
     )
     refresh_ttl: timedelta = Field(
-        timedelta(days=30), description="Lifetime of a refresh token family from login."
+        timedelta(days=30),
+        description="Lifetime of a session (refresh token family) from its login: rotating "
+        "never extends it.",
+    )
+    refresh_idle_timeout: timedelta | None = Field(
+        None,
+        description="A session whose refresh token goes unused this long ends (e.g. "
+        "'P7D'); none: only refresh_ttl ends it.",
     )
     leeway: timedelta = Field(
         timedelta(seconds=30),
@@ -269,6 +287,13 @@ class AuthSettings(Settings):
     )
     allow_registration: bool = Field(
         True, description="Serve POST /register (users can always be created from Python)."
+    )
+    uniform_register_answer: bool | None = Field(
+        None,
+        description="POST /register answers 202 with one body whether or not the address "
+        "has an account (its owner gets an 'account exists' email instead of a second "
+        "account), so registration tells no one which addresses are registered. Default: "
+        "on in the production profile, off in others (there a taken address is a 409).",
     )
     require_verified_email: bool = Field(
         False, description="Refuse login until the email address is verified."
@@ -347,6 +372,14 @@ class AuthSettings(Settings):
                 raise ValueError(f"{name} must be positive")
         if self.leeway < timedelta(0):
             raise ValueError("leeway must not be negative")
+        idle = self.refresh_idle_timeout
+        if idle is not None and idle <= timedelta(0):
+            raise ValueError("refresh_idle_timeout must be positive (or left out)")
+        if idle is not None and idle > self.refresh_ttl:
+            raise ValueError(
+                f"refresh_idle_timeout ({idle}) is longer than refresh_ttl ({self.refresh_ttl}), "
+                "which ends every session first; shorten it or leave it out"
+            )
         return self
 
     def key_ring(self) -> list[SigningKey]:

@@ -2,7 +2,9 @@
 
 Times are naive UTC ``DateTime`` columns (one representation on SQLite and PostgreSQL);
 ``token_version`` grows with every password change, reset and disable; access tokens carry
-the version they were issued under (claim ``tv``), so older ones stop working. Other
+the version they were issued under (claim ``tv``), so older ones stop working. A refresh
+*family* (a session) is a row of its own: its absolute end, its last use (idle timeout)
+and its revocation, locked by every rotation, so reuse detection and rotation serialise. Other
 patterns refer to users by ``auth_users.id`` (a UUID string), never by foreign key.
 """
 
@@ -27,7 +29,9 @@ users = Table(
     "auth_users",
     metadata,
     Column("id", String(36), primary_key=True),
+    # As typed (case kept); email_canonical is the case-folded lookup key (see users.py).
     Column("email", String(320), nullable=False),
+    Column("email_canonical", String(320), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("roles", JSON, nullable=False),
     Column("scopes", JSON, nullable=False),
@@ -37,6 +41,19 @@ users = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("email", name="auth_users_email_key"),
+    UniqueConstraint("email_canonical", name="auth_users_email_canonical_key"),
+)
+
+refresh_families = Table(
+    "auth_refresh_families",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Index("auth_refresh_families_user", "user_id"),
 )
 
 refresh_tokens = Table(

@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select, update
 
 from rainmaker import InvalidInputError
+from rainmaker import utcnow as utcnow  # re-exported: the token stores import it here
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.mailer import parse_address
@@ -27,29 +28,47 @@ from rainmaker.patterns.auth_jwt.tables import users
 MAX_EMAIL_LENGTH = 254
 
 
-def utcnow() -> datetime:
-    """Now as naive UTC, the form every ``auth_*`` time column stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
+def mailbox_address(email: str, *, pattern_id: str) -> str:
+    """The address as typed, checked: the form an account stores and mails to.
 
-
-def normalise_email(email: str, *, pattern_id: str) -> str:
-    """The canonical form an account is stored and looked up under (NFKC, case-folded).
-
-    Raises :class:`InvalidEmailError` when ``email`` cannot be a mailbox address.
+    Surrounding whitespace goes and Unicode compatibility forms become their plain letters
+    (NFKC: fullwidth ``U+FF21`` is ``A``); case stays as typed. Case folding never happens
+    here, because it can turn one mailbox into another (``straße`` -> ``strasse``); it is
+    only the lookup key (:func:`canonical_email`). Mailbox names must be ASCII (the mailer
+    sends without SMTPUTF8), so ``straße@…`` is refused with the reason, never rewritten;
+    so is a domain that IDNA 2003 would map to another name (``straße.de`` ->
+    ``strasse.de``). Raises :class:`InvalidEmailError`.
     """
     if not isinstance(email, str) or len(email) > MAX_EMAIL_LENGTH * 2:
         raise InvalidEmailError("the email address is not valid", pattern_id=pattern_id)
-    canonical = unicodedata.normalize("NFKC", email).strip().casefold()
-    if "<" in canonical or len(canonical) > MAX_EMAIL_LENGTH:
+    typed = unicodedata.normalize("NFKC", email).strip()
+    if "<" in typed or len(typed) > MAX_EMAIL_LENGTH:
         raise InvalidEmailError(
             "the email address must be a bare address like user@example.com",
             pattern_id=pattern_id,
         )
     try:
-        address = parse_address(canonical, "email address")
+        address = parse_address(typed, "email address")
     except InvalidInputError as error:
         raise InvalidEmailError(error.message, pattern_id=pattern_id) from None
+    domain = typed.rpartition("@")[2]
+    if not domain.isascii() and address.domain.encode().decode("idna") != domain.lower():
+        raise InvalidEmailError(
+            f"invalid email address {typed!r}: its domain {domain!r} would be sent as "
+            f"{address.domain!r}, which is another domain; write it in its xn-- form",
+            pattern_id=pattern_id,
+        )
     return str(address.addr_spec)
+
+
+def canonical_email(email: str, *, pattern_id: str) -> str:
+    """The key an account is looked up, kept unique and attempt-limited under.
+
+    The case-folded :func:`mailbox_address`, so every spelling of one address (case,
+    fullwidth letters, surrounding space) is one account and one limiter counter. Never
+    stored as the address itself nor mailed to.
+    """
+    return mailbox_address(email, pattern_id=pattern_id).casefold()
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,7 @@ class UserRecord:
 
     id: str
     email: str
+    email_canonical: str
     password_hash: str
     roles: tuple[str, ...]
     scopes: tuple[str, ...]
@@ -77,11 +97,12 @@ class UserRecord:
         scopes: tuple[str, ...],
         verified: bool,
     ) -> UserRecord:
-        """A record for a user about to be inserted."""
+        """A record for a user about to be inserted (``email`` as :func:`mailbox_address`)."""
         now = utcnow()
         return cls(
             id=str(uuid.uuid4()),
             email=email,
+            email_canonical=email.casefold(),
             password_hash=password_hash,
             roles=roles,
             scopes=scopes,
@@ -97,6 +118,7 @@ class UserRecord:
         return cls(
             id=row.id,
             email=row.email,
+            email_canonical=row.email_canonical,
             password_hash=row.password_hash,
             roles=tuple(row.roles or ()),
             scopes=tuple(row.scopes or ()),
@@ -136,6 +158,7 @@ class UserRepository:
         values = {
             "id": record.id,
             "email": record.email,
+            "email_canonical": record.email_canonical,
             "password_hash": record.password_hash,
             "roles": list(record.roles),
             "scopes": list(record.scopes),
@@ -163,10 +186,12 @@ class UserRepository:
             row = (await session.execute(select(users).where(users.c.id == user_id))).first()
         return UserRecord.from_row(row) if row is not None else None
 
-    async def by_email(self, email: str) -> UserRecord | None:
-        """The user with the (already normalised) ``email``, if any."""
+    async def by_email(self, canonical: str) -> UserRecord | None:
+        """The user whose :func:`canonical_email` is ``canonical``, if any."""
         async with self.db.session() as session:
-            row = (await session.execute(select(users).where(users.c.email == email))).first()
+            row = (
+                await session.execute(select(users).where(users.c.email_canonical == canonical))
+            ).first()
         return UserRecord.from_row(row) if row is not None else None
 
     async def update(self, user_id: str, *, bump_version: bool = False, **values: Any) -> bool:
