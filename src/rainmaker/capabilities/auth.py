@@ -1,59 +1,34 @@
-"""The ``Auth`` capability: users, credentials, tokens and the FastAPI guards other patterns use.
+"""The ``Auth`` capability: users, credentials, tokens, and the errors its guards raise.
 
-A provider (``auth-jwt``) registers an :class:`Authenticator`. Another pattern protects its
-routes with guards, which are FastAPI dependencies built on a ``fastapi.security`` bearer
-scheme (so ``rainmaker routes`` and the OpenAPI document show the routes as authenticated)::
+A provider (``auth-jwt``) registers an :class:`Authenticator`. Routes are protected with
+the dependencies of :mod:`rainmaker.http`, which any Auth provider serves::
 
-    from fastapi import APIRouter, Depends
-    from rainmaker.capabilities.auth import Auth, Identity, User, auth_guards
+    from rainmaker.http import CurrentUser, require_roles
 
-    class BillingModule(Module[BillingSettings]):
-        def router(self) -> APIRouter:
-            guards = auth_guards(self.ctx.services)   # works before Auth has started
-            router = APIRouter()
+    @router.get("/invoices")
+    async def invoices(user: CurrentUser) -> ...
 
-            @router.get("/invoices")
-            async def invoices(user: User = Depends(guards.current_user)) -> ...
+    @router.post("/refunds", dependencies=[require_roles("admin")])
+    async def refund() -> ...
 
-            @router.post("/refunds", dependencies=[Depends(guards.require_role("admin"))])
-            async def refund() -> ...
-
-When the guard is local (as above) and the module uses ``from __future__ import
-annotations``, FastAPI cannot resolve ``Annotated[User, Depends(guards.current_user)]``
-written as a string: either leave that import out of the router's module or write the
-guard as a default value (``user: User = Depends(guards.current_user)``).
-
-Routers are built while the app is composed, sometimes before any module has started
-(``rainmaker routes``), so :func:`auth_guards` looks the provider up on the first request,
-not when the route is declared. Once started, ``ctx.services.require(Auth)`` exposes the
-same guards as attributes (``auth.current_user``, ``auth.require_role(...)``).
-
-Guards:
-
-- ``identity`` — the verified access token as an :class:`Identity` (signature, expiry,
-  issuer, audience, key, revocations known to this process); no database round trip.
-- ``current_user`` — the :class:`User` from the database: also refuses disabled users
-  and tokens issued before a password change or reset, immediately and in every process.
-- ``require_role(*roles)`` — an identity holding at least one of ``roles`` (else 403).
-- ``require_scope(*scopes)`` — an identity holding every one of ``scopes`` (else 403).
+Those are module-level, so they work with ``from __future__ import annotations``.
 
 Roles and scopes in a token are those of the moment it was issued; they follow a change at
 the next refresh (within the access token's lifetime).
 
-This module does not use ``from __future__ import annotations`` on purpose: FastAPI reads
-the annotations of the scheme defined in :func:`bearer_scheme` at runtime, and that class
-imports FastAPI lazily, inside the function, so importing this module stays light.
+This module stays free of FastAPI: ``bearer_scheme``, ``AuthGuards`` and ``auth_guards``
+moved to :mod:`rainmaker.http`. The old names still import from here, with a
+``DeprecationWarning``, until the next minor release.
 """
 
-import functools
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from rainmaker.kernel.capability import Capability
 from rainmaker.kernel.errors import ForbiddenError, UnauthorizedError
-from rainmaker.kernel.registry import Services
 
 
 class MissingCredentialsError(UnauthorizedError):
@@ -243,118 +218,6 @@ Auth: Capability[Authenticator] = Capability(
 )
 
 
-@functools.cache
-def bearer_scheme() -> Any:
-    """The shared ``Authorization: Bearer`` scheme (a ``fastapi.security.HTTPBearer``).
-
-    Unlike FastAPI's own, it answers a missing or malformed header with a
-    :class:`MissingCredentialsError` (401 problem+json saying what was wrong) and hands the
-    guard the raw token, not a model.
-    """
-    from fastapi import Request
-    from fastapi.security import HTTPBearer
-
-    class BearerToken(HTTPBearer):
-        async def __call__(self, request: Request) -> str:  # type: ignore[override]
-            header = request.headers.get("authorization")
-            if not header:
-                raise MissingCredentialsError(
-                    "this route needs an access token: send 'Authorization: Bearer <token>'"
-                )
-            scheme, _, token = header.partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or not token or " " in token:
-                raise MissingCredentialsError(
-                    "the Authorization header must be 'Bearer <token>' (one space, then the "
-                    "access token)"
-                )
-            return token
-
-    return BearerToken(
-        bearerFormat="JWT",
-        scheme_name="BearerToken",
-        description="An access token from POST /auth/login or /auth/refresh.",
-    )
-
-
-class AuthGuards:
-    """FastAPI dependencies that find their :class:`Authenticator` on first use.
-
-    ``resolve`` returns the provider; it is called per request until it succeeds and its
-    answer is kept, so building the guards never needs a started app.
-    """
-
-    def __init__(self, resolve: Callable[[], Authenticator]) -> None:
-        self._resolve = resolve
-        self._auth: Authenticator | None = None
-        scheme = bearer_scheme()
-        from fastapi import Security
-
-        async def identity(token: Annotated[str, Security(scheme)]) -> Identity:
-            auth = self._auth or self._provider()
-            return await auth.verify_token(token)
-
-        async def current_user(token: Annotated[str, Security(scheme)]) -> User:
-            auth = self._auth or self._provider()
-            return await auth.user_for_token(token)
-
-        self.identity: Callable[..., Awaitable[Identity]] = identity
-        self.current_user: Callable[..., Awaitable[User]] = current_user
-        self._by_role: dict[tuple[str, ...], Callable[..., Awaitable[Identity]]] = {}
-        self._by_scope: dict[tuple[str, ...], Callable[..., Awaitable[Identity]]] = {}
-
-    def _provider(self) -> Authenticator:
-        self._auth = self._resolve()
-        return self._auth
-
-    def require_role(self, *roles: str) -> Callable[..., Awaitable[Identity]]:
-        """A guard passing identities with at least one of ``roles`` (403 otherwise)."""
-        if not roles:
-            raise ValueError("require_role() needs at least one role")
-        key = tuple(roles)
-        guard = self._by_role.get(key)
-        if guard is None:
-            from fastapi import Depends
-
-            wanted = " or ".join(repr(role) for role in roles)
-            base = self.identity
-
-            async def role_guard(identity: Annotated[Identity, Depends(base)]) -> Identity:
-                if not identity.has_role(*roles):
-                    raise InsufficientPermissionError(f"this route requires the role {wanted}")
-                return identity
-
-            guard = self._by_role[key] = role_guard
-        return guard
-
-    def require_scope(self, *scopes: str) -> Callable[..., Awaitable[Identity]]:
-        """A guard passing identities holding every one of ``scopes`` (403 otherwise)."""
-        if not scopes:
-            raise ValueError("require_scope() needs at least one scope")
-        key = tuple(scopes)
-        guard = self._by_scope.get(key)
-        if guard is None:
-            from fastapi import Depends
-
-            base = self.identity
-
-            async def scope_guard(identity: Annotated[Identity, Depends(base)]) -> Identity:
-                missing = [scope for scope in scopes if scope not in identity.scopes]
-                if missing:
-                    raise InsufficientPermissionError(
-                        f"this route requires the scope {', '.join(map(repr, missing))}"
-                    )
-                return identity
-
-            guard = self._by_scope[key] = scope_guard
-        return guard
-
-
-def auth_guards(services: Services) -> AuthGuards:
-    """Guards bound to the ``Auth`` provider that ``services`` resolves (looked up lazily)."""
-    return AuthGuards(lambda: services.require(Auth))
-
-
 def token_claims(identity: Identity) -> Mapping[str, Any]:
     """``identity`` as a plain mapping (for logs and audit rows; no secrets in it)."""
     return {
@@ -366,3 +229,22 @@ def token_claims(identity: Identity) -> Mapping[str, Any]:
         "iat": identity.issued_at,
         "exp": identity.expires_at,
     }
+
+
+# Names that moved to rainmaker.http; importing them from here warns until 0.2.
+_MOVED = frozenset({"AuthGuards", "auth_guards", "bearer_scheme"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        warnings.warn(
+            f"rainmaker.capabilities.auth.{name} moved to rainmaker.http.{name}; the old "
+            "name goes away in the next minor release (module-level routes use "
+            "rainmaker.http.CurrentUser, Identity and require_roles instead)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        import rainmaker.http
+
+        return getattr(rainmaker.http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rainmaker.capabilities.http import Http
 from rainmaker.cli.options import CURRENT_FOLDER, AppOption, ProfileOption, SetOption, load_app
 from rainmaker.cli.tables import new_table, print_table
 from rainmaker.kernel.application import Application
@@ -59,6 +60,7 @@ def check(
     problems = _lock_drift(application)
     if problems:
         raise CompositionError(problems)
+    compose_http(application)
     console.print(
         f"[green]✓[/] {escape(application.name)}: {len(application.instances)} instances valid "
         f"(profile {application.composition.profile}); start order: "
@@ -78,6 +80,18 @@ def _lock_drift(application: Application) -> list[Problem]:
     return drift(locked, lock_entries(used, application.catalog))
 
 
+def compose_http(application: Application) -> None:
+    """Compose the HTTP app when one is served, as `run` would: mounts, duplicate routes,
+    middleware order and routes injecting what no pattern provides raise CompositionError."""
+    serves_http = any(
+        p.capability.name == Http.name
+        for instance in application.instances.values()
+        for p in instance.pattern.provisions
+    )
+    if serves_http:
+        application.http_module()
+
+
 def used_pattern_ids(application: Application) -> set[str]:
     """Pattern ids the composition uses in its active profile and in every other profile."""
     composition = application.composition
@@ -95,6 +109,7 @@ def plan(
     """What `rainmaker run` would do: instances, start order, routes, migrations, environment."""
     application = load_app(app, profile, set_)
     application.build()
+    compose_http(application)
     composition = application.composition
     console.print(f"[bold]Plan for {escape(application.name)}[/] (profile {composition.profile})\n")
 

@@ -31,7 +31,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from rainmaker.capabilities.auth import AuthGuards, Identity, User
+from rainmaker.capabilities.auth import Identity, User
+from rainmaker.http import AuthGuards
 from rainmaker.patterns.auth_jwt.dependencies import client_address
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 from rainmaker.patterns.auth_jwt.service import JwtAuth

@@ -27,9 +27,10 @@ from datetime import UTC
 from typing import Any
 
 from rainmaker import NotFoundError, RateLimitedError, UnavailableError
-from rainmaker.capabilities.auth import AuthGuards, Identity, TokenPair, User, UserCreatedHook
+from rainmaker.capabilities.auth import Identity, TokenPair, User, UserCreatedHook
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.http import AuthGuards
 from rainmaker.patterns.auth_jwt.emails import AccountMailer
 from rainmaker.patterns.auth_jwt.errors import (
     AccountDisabledError,

@@ -6,7 +6,10 @@ on an app that is not started):
 1. a FastAPI app with problem+json error handlers, OpenAPI and the docs page;
 2. each instance's router mounted under its prefix (``mount = "/path"`` in the
    composition, else its pattern's default), its routes tagged with the instance's name;
-   the health routes are this instance's own router;
+   the health routes are this instance's own router; each route's owner is recorded in a
+   :class:`rainmaker.http.RouteOwners` table (handed to every request, so ``Inject`` and
+   ``PatternSettings`` resolve for that instance) and its ``Inject`` dependencies are
+   checked against the composed instances (:func:`rainmaker.http.injection_report`);
 3. the middleware of every module, this one's included (the fused edge layer, trusted
    hosts, CORS), wrapped around it in the order their constraints dictate.
 
@@ -21,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
@@ -39,6 +44,13 @@ from rainmaker import (
     StartupError,
 )
 from rainmaker.capabilities.http import Http, HttpApp, Scope
+from rainmaker.http import (
+    STATE_KEY,
+    RouteDependencies,
+    RouteOwner,
+    RouteOwners,
+    injection_report,
+)
 from rainmaker.patterns.http.edge import EDGE_NAMES, EdgeMiddleware
 from rainmaker.patterns.http.health_routes import health_router
 from rainmaker.patterns.http.middleware_order import Contribution, order_middleware
@@ -57,7 +69,9 @@ class ComposedApp:
     ``original_route``) to the instance whose router contributed it; ``middleware`` lists
     the layers outermost first; ``routers`` are the plain Starlette routers, whose
     lifespans :meth:`FastAPIModule.start` enters itself (an ``APIRouter``'s is merged into
-    the app's by ``include_router``).
+    the app's by ``include_router``). ``route_owners`` is the same ownership with what a
+    request resolves through (one route object may have several owners when two instances
+    return the same module-level router; the path tells them apart).
     """
 
     fastapi: FastAPI
@@ -65,6 +79,7 @@ class ComposedApp:
     owners: dict[int, str]
     middleware: list[Contribution]
     routers: list[StarletteRouter] = field(default_factory=list)
+    route_owners: RouteOwners = field(default_factory=RouteOwners)
 
 
 class FastAPIModule(Module[HttpSettings]):
@@ -76,6 +91,7 @@ class FastAPIModule(Module[HttpSettings]):
         self._lifespans: AsyncExitStack | None = None
         # Filled when the routers' lifespans start; the edge copies it into each request.
         self._lifespan_state: dict[str, Any] = {}
+        self._owners: dict[str, RouteOwner] = {}
 
     # -- what this module contributes -------------------------------------------------------
 
@@ -154,7 +170,10 @@ class FastAPIModule(Module[HttpSettings]):
         composed = self.compose()
         patterns = {name: inst.pattern.id for name, inst in self.ctx.instances.items()}
         return route_table(
-            composed.fastapi.routes, composed.owners, patterns, default_owner=self.ctx.instance
+            composed.fastapi.routes,
+            composed.route_owners.instance_of,
+            patterns,
+            default_owner=self.ctx.instance,
         )
 
     def _compose(self) -> ComposedApp:
@@ -211,14 +230,16 @@ class FastAPIModule(Module[HttpSettings]):
             ],
         )
         owners: dict[int, str] = {}
+        route_owners = RouteOwners(fallback=self._route_owner(self.ctx.instance))
         install_problem_handlers(
             fastapi,
             http_instance=self.ctx.instance,
-            owner_of=lambda scope: _owner_of(scope, owners),
+            owner_of=lambda scope: _owner_of(scope, route_owners),
             type_base=settings.problem_type_base,
             log=self.ctx.log,
         )
         plain_routers: list[StarletteRouter] = []
+        checked: list[RouteDependencies] = []
         for name, prefix, router in routers:
             before = len(fastapi.router.routes)
             if isinstance(router, APIRouter):
@@ -232,9 +253,28 @@ class FastAPIModule(Module[HttpSettings]):
             else:
                 fastapi.router.routes.extend(router.routes)
                 plain_routers.append(router)
+            owner = self._route_owner(name)
             for context in iter_route_contexts(fastapi.router.routes[before:]):
                 owners[id(context.original_route)] = name
-        _check_duplicate_routes(fastapi.router.routes, owners, self.ctx.instance)
+                route_owners.add(
+                    context.original_route, owner, getattr(context, "path_regex", None)
+                )
+                dependant = getattr(context, "dependant", None)
+                if isinstance(dependant, Dependant):
+                    methods = ",".join(sorted(context.methods or ("WS",)))
+                    checked.append(
+                        RouteDependencies(f"{methods} {context.path}", name, dependant)
+                    )
+        _check_duplicate_routes(fastapi.router.routes, route_owners, self.ctx.instance)
+        injected = injection_report(
+            checked,
+            self.ctx.instances,
+            lambda owner, capability: self._route_owner(owner).install_hint(capability),
+        )
+        for warning in injected.warnings:
+            self.ctx.log.warning("http.inject_optional_missing", detail=warning)
+        if injected.problems:
+            raise CompositionError(injected.problems)
 
         contributions: list[Contribution] = []
         for name, instance in self.ctx.instances.items():
@@ -265,7 +305,22 @@ class FastAPIModule(Module[HttpSettings]):
                 )
         if build_problems:
             raise CompositionError(build_problems)
-        return ComposedApp(fastapi, asgi, owners, order.layers, plain_routers)
+        return ComposedApp(fastapi, asgi, owners, order.layers, plain_routers, route_owners)
+
+    def _route_owner(self, name: str) -> RouteOwner:
+        """What the routes of instance ``name`` resolve through (cached per instance)."""
+        owner = self._owners.get(name)
+        if owner is None:
+            instance = self.ctx.instances[name]
+            assert instance.module is not None
+            owner = self._owners[name] = RouteOwner(
+                instance=name,
+                services=instance.module.ctx.services,
+                settings=instance.settings,
+                provides=frozenset(p.capability.name for p in instance.pattern.provisions),
+                own=partial(_own_service, self.ctx.app.providers, name),
+            )
+        return owner
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -292,7 +347,11 @@ class FastAPIModule(Module[HttpSettings]):
             await stack.aclose()
             raise
         self._lifespans = stack
+        # Every request finds its route's owner here (see rainmaker.http.owners).
+        self._lifespan_state[STATE_KEY] = composed.route_owners
         self.ctx.services.register(Http, composed.asgi)
+        for warning in self.settings.configuration_warnings(self.ctx.env):
+            self.ctx.log.warning("http.insecure_setting", detail=warning)
         self.ctx.log.info(
             "http.composed",
             routes=len(composed.owners),
@@ -325,14 +384,17 @@ def _edge_factory(lifespan_state: dict[str, Any]) -> Any:
     return build
 
 
-def _owner_of(scope: Scope, owners: dict[int, str]) -> str | None:
+def _owner_of(scope: Scope, owners: RouteOwners) -> str | None:
     route = scope.get("route")
-    return owners.get(id(route)) if route is not None else None
+    return owners.instance_of(route, scope.get("path")) if route is not None else None
 
 
-def _check_duplicate_routes(
-    routes: list[BaseRoute], owners: dict[int, str], own: str
-) -> None:
+def _own_service(providers: Any, instance: str, capability: Any) -> Any:
+    """The service ``instance`` registered for ``capability`` itself, if any."""
+    return providers(capability).get(instance)
+
+
+def _check_duplicate_routes(routes: list[BaseRoute], owners: RouteOwners, own: str) -> None:
     """Two patterns serving one method and path would shadow each other silently."""
     seen: dict[tuple[str, str], str] = {}
     problems: list[Problem] = []
@@ -345,7 +407,7 @@ def _check_duplicate_routes(
             keys = [("*", path)]
         else:
             keys = [(method, path) for method in sorted(context.methods or ("WS",))]
-        owner = owners.get(id(route), own)
+        owner = owners.instance_of(route, path) or own
         for key in keys:
             first = seen.setdefault(key, owner)
             if first != owner:

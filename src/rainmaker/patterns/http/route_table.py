@@ -12,7 +12,7 @@ Auth patterns should therefore expose their guards as dependencies built on a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,22 +48,23 @@ class RouteInfo:
 
 def route_table(
     routes: list[BaseRoute],
-    owners: Mapping[int, str],
+    owner_of: Callable[[BaseRoute, str], str | None],
     patterns: Mapping[str, str],
     *,
     default_owner: str,
 ) -> list[RouteInfo]:
     """Every route, sorted by path then method.
 
-    ``owners`` maps ``id(route)`` of each router's own route objects to the instance that
-    contributed it (routes not in it, such as the docs, belong to ``default_owner``);
-    ``patterns`` maps instances to pattern ids.
+    ``owner_of(route, path)`` names the instance that contributed a router's own route
+    object at that path (one module-level router may be mounted by two instances); routes
+    it does not know, such as the docs, belong to ``default_owner``. ``patterns`` maps
+    instances to pattern ids.
     """
     rows: list[RouteInfo] = []
     for context in iter_route_contexts(routes):
         route = context.original_route
         path = context.path or ""
-        owner = owners.get(id(route), default_owner)
+        owner = owner_of(route, path) or default_owner
         pattern = patterns.get(owner, "?")
         name = context.name or ""
         dependant = getattr(context, "dependant", None)

@@ -1,0 +1,90 @@
+"""The FastAPI integration: module-level routes that declare what they need by type.
+
+A pattern's (or an app's) routes are an ordinary module-level ``APIRouter``; its module's
+``router()`` returns it. Handlers ask for services, settings and the signed-in user with
+FastAPI dependencies that resolve, per request, for the instance whose router contributed
+the matched route — no closure over the module, no ``resolve()`` callback, and it works in
+modules that use ``from __future__ import annotations``::
+
+    from __future__ import annotations
+    from typing import Annotated
+    from fastapi import APIRouter
+    from rainmaker.capabilities import Database
+    from rainmaker.capabilities.database import SqlDatabase
+    from rainmaker.http import CurrentUser, Inject, PatternSettings, require_roles
+
+    router = APIRouter()
+
+    @router.get("/notes")
+    async def notes(
+        user: CurrentUser,
+        db: Annotated[SqlDatabase, Inject(Database)],
+        settings: Annotated[NotesSettings, PatternSettings(NotesSettings)],
+    ) -> dict[str, object]: ...
+
+    @router.delete("/notes", dependencies=[require_roles("admin")])
+    async def purge() -> None: ...
+
+Names:
+
+- :func:`Inject` ``(capability)`` — the service any :class:`rainmaker.Capability` (built-in
+  or third-party) resolves to for the route's instance: the provider resolution bound it
+  to, or the instance's own service for a capability its pattern provides. No provider
+  composed: ``rainmaker check``/``plan``/``run`` report it (exit 2) before start; one that
+  is not running answers 503 problem+json naming the capability and the patterns to add.
+- :func:`PatternSettings` ``(SettingsClass)`` — the validated settings of the route's
+  instance; two instances of one pattern, each mounted at its own prefix, each see theirs
+  (and their own services through ``Inject``).
+- ``CurrentUser``, ``OptionalUser``, ``Identity`` — ``Annotated`` aliases for the signed-in
+  :class:`~rainmaker.capabilities.auth.User`, the same or ``None`` without credentials, and
+  the verified token's :class:`~rainmaker.capabilities.auth.Identity`, served by whichever
+  pattern provides ``Auth`` (401 problem+json without a valid token).
+- :func:`require_roles` ``(*roles)`` / :func:`require_scopes` ``(*scopes)`` — dependencies
+  refusing (403 problem+json) identities without one of the roles / all of the scopes.
+- :func:`bearer_scheme`, :class:`AuthGuards`, :func:`auth_guards` — the bearer scheme the
+  guards share, and the earlier closure-style guards (moved here from
+  ``rainmaker.capabilities.auth``, which keeps deprecated aliases for one minor release).
+- For apps that compose HTTP (``framework-fastapi``, or another Http pattern):
+  :class:`RouteOwners`, :class:`RouteOwner`, :data:`STATE_KEY` record which instance owns
+  each route and hand that table to requests; :func:`injection_report` checks the routes'
+  injections before start; :func:`injections` lists the markers in a dependency tree.
+"""
+
+from rainmaker.http.auth import (
+    AuthGuards,
+    BearerToken,
+    CurrentUser,
+    Identity,
+    OptionalUser,
+    auth_guards,
+    bearer_scheme,
+    require_roles,
+    require_scopes,
+)
+from rainmaker.http.checks import InjectionReport, RouteDependencies, injection_report
+from rainmaker.http.inject import Inject, Injection, PatternSettings, injection_of, injections
+from rainmaker.http.owners import STATE_KEY, RouteOwner, RouteOwners, owner_for
+
+__all__ = [
+    "STATE_KEY",
+    "AuthGuards",
+    "BearerToken",
+    "CurrentUser",
+    "Identity",
+    "Inject",
+    "Injection",
+    "InjectionReport",
+    "OptionalUser",
+    "PatternSettings",
+    "RouteDependencies",
+    "RouteOwner",
+    "RouteOwners",
+    "auth_guards",
+    "bearer_scheme",
+    "injection_of",
+    "injection_report",
+    "injections",
+    "owner_for",
+    "require_roles",
+    "require_scopes",
+]
