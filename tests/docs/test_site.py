@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 import rainmaker
 from rainmaker.cli import docs as docs_cli
-from rainmaker.kernel.graph_svg import Edge, Node, dependency_svg, rows_of
 from rainmaker.docs.settings_reference import settings_rows
 from rainmaker.docs.site import MARKER, OutputFolderError, build_site
+from rainmaker.kernel.graph_svg import Edge, Node, dependency_svg, rows_of
 from rainmaker.kernel.secrets import MASK
 from rainmaker.patterns.http.settings import HttpSettings
 from rainmaker.patterns.storage.settings import S3StorageSettings
