@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rainmaker.kernel.app_view import AppView
     from rainmaker.kernel.application import Application
     from rainmaker.kernel.capability import Capability, Provision, Requirement
+    from rainmaker.kernel.clock import Seconds, utcnow
     from rainmaker.kernel.context import AppContext
     from rainmaker.kernel.contributions import (
         WORKER_ROLE,
@@ -92,6 +93,7 @@ __all__ = [
     "Requirement",
     "ResolvedLogger",
     "RoleOptions",
+    "Seconds",
     "Settings",
     "SettingsError",
     "StartupError",
@@ -105,6 +107,7 @@ __all__ = [
     "load",
     "redact_url",
     "secret_values",
+    "utcnow",
 ]
 
 # Where each public name lives (``module`` or ``module:attribute`` when the name differs);
@@ -114,6 +117,8 @@ _EXPORTS: dict[str, str] = {
     "Capability": "rainmaker.kernel.capability",
     "Provision": "rainmaker.kernel.capability",
     "Requirement": "rainmaker.kernel.capability",
+    "Seconds": "rainmaker.kernel.clock",
+    "utcnow": "rainmaker.kernel.clock",
     "AppContext": "rainmaker.kernel.context",
     "AppView": "rainmaker.kernel.app_view",
     "WORKER_ROLE": "rainmaker.kernel.contributions",

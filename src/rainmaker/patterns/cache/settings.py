@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from rainmaker import Settings
+from rainmaker import Seconds, Settings
 from rainmaker.patterns.cache.keyspace import check_name
 from rainmaker.patterns.cache.serializers import resolve_serializer
 
 REDIS_SCHEMES = ("redis", "rediss")
 REDIS_URL_EXAMPLE = "redis://:password@127.0.0.1:6379/0"
-
-Seconds = Annotated[float, Field(gt=0)]
 
 
 class CacheSettings(Settings):

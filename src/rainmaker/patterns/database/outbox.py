@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from rainmaker import UnavailableError
+from rainmaker import UnavailableError, utcnow
 
 if TYPE_CHECKING:
     from rainmaker.patterns.database.database import SqlAlchemyDatabase
@@ -79,11 +79,6 @@ class OutboxMessage:
 Handler = Callable[[OutboxMessage], Awaitable[None]]
 
 
-def _utcnow() -> datetime:
-    # Naive UTC: both backends store and compare it the same way.
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class Outbox:
     """The outbox of one database instance (``db.outbox``)."""
 
@@ -109,7 +104,7 @@ class Outbox:
             # dialect reads the new id from RETURNING or the driver's lastrowid).
             result: Any = await session.execute(
                 insert(outbox_table).values(
-                    topic=topic, payload=payload, created_at=_utcnow(), attempts=0
+                    topic=topic, payload=payload, created_at=utcnow(), attempts=0
                 )
             )
             message_id = int(result.inserted_primary_key[0])
@@ -154,7 +149,7 @@ class Outbox:
 
     async def purge(self, older_than: timedelta) -> int:
         """Delete handed-on messages older than ``older_than``; how many were deleted."""
-        cutoff = _utcnow() - older_than
+        cutoff = utcnow() - older_than
         async with self._db.independent_session() as session:
             result: Any = await session.execute(
                 delete(outbox_table).where(
@@ -184,7 +179,7 @@ class Outbox:
                 pass
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
-        now = _utcnow()
+        now = utcnow()
         table = outbox_table
         async with self._db.independent_session() as session:
             rows = (
@@ -230,12 +225,12 @@ class Outbox:
                 await session.execute(
                     update(table)
                     .where(table.c.id.in_(delivered))
-                    .values(dispatched_at=_utcnow(), claimed_until=None, last_error=None)
+                    .values(dispatched_at=utcnow(), claimed_until=None, last_error=None)
                 )
             for message, error in failed:
                 retry = min(2 ** min(message.attempts, 10), 300)
                 await session.execute(
                     update(table)
                     .where(table.c.id == message.id)
-                    .values(last_error=error, claimed_until=_utcnow() + timedelta(seconds=retry))
+                    .values(last_error=error, claimed_until=utcnow() + timedelta(seconds=retry))
                 )

@@ -1,13 +1,11 @@
-"""Time as the jobs tables store it: naive UTC, compared the same way by both databases."""
+"""Time as the jobs tables store it: naive UTC, compared the same way by every database.
+
+The clock itself is :func:`rainmaker.utcnow`, shared by every pattern.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-
-def utcnow() -> datetime:
-    """Now, as naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def naive_utc(moment: datetime) -> datetime:

@@ -25,10 +25,9 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, or_, select, update
 from taskiq import AckableMessage, AsyncBroker, BrokerMessage
 
-from rainmaker import UnavailableError
+from rainmaker import UnavailableError, utcnow
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.jobs import QueueStats
-from rainmaker.patterns.jobs.clock import utcnow
 from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.tables import queue_table
 from rainmaker.patterns.jobs.transport import Delivery

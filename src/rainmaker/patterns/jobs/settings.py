@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from rainmaker import Settings
-
-Seconds = Annotated[float, Field(gt=0)]
+from rainmaker import Seconds, Settings
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 REGISTRY_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

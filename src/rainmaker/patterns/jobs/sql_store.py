@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from rainmaker import utcnow
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.jobs import FailedJob
-from rainmaker.patterns.jobs.clock import naive_utc, utcnow
+from rainmaker.patterns.jobs.clock import naive_utc
 from rainmaker.patterns.jobs.messages import JobMessage, new_job_id
 from rainmaker.patterns.jobs.tables import dead_letters_table, idempotency_table, ticks_table
 

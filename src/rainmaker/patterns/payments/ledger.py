@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
 
+from rainmaker import utcnow
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import Customer, Invoice, Payment, Subscription
 from rainmaker.patterns.payments import tables
@@ -21,11 +22,6 @@ from rainmaker.patterns.payments import tables
 HOLDS_SLOT = frozenset({"active", "trialing", "past_due", "unpaid"})
 """Statuses in which a subscription still bills or serves the user: each user holds at most
 one subscription in these (``incomplete`` has not been paid yet, so it holds no slot)."""
-
-
-def utcnow() -> datetime:
-    """Now, as the naive UTC value the tables store."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def from_timestamp(value: object) -> datetime | None:

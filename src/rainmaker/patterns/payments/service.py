@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from rainmaker import InvalidInputError
+from rainmaker import InvalidInputError, utcnow
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import (
@@ -44,7 +44,7 @@ from rainmaker.patterns.payments.errors import (
     UnknownPlanError,
 )
 from rainmaker.patterns.payments.events import EventBus
-from rainmaker.patterns.payments.ledger import CheckoutRecord, Ledger, utcnow
+from rainmaker.patterns.payments.ledger import CheckoutRecord, Ledger
 from rainmaker.patterns.payments.provider import Provider
 from rainmaker.patterns.payments.saga import Compensation, Saga
 from rainmaker.patterns.payments.settings import PaymentsSettings, origin_of

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
+from rainmaker import utcnow
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.payments import (
     PAYMENT_FAILED,
@@ -34,7 +35,7 @@ from rainmaker.capabilities.payments import (
 from rainmaker.patterns.payments import signatures
 from rainmaker.patterns.payments.errors import MalformedWebhookError
 from rainmaker.patterns.payments.events import EventBus
-from rainmaker.patterns.payments.ledger import HOLDS_SLOT, Ledger, from_timestamp, utcnow
+from rainmaker.patterns.payments.ledger import HOLDS_SLOT, Ledger, from_timestamp
 from rainmaker.patterns.payments.provider import period_end_of, plan_id_of
 
 PROCESSED = "processed"
