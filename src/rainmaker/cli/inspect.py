@@ -66,6 +66,22 @@ def check(
         f"(profile {application.composition.profile}); start order: "
         + " → ".join(application.order)
     )
+    for line in configuration_warnings(application):
+        console.print(f"[yellow]warning[/] {escape(line)}")
+
+
+def configuration_warnings(application: Application) -> list[str]:
+    """``<instance>: <warning>`` for each instance whose settings object defines
+    ``configuration_warnings(profile) -> list[str]``: valid settings that the pattern
+    judges insecure in this profile (trusted_hosts = '*' in production). ``check`` prints
+    them as warning lines; they do not fail it."""
+    profile = application.composition.profile
+    found: list[str] = []
+    for instance in application.instances.values():
+        judge = getattr(instance.settings, "configuration_warnings", None)
+        if callable(judge):
+            found.extend(f"{instance.name}: {warning}" for warning in judge(profile))
+    return found
 
 
 def _lock_drift(application: Application) -> list[Problem]:

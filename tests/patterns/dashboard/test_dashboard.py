@@ -21,10 +21,11 @@ from tests.patterns.dashboard.sample_patterns import SECRET
 async def client_of(
     app: rainmaker.Application, client: str = "127.0.0.1"
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A started ``app`` and an httpx client calling it from address ``client``."""
+    """A started ``app`` and an httpx client calling it from address ``client`` (as
+    ``localhost``: the dashboard wants a loopback Host too)."""
     async with app.running():
         transport = httpx.ASGITransport(app=app, client=(client, 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             yield http
 
 

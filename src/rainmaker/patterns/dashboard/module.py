@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from rainmaker import AppContext, ForbiddenError, Health, Module
-from rainmaker.patterns.dashboard.access import is_loopback
+from rainmaker.patterns.dashboard.access import is_local_request
 from rainmaker.patterns.dashboard.page import ASSETS, CONTENT_SECURITY_POLICY, asset, render_page
 from rainmaker.patterns.dashboard.redaction import Scrubber
 from rainmaker.patterns.dashboard.settings import DashboardSettings
@@ -64,9 +64,10 @@ class DashboardModule(Module[DashboardSettings]):
 
         def allowed(request: Request) -> None:
             client = request.client.host if request.client else None
-            if settings.loopback_only and not is_loopback(client):
+            if settings.loopback_only and not is_local_request(client, request.headers.get("host")):
                 raise ForbiddenError(
-                    "the developer dashboard answers loopback clients only",
+                    "the developer dashboard answers loopback clients asking for a loopback "
+                    "host (localhost, 127.0.0.1, [::1]) only",
                     pattern_id=self.ctx.instance,
                     hint="open it from the machine running the app, or set loopback_only = "
                     "false in a profile where that is safe",

@@ -1,4 +1,5 @@
-"""The edge middleware: request id, access log, error boundary, security headers and body limit.
+"""The edge middleware: request id, access log, error boundary, security headers, body limit
+and redirects that never carry the client's ``Host`` back as their origin.
 
 These five concerns touch every request, so they are fused into one pure-ASGI layer: each
 extra layer costs a function call, a ``send`` closure and a header scan per request, and
@@ -34,6 +35,7 @@ from rainmaker.patterns.http.problems import (
 from rainmaker.patterns.http.request_id import accept_request_id
 from rainmaker.patterns.http.security_headers import merge_headers, security_headers
 from rainmaker.patterns.http.settings import HttpSettings
+from rainmaker.patterns.http.trusted_hosts import host_free_location
 
 EDGE_NAMES = ("edge", "request-id", "access-log", "errors", "security-headers", "body-limit")
 
@@ -74,12 +76,15 @@ class EdgeMiddleware:
             return
         raw_id: bytes | None = None
         length: bytes | None = None
+        host: bytes | None = None
         chunked = False
         id_header = self.id_header
-        # One pass over the headers serves the request id and the body limit.
+        # One pass over the headers serves the request id, the body limit and redirects.
         for name, value in scope["headers"]:
             if name == id_header:
                 raw_id = value
+            elif name == b"host":
+                host = value
             elif name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
@@ -111,6 +116,8 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers") or ())
+                if 300 <= status < 400:
+                    _drop_request_origin(headers, scope["scheme"], host)
                 merge_headers(headers, added)
                 message["headers"] = headers
             await send(message)
@@ -152,3 +159,13 @@ class EdgeMiddleware:
             pattern=self.instance,
             request_id=request_id,
         )
+
+
+def _drop_request_origin(
+    headers: list[tuple[bytes, bytes]], scheme: str, host: bytes | None
+) -> None:
+    """Make a redirect's ``Location`` relative when its origin came from the ``Host`` header
+    (see :func:`~rainmaker.patterns.http.trusted_hosts.host_free_location`)."""
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"location":
+            headers[index] = (name, host_free_location(value, scheme=scheme, host=host))

@@ -4,14 +4,16 @@
 * ready: 200 only while the app is running and no pattern is down; 503 while starting,
   while a pattern is down and once shutdown has begun (the app is ``draining``), so a load
   balancer stops sending traffic before the server stops accepting it;
-* detail: every pattern's status, details and check latency (may be restricted to
-  loopback clients or switched off by settings, as details can reveal topology).
+* detail: every pattern's status, details and check latency; served by default only to
+  loopback clients that came through no proxy, as details reveal paths and topology
+  (``detail = "public"`` serves anyone, ``"off"`` unmounts it).
 
 Health answers are never cached.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,7 +25,24 @@ from rainmaker.patterns.http.problems import ProblemResponse, problem_body, requ
 from rainmaker.patterns.http.settings import HealthSettings
 
 NO_STORE = {"Cache-Control": "no-store"}
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+# Headers a reverse proxy adds: a request carrying one came from elsewhere, even when the
+# proxy itself connects from 127.0.0.1.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def is_local_request(request: Request) -> bool:
+    """Whether ``request`` comes from this machine: a loopback peer (127.0.0.0/8, ::1,
+    v4-mapped) and no proxy's forwarding header."""
+    peer = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if not address.is_loopback:
+        return False
+    return not any(name in request.headers for name in FORWARDING_HEADERS)
 
 
 def health_router(
@@ -56,12 +75,13 @@ def health_router(
             responses={503: {"description": "Not ready"}, 403: {"description": "Restricted"}},
         )
         async def detail(request: Request) -> Response:
-            client = request.client.host if request.client else None
-            if settings.detail == "loopback" and client not in LOOPBACK:
+            if settings.detail == "loopback" and not is_local_request(request):
                 body = problem_body(
                     status=403,
                     code="forbidden",
-                    detail="The health detail is only served to loopback clients",
+                    detail="The health detail is only served to loopback clients that came "
+                    "through no proxy; ask it from the machine itself (curl "
+                    f"http://127.0.0.1:<port>{settings.path}), or use {settings.path}/ready",
                     type_base=type_base,
                     pattern=instance,
                     request_id=request_id_of(request.scope),

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from rainmaker import Settings
+from rainmaker.patterns.http.trusted_hosts import wildcard_hosts_warning
 
 
 class CorsSettings(Settings):
@@ -62,9 +63,11 @@ class HealthSettings(Settings):
         description="Base path: <path>/live, <path>/ready and <path> (the detail).",
     )
     detail: Literal["public", "loopback", "off"] = Field(
-        "public",
-        description="Who may read the per-pattern detail at <path>: anyone, only clients "
-        "on 127.0.0.1/::1 (e.g. a sidecar), or nobody (the route is not mounted).",
+        "loopback",
+        description="Who may read the per-pattern detail at <path> (it shows file paths, "
+        "pool sizes and queue depths): only clients on 127.0.0.1/::1 that came through no "
+        "proxy (e.g. an operator's shell or a sidecar; the default), anyone ('public'), or "
+        "nobody ('off': the route is not mounted). Readiness at <path>/ready stays public.",
     )
 
 
@@ -130,7 +133,7 @@ class HttpSettings(Settings):
     trusted_hosts: list[str] = Field(
         default_factory=lambda: ["*"],
         description="Host header values served, e.g. 'api.example.com' or '*.example.com'; "
-        "'*' serves any. Other hosts get 400.",
+        "'*' serves any (a warning outside the development profile). Other hosts get 400.",
     )
     request_id_header: str = Field(
         "X-Request-ID",
@@ -156,3 +159,18 @@ class HttpSettings(Settings):
         default_factory=ServerSettings,
         description="Request head and body time limits and head size limit under `rainmaker run`.",
     )
+
+    def configuration_warnings(self, profile: str) -> list[str]:
+        """What is insecure about these settings in ``profile`` (each a sentence with the fix).
+
+        ``rainmaker check`` prints them and the module logs them at start: they are legal
+        (a development machine needs them) but wrong for a deployed app.
+        """
+        found = wildcard_hosts_warning(self.trusted_hosts, profile)
+        warnings = [found] if found else []
+        if profile != "development" and self.health.detail == "public":
+            warnings.append(
+                f"health.detail is 'public' in the {profile!r} profile: anyone can read every "
+                "pattern's details (paths, pool sizes, queue depths); use 'loopback' or 'off'"
+            )
+        return warnings

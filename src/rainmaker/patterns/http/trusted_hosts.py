@@ -1,13 +1,20 @@
-"""Trusted hosts: answer only requests whose ``Host`` header names this service.
+"""Trusted hosts: answer only requests whose ``Host`` header names this service, and never
+send a client's ``Host`` back as the origin of a redirect.
 
 Guards against Host-header attacks (poisoned absolute URLs, cache poisoning). Patterns are
 exact names or ``*.example.com`` for any subdomain; a port in the header is ignored. Other
 hosts get 400 problem+json. Pure ASGI, added only when the setting is not ``["*"]``.
+
+Whatever ``trusted_hosts`` says, :func:`host_free_location` (applied by the edge layer to
+every redirect) turns a ``Location`` built from the request's own ``Host`` (Starlette's
+slash redirect, ``request.url_for``) into a path, so ``Host: evil.example`` can never
+produce ``Location: http://evil.example/...``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from rainmaker.capabilities.http import HttpApp, Receive, Scope, Send
 from rainmaker.patterns.http.problems import problem_body, request_id_of, send_problem
@@ -35,8 +42,10 @@ class TrustedHostMiddleware:
             await self.app(scope, receive, send)
             return
         raw = next((value for name, value in scope["headers"] if name == b"host"), b"")
-        host = raw.decode("latin-1").rsplit(":", 1)[0] if not raw.startswith(b"[") else (
-            raw.decode("latin-1").split("]")[0] + "]"
+        host = (
+            raw.decode("latin-1").rsplit(":", 1)[0]
+            if not raw.startswith(b"[")
+            else (raw.decode("latin-1").split("]")[0] + "]")
         )
         if self.allows(host):
             await self.app(scope, receive, send)
@@ -54,3 +63,39 @@ class TrustedHostMiddleware:
             request_id=request_id_of(scope),
         )
         await send_problem(send, body)
+
+
+def host_free_location(location: bytes, *, scheme: str, host: bytes | None) -> bytes:
+    """``location`` without its origin when that origin is the request's own (``scheme``
+    and ``Host``); other locations unchanged.
+
+    The origin was read from the client's ``Host`` header, which the client chose; the
+    path alone leads the browser to the same place. Leading slashes and backslashes are
+    collapsed to one slash, so the path cannot turn into ``//other.example`` (a
+    scheme-relative URL, i.e. another origin).
+    """
+    if host is None or not location[:8].lower().startswith((b"http://", b"https://")):
+        return location
+    try:
+        parts = urlsplit(location.decode("latin-1"))
+    except ValueError:
+        return location
+    if parts.scheme.lower() != scheme or parts.netloc.lower() != host.decode("latin-1").lower():
+        return location
+    path = "/" + parts.path.lstrip("/\\")
+    if parts.query:
+        path += "?" + parts.query
+    if parts.fragment:
+        path += "#" + parts.fragment
+    return path.encode("latin-1")
+
+
+def wildcard_hosts_warning(hosts: Sequence[str], profile: str) -> str | None:
+    """The warning for serving any ``Host`` outside development, else ``None``."""
+    if profile == "development" or "*" not in hosts:
+        return None
+    return (
+        f"trusted_hosts is '*' in the {profile!r} profile: any Host header is served, so "
+        "cache keys and absolute URLs built from it can be poisoned; list the public "
+        'names, e.g. trusted_hosts = ["api.example.com"]'
+    )
