@@ -352,8 +352,6 @@ class FastAPIModule(Module[HttpSettings]):
         self.ctx.services.register(Http, composed.asgi)
         for warning in self.settings.configuration_warnings(self.ctx.env):
             self.ctx.log.warning("http.insecure_setting", detail=warning)
-        for warning in self.settings.configuration_warnings(self.ctx.env):
-            self.ctx.log.warning("http.insecure_setting", detail=warning)
         self.ctx.log.info(
             "http.composed",
             routes=len(composed.owners),
