@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from projects.api import Projects
 from rainmaker import Pattern, Settings
 from rainmaker.capabilities import Auth, Cache, Database, Jobs, Mailer, Payments, Storage
 
@@ -55,6 +56,7 @@ pattern: Pattern[ProjectsSettings] = Pattern(
     description="A user's projects, one uploaded file each, limited by the subscription plan.",
     settings=ProjectsSettings,
     factory="projects.module:ProjectsModule",
+    provides=[Projects],
     requires=[Database, Auth, Payments, Storage, Mailer, Jobs, Cache],
     mount="/projects",
     migrations="projects.migrations",

@@ -3,15 +3,18 @@
 At start it registers the welcome job with ``Jobs``, hooks user creation in ``Auth`` (the
 job is enqueued inside the signup transaction, so it leaves only when the user and the
 payment customer have committed) and subscribes to subscription events in ``Payments``
-(so a changed plan is forgotten from the cache at once).
+(so a changed plan is forgotten from the cache at once). The service is registered as
+``Projects``, which the module-level routes inject.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
+from fastapi import APIRouter
 
 from projects import ProjectsSettings
+from projects.api import Projects
 from projects.service import WELCOME_JOB, ProjectsService
 from rainmaker import Health, Module
 from rainmaker.capabilities.auth import Auth, User
@@ -23,11 +26,10 @@ from rainmaker.capabilities.payments import (
     PaymentEvent,
     Payments,
 )
-from rainmaker.kernel.errors import UnavailableError
 
 
 class ProjectsModule(Module[ProjectsSettings]):
-    """Builds :class:`ProjectsService` at start; its router finds it per request."""
+    """Builds :class:`ProjectsService` at start and registers it as ``Projects``."""
 
     service: ProjectsService | None = None
     _unhook: Callable[[], None] | None = None
@@ -68,6 +70,7 @@ class ProjectsModule(Module[ProjectsSettings]):
         for name in (SUBSCRIPTION_ACTIVATED, SUBSCRIPTION_UPDATED, SUBSCRIPTION_CANCELED):
             payments.subscribe(name, on_subscription_changed)
         self._unhook = services.require(Auth).on_user_created(on_user_created)
+        services.register(Projects, service)
         self.service = service
 
     async def stop(self) -> None:
@@ -79,13 +82,7 @@ class ProjectsModule(Module[ProjectsSettings]):
     async def health(self) -> Health:
         return Health.up() if self.service is not None else Health.down(reason="not started")
 
-    def running(self) -> ProjectsService:
-        """The service, or 503 while the module is stopped."""
-        if self.service is None:
-            raise UnavailableError("projects is not running", pattern_id="projects")
-        return self.service
+    def router(self) -> APIRouter:
+        from projects.routes import router
 
-    def router(self) -> Any:
-        from projects.routes import projects_router
-
-        return projects_router(self.running, self.ctx.services)
+        return router
