@@ -59,6 +59,16 @@ class Catalog:
                 catalog.distributions.setdefault(entry.name, entry.dist.name)
         return catalog
 
+    def copy(self) -> Catalog:
+        """A catalog with the same patterns and problems, to add to without changing this one."""
+        copied = Catalog()
+        copied._patterns = dict(self._patterns)
+        copied.origins = dict(self.origins)
+        copied.distributions = dict(self.distributions)
+        copied.problems = list(self.problems)
+        copied.problems_by_id = {key: list(value) for key, value in self.problems_by_id.items()}
+        return copied
+
     def add(self, pattern: Any, *, origin: str, declared_id: str | None = None) -> None:
         """Add one pattern; a non-pattern, a mismatched id or a duplicate id is a problem."""
         if not isinstance(pattern, Pattern):
@@ -93,6 +103,10 @@ class Catalog:
         references = list(references)
         if not references:
             return
+        # The app folder stays on sys.path for good, on purpose: a local pattern names more
+        # than its own module. Its string factory ("module:attr") is imported when the app
+        # is built, its migrations package when `rainmaker db` runs, and its modules import
+        # their siblings lazily (at start or on a request), all after this call returns.
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
         for reference in references:

@@ -44,7 +44,11 @@ def assemble(composition: Composition, catalog: Catalog | None = None) -> Applic
     Raises :class:`CompositionError` with the composition's own problems and every problem
     found in validation and resolution, all at once.
     """
-    catalog = catalog if catalog is not None else Catalog.installed()
+    if catalog is None:
+        catalog = Catalog.installed()
+    elif composition.app.local_patterns:
+        # The app's own patterns join a copy: the caller's catalog may serve other apps.
+        catalog = catalog.copy()
     catalog.add_local(composition.app.local_patterns, composition.root)
     instances, problems = validate_instances(composition, catalog)
     order, resolution_problems = resolve(instances, catalog)
