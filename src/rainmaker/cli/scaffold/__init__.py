@@ -71,13 +71,13 @@ def variables(name: str, capability: str | None) -> dict[str, str]:
     values = names(name)
     if capability is None:
         values.update(
-            settings_import="from rainmaker.kernel.pattern import Settings",
+            settings_import="from rainmaker import Settings",
             settings_base="Settings",
             capability_import="",
             provides="",
             examples='{}, {"greeting": "bonjour"}',
-            module_imports=f"from rainmaker.kernel.module import Module\n\n"
-            f"from {values['package']}.settings import {values['klass']}Settings",
+            module_rainmaker=", Module",
+            module_imports="",
             module_base=f"Module[{values['klass']}Settings]",
             start_body="",
             stop_body="",
@@ -90,7 +90,8 @@ def variables(name: str, capability: str | None) -> dict[str, str]:
         capability_import=f"from rainmaker.capabilities.{capability.lower()} import {capability}",
         provides=capability,
         examples=embedded.examples,
-        module_imports=f"from {embedded.module_module} import {embedded.module_class}",
+        module_rainmaker="",
+        module_imports=f"from {embedded.module_module} import {embedded.module_class}\n",
         module_base=embedded.module_class,
         start_body="        # Starts the embedded implementation: replace it with yours.\n"
         "        await super().start()\n",
