@@ -4,6 +4,9 @@
   the token the winning rotation issued at the same moment (issue 19, finding 1);
 - a family lives ``refresh_ttl`` from its login however often it rotates, and ends sooner
   when left unused for ``refresh_idle_timeout`` (issue 19, finding 8).
+
+The family lock is ``SELECT … FOR UPDATE`` on PostgreSQL and MySQL/MariaDB and SQLite's
+serialised writes, so this module runs on MySQL/MariaDB as well.
 """
 
 from __future__ import annotations
@@ -21,6 +24,27 @@ from rainmaker.patterns.auth_jwt.errors import InvalidTokenError, TokenReusedErr
 from rainmaker.patterns.auth_jwt.users import UserRecord
 from tests.patterns.auth_jwt.conftest import AuthApp, MakeApp, assert_problem
 from tests.patterns.auth_jwt.test_attacks import session
+from tests.patterns.database.conftest import pg_url
+from tests.patterns.database.mysql_databases import shared_mysql_database  # noqa: F401
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def database(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The conftest backends plus MySQL/MariaDB (migrations run at start)."""
+    if request.param == "sqlite":
+        return {"use": "database-sqlite", "path": "auth.db"}
+    if request.param == "postgres":
+        name = request.getfixturevalue("pg_database")
+        return {"use": "database-postgres", "url": pg_url(name), "auto_migrate": True}
+    url = request.getfixturevalue("shared_mysql_database")
+    return {"use": "database-mysql", "url": url, "auto_migrate": True}
+
 
 ROUNDS = 10
 
