@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from rainmaker.kernel.logging import ResolvedLogger
     from rainmaker.kernel.logging import add_processor as add_log_processor
     from rainmaker.kernel.module import Middleware, Module
+    from rainmaker.kernel.ordering import OrderingCycleError, topological_order
     from rainmaker.kernel.pattern import Pattern, Settings
     from rainmaker.kernel.secrets import MASK as SECRET_MASK
     from rainmaker.kernel.secrets import display as display_setting
@@ -83,6 +84,7 @@ __all__ = [
     "MigrationState",
     "Module",
     "NotFoundError",
+    "OrderingCycleError",
     "PanelTable",
     "Pattern",
     "PatternError",
@@ -107,6 +109,7 @@ __all__ = [
     "load",
     "redact_url",
     "secret_values",
+    "topological_order",
     "utcnow",
 ]
 
@@ -157,6 +160,8 @@ _EXPORTS: dict[str, str] = {
     "secret_values": "rainmaker.kernel.secrets",
     "Middleware": "rainmaker.kernel.module",
     "Module": "rainmaker.kernel.module",
+    "OrderingCycleError": "rainmaker.kernel.ordering",
+    "topological_order": "rainmaker.kernel.ordering",
     "Pattern": "rainmaker.kernel.pattern",
     "Settings": "rainmaker.kernel.pattern",
 }

@@ -9,7 +9,6 @@ cycles (printed as a chain, ``auth -> db -> auth``) are all reported together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from graphlib import CycleError, TopologicalSorter
 from itertools import pairwise
 from typing import Any
 
@@ -17,13 +16,15 @@ from rainmaker.kernel.capability import Provision, Requirement
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.errors import Problem
 from rainmaker.kernel.instance import Instance
+from rainmaker.kernel.ordering import OrderingCycleError, topological_order
 
 
 def resolve(instances: Sequence[Instance], catalog: Catalog) -> tuple[list[str], list[Problem]]:
     """Bind every instance's requirements (sets ``instance.bindings``) and order the instances.
 
     Returns the start order (dependencies first, instances of ``starts_last`` patterns after
-    all others, composition order among equals) and the problems found.
+    all others, composition order among equals: whenever several may start next, the one
+    composed first does) and the problems found.
     """
     problems: list[Problem] = []
     providers: dict[str, list[tuple[Instance, Provision[Any]]]] = {}
@@ -74,17 +75,13 @@ def resolve(instances: Sequence[Instance], catalog: Catalog) -> tuple[list[str],
         for name in last:
             graph[name].update(others)
 
-    # Add every node in composition order before any edge: the sorter emits equals in the
-    # order it first met them, and dependencies are sets (hash order changes per process).
-    sorter: TopologicalSorter[str] = TopologicalSorter()
-    for name in graph:
-        sorter.add(name)
-    for name, dependencies in graph.items():
-        sorter.add(name, *dependencies)
+    # Composition order among equals, whatever the hash order of the dependency sets.
+    edges = [(first, name) for name, dependencies in graph.items() for first in dependencies]
     try:
-        order = list(sorter.static_order())
-    except CycleError as exc:
-        cycle: list[str] = list(reversed(exc.args[1]))
+        order = topological_order(list(graph), edges)
+    except OrderingCycleError as exc:
+        # The cycle lists each dependency before its dependant; the chain reads the other way.
+        cycle: list[str] = list(reversed(exc.cycle))
         problems.append(
             Problem(
                 "dependency cycle: " + _chain(cycle, instances),

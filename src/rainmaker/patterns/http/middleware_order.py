@@ -2,9 +2,10 @@
 
 Every module may contribute :class:`~rainmaker.Middleware` specs. ``before=["x"]`` means
 "run before x" (wrap it, outermost first); ``after=["x"]`` means "run after x" (inside it).
-The order is a topological sort that keeps contribution order among unconstrained
-middleware (the HTTP pattern's own layers first, then each instance's in start order), so
-adding a constraint never reshuffles unrelated layers. A constraint naming a middleware
+The order is :func:`rainmaker.topological_order`, the kernel's stable sort: it keeps
+contribution order among unconstrained middleware (the HTTP pattern's own layers first,
+then each instance's in start order), so adding a constraint never reshuffles unrelated
+layers. A constraint naming a middleware
 that is not composed is ignored (it may belong to an optional pattern) and reported as a
 warning; two middleware with one name, or constraints that form a cycle, are composition
 errors naming the chain.
@@ -12,12 +13,17 @@ errors naming the chain.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rainmaker import CompositionError, Middleware, Problem
+from rainmaker import (
+    CompositionError,
+    Middleware,
+    OrderingCycleError,
+    Problem,
+    topological_order,
+)
 
 
 @dataclass(frozen=True)
@@ -103,22 +109,11 @@ def order_middleware(contributions: Sequence[Contribution]) -> MiddlewareOrder:
     if problems:
         raise CompositionError(problems)
 
-    indegree = [0] * count
-    for targets in edges:
-        for target in targets:
-            indegree[target] += 1
-    ready = [position for position in range(count) if indegree[position] == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        position = heapq.heappop(ready)
-        order.append(position)
-        for target in edges[position]:
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                heapq.heappush(ready, target)
-    if len(order) < count:
-        cycle = _find_cycle(edges, {p for p in range(count) if indegree[p] > 0})
+    try:
+        pairs = [(outer, inner) for outer, inners in enumerate(edges) for inner in inners]
+        order = topological_order(range(count), pairs)
+    except OrderingCycleError as exc:
+        cycle: list[int] = exc.cycle
         names = [contributions[p].middleware.name for p in cycle]
         reasons = [why[(a, b)] for a, b in itertools.pairwise(cycle)]
         raise CompositionError(
@@ -132,22 +127,6 @@ def order_middleware(contributions: Sequence[Contribution]) -> MiddlewareOrder:
                     + "): remove or reverse one of them",
                 )
             ]
-        )
+        ) from None
     return MiddlewareOrder([contributions[p] for p in order], warnings)
 
-
-def _find_cycle(edges: list[set[int]], remaining: set[int]) -> list[int]:
-    """One cycle among ``remaining`` nodes, as ``[a, b, …, a]`` (each outside the next)."""
-    # Every node Kahn's sort left behind still has a predecessor among them, so walking
-    # predecessors must come back to a node already seen: that closes a cycle.
-    node = min(remaining)
-    walk: list[int] = [node]
-    seen = {node: 0}
-    while True:
-        node = min(p for p in remaining if node in edges[p])
-        if node in seen:
-            cycle = [*walk[seen[node]:], node]
-            cycle.reverse()
-            return cycle
-        seen[node] = len(walk)
-        walk.append(node)
