@@ -4,6 +4,9 @@
    the composed app (framework-fastapi + auth-jwt + a local pattern using the ``identity``
    guard) and by ``handwritten.py`` (FastAPI + PyJWT, the same checks), one uvicorn worker
    each, access logs off, wrk in interleaved rounds, median of the rounds.
+   Then, in the same composed app, ``GET /typed`` (a module-level handler taking
+   ``CurrentUser`` and ``Inject(Database)``) against ``GET /closure`` (the same route with
+   closure guards and a service looked up in ``router()``), interleaved the same way.
 2. Login latency: sequential ``POST /auth/login`` with the default argon2id parameters.
 3. Event-loop lag under login load: ``GET /health/live`` probed one at a time, first on
    an idle server, then while many clients log in at once. If hashing ran on the event
@@ -127,7 +130,9 @@ def account(url: str) -> tuple[str, str]:
         return email, answer.json()["access_token"]
 
 
-def wrk(url: str, token: str, seconds: int, connections: int, threads: int) -> tuple[float, float]:
+def wrk(
+    url: str, token: str, seconds: int, connections: int, threads: int, path: str = "/protected"
+) -> tuple[float, float]:
     out = subprocess.run(
         [
             "wrk",
@@ -140,7 +145,7 @@ def wrk(url: str, token: str, seconds: int, connections: int, threads: int) -> t
             "--latency",
             "-H",
             f"Authorization: Bearer {token}",
-            f"{url}/protected",
+            f"{url}{path}",
         ],
         capture_output=True,
         text=True,
@@ -182,6 +187,44 @@ def throughput(args: argparse.Namespace, composed: str, handwritten: str, token:
     route = "GET /protected (verify token)"
     FIGURES.append(Row("auth", f"{route} throughput", "req/s", comp, hand, True, ">= 0.95x"))
     FIGURES.append(Row("auth", f"{route} p99", "ms", comp_p99, hand_p99, False))
+
+
+def typed_vs_closure(args: argparse.Namespace, composed: str, token: str) -> None:
+    """``GET /typed`` (Inject + CurrentUser) against ``GET /closure`` (guards in a closure)."""
+    paths = {"closure": "/closure", "typed": "/typed"}
+    for kind, path in paths.items():
+        answer = httpx.get(f"{composed}{path}", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, (kind, answer.text)
+        wrk(composed, token, 2, args.connections, args.threads, path)  # warm up
+    rates: dict[str, list[float]] = {kind: [] for kind in paths}
+    p99s: dict[str, list[float]] = {kind: [] for kind in paths}
+    for round_no in range(args.rounds):
+        order = list(paths) if round_no % 2 == 0 else list(reversed(paths))
+        for kind in order:
+            rps, p99 = wrk(
+                composed, token, args.seconds, args.connections, args.threads, paths[kind]
+            )
+            rates[kind].append(rps)
+            p99s[kind].append(p99)
+            print(
+                f"  round {round_no + 1} {kind:<8} {rps:9.0f} req/s  p99 {p99:6.2f} ms", flush=True
+            )
+    closure = statistics.median(rates["closure"])
+    typed = statistics.median(rates["typed"])
+    print(f"  median closure {closure:9.0f} req/s   typed {typed:9.0f} req/s", flush=True)
+    print(f"  ratio: throughput {typed / closure:.3f}x", flush=True)
+    route = "GET current user + database: Inject/CurrentUser vs closure guards"
+    FIGURES.append(Row("auth", f"{route} throughput", "req/s", typed, closure, True, ">= 0.98x"))
+    FIGURES.append(
+        Row(
+            "auth",
+            f"{route} p99",
+            "ms",
+            statistics.median(p99s["typed"]),
+            statistics.median(p99s["closure"]),
+            False,
+        )
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -253,7 +296,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--logins", type=int, default=30)
     parser.add_argument("--login-workers", type=int, default=32)
-    parser.add_argument("--only", choices=["throughput", "logins"])
+    parser.add_argument("--only", choices=["throughput", "typed", "logins"])
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s, 10 logins")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args()
@@ -269,6 +312,9 @@ def main() -> None:
         if args.only in (None, "throughput"):
             print("GET /protected (verify token, read user id):", flush=True)
             throughput(args, composed_url, handwritten_url, token)
+        if args.only in (None, "typed"):
+            print("GET current user + database, typed injection vs closure guards:", flush=True)
+            typed_vs_closure(args, composed_url, token)
         if args.only in (None, "logins"):
             print("POST /auth/login (argon2id t=3 m=64MiB p=4, 4 hashing threads):", flush=True)
             asyncio.run(login_latency(composed_url, email, args.logins))
