@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -42,7 +43,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from rainmaker import UnavailableError, utcnow
 
 if TYPE_CHECKING:
-    from rainmaker.patterns.database.database import SqlAlchemyDatabase
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 metadata = MetaData()
 
@@ -79,10 +80,24 @@ class OutboxMessage:
 Handler = Callable[[OutboxMessage], Awaitable[None]]
 
 
+class OutboxStore(Protocol):
+    """What the outbox needs of its database (:class:`SqlAlchemyDatabase` is one).
+
+    Written as a protocol so that this module does not import ``database.py``, which
+    imports it: the two would form an import cycle, if only for the type checker.
+    """
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    def independent_session(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    def on_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None: ...
+
+
 class Outbox:
     """The outbox of one database instance (``db.outbox``)."""
 
-    def __init__(self, database: SqlAlchemyDatabase, *, lease: float = 60.0) -> None:
+    def __init__(self, database: OutboxStore, *, lease: float = 60.0) -> None:
         self._db = database
         self._handlers: dict[str, Handler] = {}
         self._wakeup = asyncio.Event()
