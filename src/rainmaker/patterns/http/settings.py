@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
 
 from rainmaker import Settings
-from rainmaker.patterns.http.trusted_hosts import wildcard_hosts_warning
 
 
 class CorsSettings(Settings):
@@ -174,3 +174,14 @@ class HttpSettings(Settings):
                 "pattern's details (paths, pool sizes, queue depths); use 'loopback' or 'off'"
             )
         return warnings
+
+
+def wildcard_hosts_warning(hosts: Sequence[str], profile: str) -> str | None:
+    """The warning for serving any ``Host`` outside development, else ``None``."""
+    if profile == "development" or "*" not in hosts:
+        return None
+    return (
+        f"trusted_hosts is '*' in the {profile!r} profile: any Host header is served, so "
+        "cache keys and absolute URLs built from it can be poisoned; list the public "
+        'names, e.g. trusted_hosts = ["api.example.com"]'
+    )

@@ -88,14 +88,3 @@ def host_free_location(location: bytes, *, scheme: str, host: bytes | None) -> b
     if parts.fragment:
         path += "#" + parts.fragment
     return path.encode("latin-1")
-
-
-def wildcard_hosts_warning(hosts: Sequence[str], profile: str) -> str | None:
-    """The warning for serving any ``Host`` outside development, else ``None``."""
-    if profile == "development" or "*" not in hosts:
-        return None
-    return (
-        f"trusted_hosts is '*' in the {profile!r} profile: any Host header is served, so "
-        "cache keys and absolute URLs built from it can be poisoned; list the public "
-        'names, e.g. trusted_hosts = ["api.example.com"]'
-    )
