@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select, text
 
 from rainmaker import Module, Pattern, Settings
-from rainmaker.capabilities.auth import Auth, Identity, User, auth_guards
+from rainmaker.capabilities.auth import Auth, Identity, User
 from rainmaker.capabilities.database import Database
+from rainmaker.http import auth_guards
 from rainmaker.patterns.auth_jwt.errors import (
     AccountDisabledError,
     EmailTakenError,

@@ -26,9 +26,10 @@ from rainmaker import (
     StartupError,
     UnavailableError,
 )
-from rainmaker.capabilities.auth import Auth, auth_guards
+from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.payments import Payments
+from rainmaker.http import auth_guards
 from rainmaker.patterns.payments.pattern import MOUNT
 from rainmaker.patterns.payments.provider import Provider
 from rainmaker.patterns.payments.routes import payments_router

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from rainmaker.capabilities.auth import AuthGuards, User
+from rainmaker.capabilities.auth import User
+from rainmaker.http import AuthGuards
 from rainmaker.patterns.payments.errors import NoSubscriptionError
 from rainmaker.patterns.payments.pricing import ItemBody, price_items
 from rainmaker.patterns.payments.service import PaymentsService
