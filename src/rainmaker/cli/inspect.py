@@ -29,6 +29,7 @@ from rainmaker.kernel.errors import CompositionError, PatternError, Problem
 from rainmaker.kernel.lock import LOCK_FILE, drift, lock_entries, read_lock
 from rainmaker.kernel.pattern import Pattern
 from rainmaker.kernel.secrets import display
+from rainmaker.kernel.timeline import Timeline
 
 console = Console(highlight=False)
 
@@ -120,12 +121,25 @@ def used_pattern_ids(application: Application) -> set[str]:
 
 
 def plan(
-    app: AppOption = CURRENT_FOLDER, profile: ProfileOption = None, set_: SetOption = None
+    app: AppOption = CURRENT_FOLDER,
+    profile: ProfileOption = None,
+    set_: SetOption = None,
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings",
+            help="Also build and start the real composition, then stop it, and show how "
+            "long each instance took to import, build, start and stop.",
+        ),
+    ] = False,
 ) -> None:
     """What `rainmaker run` would do: instances, start order, routes, migrations, environment."""
     application = load_app(app, profile, set_)
     application.build()
     compose_http(application)
+    if timings:
+        # Started for real (its servers must answer): the figures are the ones `run` pays.
+        asyncio.run(_start_and_stop(application))
     composition = application.composition
     console.print(f"[bold]Plan for {escape(application.name)}[/] (profile {composition.profile})\n")
 
@@ -170,6 +184,46 @@ def plan(
             )
         )
         console.print(f"  {variable}: {state}")
+
+    if timings:
+        console.print()
+        print_timeline(application.timeline)
+
+
+async def _start_and_stop(application: Application) -> None:
+    async with application.running():
+        pass
+
+
+def print_timeline(timeline: Timeline) -> None:
+    """The startup timeline as a table, in start order, with the slowest named."""
+    table = new_table(
+        "Startup timeline (ms)",
+        ("instance", "pattern", "import", "build", "start", "stop", "total", "first imported"),
+        prose=("first imported",),
+    )
+    for timing in timeline.instances:
+        table.add_row(
+            timing.instance,
+            timing.pattern,
+            _ms(timing.import_ms if timing.factory_module else None),
+            _ms(timing.build_ms),
+            _ms(timing.start_ms),
+            _ms(timing.stop_ms),
+            _ms(timing.total_ms),
+            ", ".join(timing.imported[:6]) + (" …" if len(timing.imported) > 6 else "") or "-",
+        )
+    print_table(console, table)
+    if timeline.ready_ms is not None:
+        slowest = ", ".join(timeline.summary(3))
+        console.print(
+            f"start() of every instance took {timeline.ready_ms:.1f} ms; "
+            f"slowest (import + build + start): {escape(slowest)}"
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def migration_lines(application: Application) -> list[str]:

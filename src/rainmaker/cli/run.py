@@ -191,7 +191,13 @@ async def _serve(application: Application, config: Any, sock: socket.socket, del
         await application.start()
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        application.log.info("server.listening", url=f"http://{shown}:{port}")
+        timeline = application.timeline
+        application.log.info(
+            "server.listening",
+            url=f"http://{shown}:{port}",
+            ready_ms=round(timeline.ready_ms or 0.0, 1),
+            slowest=timeline.summary(3),  # which patterns made the start slow
+        )
         try:
             await server.serve(sockets=[sock])
         finally:

@@ -1,10 +1,11 @@
 """AppView: what a module may see of the app it belongs to.
 
 A module gets the app through ``ctx.app``, but only this read-only window on it: its
-name, profile and folder, its instances (in start order) and their health, the services
-registered under a capability, and the hooks the kernel owns (``on_shutdown``). Starting,
-stopping, building or re-configuring the app stays with whoever holds the
-:class:`~rainmaker.kernel.application.Application` (the CLI, the server, a test).
+name, profile and folder, its instances (in start order), their health and startup
+timeline, the services registered under a capability, and the hooks the kernel owns
+(``on_shutdown``). Starting, stopping, building or re-configuring the app stays with
+whoever holds the :class:`~rainmaker.kernel.application.Application` (the CLI, the
+server, a test).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from rainmaker.kernel.health import HealthReport
     from rainmaker.kernel.instance import Instance
     from rainmaker.kernel.module import Module
+    from rainmaker.kernel.timeline import Timeline
 
 T = TypeVar("T")
 
@@ -65,6 +67,11 @@ class AppView:
     def providers(self, capability: Capability[T]) -> Mapping[str, T]:
         """``instance -> service`` for every instance that registered ``capability``."""
         return MappingProxyType(dict(self._application.registry.providers(capability)))
+
+    @property
+    def timeline(self) -> Timeline:
+        """Each instance's import, build, start and stop time, as the kernel measured them."""
+        return self._application.timeline
 
     def on_shutdown(self, hook: Callable[[], Any]) -> None:
         """Call ``hook()`` when shutdown begins (before anything stops)."""

@@ -34,6 +34,7 @@ from rainmaker.kernel.logging import configure_logging
 from rainmaker.kernel.module import Module
 from rainmaker.kernel.registry import ServiceRegistry, Services
 from rainmaker.kernel.secrets import secret_values
+from rainmaker.kernel.timeline import Timeline, TimelineRecorder
 
 HEALTH_TIMEOUT = 5.0
 
@@ -65,10 +66,18 @@ class Application:
         self._lock = asyncio.Lock()
         self._shutdown_hooks: list[Callable[[], Any]] = []
         self._http: HttpApp | None = None
+        self._timeline = TimelineRecorder()
+        for instance in self.instances.values():
+            self._timeline.add(instance.name, instance.pattern.id)
 
     @property
     def name(self) -> str:
         return self.composition.app.name
+
+    @property
+    def timeline(self) -> Timeline:
+        """Each instance's import, build, start and stop time (see :mod:`.timeline`)."""
+        return self._timeline.snapshot()
 
     def configure_logging(self, level: str | None = None) -> None:
         """Configure logs as ``[app]`` says (``level`` overrides), scrubbing every secret."""
@@ -112,7 +121,9 @@ class Application:
                 app=view,
             )
             try:
-                instance.module = instance.pattern.build(instance.settings, ctx)
+                self._timeline.import_factory(instance.name, instance.pattern.factory)
+                with self._timeline.phase(instance.name, "build"):
+                    instance.module = instance.pattern.build(instance.settings, ctx)
             except PatternError:
                 raise
             except Exception as exc:
@@ -182,12 +193,14 @@ class Application:
                 return
             self.build()
             self.state = "starting"
+            self._timeline.begin_start()
             timeout = self.composition.app.start_timeout
             for instance in self.instances.values():
                 assert instance.module is not None
                 began = time.perf_counter()
                 try:
-                    await asyncio.wait_for(instance.module.start(), timeout)
+                    with self._timeline.phase(instance.name, "start"):
+                        await asyncio.wait_for(instance.module.start(), timeout)
                     self._check_provided(instance)
                 except Exception as exc:
                     # The failing module may have registered services before raising.
@@ -206,8 +219,15 @@ class Application:
                     ms=round((time.perf_counter() - began) * 1000, 2),
                 )
             self.state = "running"
+            self._timeline.ready()
             self._http = self.services.get(Http)  # looked up once, not per request
-            self.log.info("app.started", patterns=len(self._started))
+            timeline = self.timeline
+            self.log.info(
+                "app.started",
+                patterns=len(self._started),
+                ready_ms=round(timeline.ready_ms or 0.0, 1),
+                slowest=timeline.summary(3),
+            )
 
     async def stop(self) -> None:
         """Stop every started module in the exact reverse of start order. Idempotent."""
@@ -226,7 +246,8 @@ class Application:
             instance = self._started.pop()
             assert instance.module is not None
             try:
-                await asyncio.wait_for(instance.module.stop(), timeout)
+                with self._timeline.phase(instance.name, "stop"):
+                    await asyncio.wait_for(instance.module.stop(), timeout)
             except Exception as exc:  # keep stopping the others: a leak beats a hang
                 self.log.error("pattern.stop_failed", instance=instance.name, error=repr(exc))
             finally:
