@@ -9,6 +9,7 @@ the database pattern's prefix guard.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import re
@@ -332,6 +333,7 @@ async def _run_migrations(pattern: Pattern[Any]) -> None:
             http=False,
         )
         app = loaded.app
+        app.configure_logging(level="warning")  # a check prints findings, not progress
         modules = app.modules()
         database_instance = app.instances[loaded.instance].bindings.get("Database")
         if database_instance is None:
@@ -342,6 +344,62 @@ async def _run_migrations(pattern: Pattern[Any]) -> None:
             raise RuntimeError(f"{database_instance} runs no migrations")
         async with offer as runner:
             await runner.upgrade(loaded.instance)
+
+
+# -- layout ------------------------------------------------------------------------------------
+
+# The files every pattern package has (docs/guides/pattern-contract.md, "One layout"): a
+# reader finds the declaration, the settings and the running module by name, in any package.
+LAYOUT_FILES = ("pattern.py", "settings.py", "module.py")
+
+
+def package_folder(pattern: Pattern[Any]) -> Path | None:
+    """The folder of the package holding the pattern's factory module, when it has one.
+
+    ``None`` for a factory given as a class or living in a top-level module (an app's
+    single-file local pattern): the layout applies to packages.
+    """
+    if not isinstance(pattern.factory, str):
+        return None
+    package, _, _ = pattern.factory.partition(":")[0].rpartition(".")
+    if not package:
+        return None
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None  # check_factory reports a factory that does not import
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def check_layout(pattern: Pattern[Any]) -> list[Finding]:
+    """The package holds pattern.py, settings.py, module.py, and tables.py when it owns
+    data (declares migrations)."""
+    folder = package_folder(pattern)
+    if folder is None:
+        return []
+    findings = []
+    missing = [name for name in LAYOUT_FILES if not (folder / name).is_file()]
+    if missing:
+        findings.append(
+            Finding(
+                "layout",
+                f"{pattern.id}: {folder.name}/ has no {', '.join(missing)}",
+                "keep the declaration in pattern.py, the settings models in settings.py and "
+                "the Module in module.py (docs/guides/pattern-contract.md, One layout)",
+            )
+        )
+    if pattern.migrations is not None and not (folder / "tables.py").is_file():
+        findings.append(
+            Finding(
+                "layout",
+                f"{pattern.id}: declares migrations but {folder.name}/ has no tables.py",
+                "define the tables it owns in tables.py and use their MetaData as the "
+                "migrations package's target_metadata",
+            )
+        )
+    return findings
 
 
 # -- everything ---------------------------------------------------------------------------------
@@ -366,6 +424,7 @@ def validate(
             pattern, catalog, package_version=package.version if package else None
         )
         findings += declared
+        findings += check_layout(pattern)
         findings += check_import_weight(pattern_id, package, env)
         if not any(f.check in ("requires", "versions", "factory") for f in declared):
             # Unmet requirements would only fail the migration check's composition again.

@@ -121,6 +121,7 @@ def create(name: str, folder: Path, capability: str | None = None) -> list[Path]
         "src/settings.py.tmpl": f"src/{package}/settings.py",
         "src/pattern.py.tmpl": f"src/{package}/pattern.py",
         "src/module.py.tmpl": f"src/{package}/module.py",
+        "src/tables.py.tmpl": f"src/{package}/tables.py",
         "src/migrations/__init__.py.tmpl": f"src/{package}/migrations/__init__.py",
         "src/migrations/0001_initial.py.tmpl": f"src/{package}/migrations/0001_initial.py",
         "tests/test_pattern.py.tmpl": f"tests/test_{package}.py",

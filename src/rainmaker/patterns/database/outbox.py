@@ -21,16 +21,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     delete,
     func,
     insert,
@@ -38,30 +28,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from rainmaker import UnavailableError, utcnow
+from rainmaker.patterns.database.tables import outbox_table
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-metadata = MetaData()
-
-outbox_table = Table(
-    "rainmaker_outbox",
-    metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
-    Column("topic", String(200), nullable=False),
-    Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    Column("created_at", DateTime(), nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("claimed_until", DateTime(), nullable=True),
-    Column("dispatched_at", DateTime(), nullable=True),
-    Column("last_error", Text, nullable=True),
-    Index("rainmaker_outbox_pending", "dispatched_at", "topic", "id"),
-)
 
 RELAY_BATCH = 100
 

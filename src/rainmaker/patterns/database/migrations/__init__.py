@@ -4,6 +4,6 @@ Every file here but this one is an Alembic revision; ``target_metadata`` is what
 ``rainmaker db revision --autogenerate`` compares the database against.
 """
 
-from rainmaker.patterns.database.outbox import metadata as target_metadata
+from rainmaker.patterns.database.tables import metadata as target_metadata
 
 __all__ = ["target_metadata"]
