@@ -30,7 +30,7 @@ async def memory_factory(key_prefix: str) -> AsyncIterator[CacheFactory]:
 @pytest_asyncio.fixture
 async def redis_factory(key_prefix: str, redis_cleanup: None) -> AsyncIterator[CacheFactory]:
     require_server("Redis", REDIS_HOST, REDIS_PORT)
-    from rainmaker.patterns.cache.redis_backend import RedisCache, RedisLink
+    from rainmaker.patterns.cache.redis import RedisCache, RedisLink
     from rainmaker.patterns.cache.settings import RedisCacheSettings
 
     settings = RedisCacheSettings(url=REDIS_URL, fail_open=False)

@@ -20,7 +20,7 @@ from rainmaker.patterns.cache.settings import CacheSettings, MemoryCacheSettings
 
 if TYPE_CHECKING:
     from rainmaker import AppContext
-    from rainmaker.patterns.cache.redis_backend import RedisCache, RedisLink
+    from rainmaker.patterns.cache.redis import RedisCache, RedisLink
 
 
 def keyspace_for(settings: CacheSettings, app_name: str) -> Keyspace:
@@ -80,7 +80,7 @@ class RedisCacheModule(Module[RedisCacheSettings]):
     async def start(self) -> None:
         # Imported on start, not at module level: listing patterns, `rainmaker plan` and
         # apps that never start this pattern do not import redis-py.
-        from rainmaker.patterns.cache.redis_backend import RedisCache, RedisLink
+        from rainmaker.patterns.cache.redis import RedisCache, RedisLink
 
         settings = self.settings
         link = RedisLink(

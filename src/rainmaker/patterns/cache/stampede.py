@@ -2,7 +2,7 @@
 
 :class:`SingleFlight` deduplicates within one process: the first caller for a key runs the
 work, concurrent callers await the same result (or exception). Across processes the Redis
-backend adds a short lock key (see :mod:`rainmaker.patterns.cache.redis_backend`): only the
+backend adds a short lock key (see :mod:`rainmaker.patterns.cache.redis`): only the
 process holding it loads; the others poll for the value it stores.
 """
 

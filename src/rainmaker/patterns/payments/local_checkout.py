@@ -12,7 +12,7 @@ from typing import Literal
 from rainmaker import NotFoundError
 from rainmaker.patterns.payments.errors import PaymentStateError
 from rainmaker.patterns.payments.ledger import CheckoutRecord
-from rainmaker.patterns.payments.local_provider import LocalProvider
+from rainmaker.patterns.payments.local import LocalProvider
 from rainmaker.patterns.payments.service import PaymentsService
 
 

@@ -147,7 +147,7 @@ class LocalPaymentsModule(PaymentsModule[LocalPaymentsSettings]):
 
     def build_provider(self) -> Provider:
         from rainmaker.patterns.payments.ledger import Ledger
-        from rainmaker.patterns.payments.local_provider import LocalProvider
+        from rainmaker.patterns.payments.local import LocalProvider
 
         instance = self.ctx.instances.get(self.ctx.instance)
         mount = instance.prefix if instance is not None else MOUNT
@@ -178,7 +178,7 @@ class StripePaymentsModule(PaymentsModule[StripeSettings]):
         super().__init__(settings, ctx)
 
     def build_provider(self) -> Provider:
-        from rainmaker.patterns.payments.stripe_provider import StripeProvider
+        from rainmaker.patterns.payments.stripe import StripeProvider
 
         return StripeProvider(self.settings, pattern_id=self.ctx.instance)
 
