@@ -1,8 +1,9 @@
 """The running ``observability`` module: metrics registry, tracer, ``/metrics`` route, middleware.
 
-Construction builds the app's own :class:`~prometheus_client.CollectorRegistry` and
-request metrics (no I/O, so ``rainmaker routes`` can compose the middleware). ``start``
-builds the tracer provider when an exporter is chosen, registers it as the ``Tracing``
+Construction builds the app's own :class:`~prometheus_client.CollectorRegistry`, the
+request metrics and the process collectors (no I/O, so ``rainmaker routes`` can compose
+the middleware). ``start`` samples the event-loop lag (see :mod:`.process`), builds
+the tracer provider when an exporter is chosen, registers it as the ``Tracing``
 capability (a recorder of nothing when tracing is off), instruments the database engines,
 traces outgoing httpx requests and adds the trace ids to log lines; ``stop`` detaches and
 flushes.
@@ -32,6 +33,7 @@ from rainmaker.patterns.observability.asgi import ObservabilityMiddleware
 from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetrics
 from rainmaker.patterns.observability.outgoing import available as httpx_available
 from rainmaker.patterns.observability.outgoing import outgoing_http
+from rainmaker.patterns.observability.process import LoopLagMonitor, register_process_collectors
 from rainmaker.patterns.observability.settings import ObservabilitySettings
 from rainmaker.patterns.observability.tracing import AppTracing, NoTracing, add_trace_ids
 
@@ -54,6 +56,12 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         )
         self.health_metrics = HealthMetrics(metrics.namespace)
         self.registry.register(self.health_metrics)
+        self.loop_lag: LoopLagMonitor | None = None
+        if metrics.enabled and metrics.process:
+            register_process_collectors(self.registry)
+            self.loop_lag = LoopLagMonitor(
+                self.registry, namespace=metrics.namespace, interval=metrics.loop_lag_interval
+            )
         self.tracing: AppTracing | None = None
         self.traces_outgoing_http = False
         self.started = False
@@ -123,6 +131,8 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             add_processor(add_trace_ids)
             self._trace_outgoing_http(tracing)
             self.ctx.services.register(Tracing, tracing)
+        if self.loop_lag is not None:
+            self.loop_lag.start()
         self.started = True
         self.ctx.log.info(
             "observability.started",
@@ -160,6 +170,8 @@ class ObservabilityModule(Module[ObservabilitySettings]):
 
     async def stop(self) -> None:
         self.started = False
+        if self.loop_lag is not None:
+            await self.loop_lag.stop()
         tracing, self.tracing = self.tracing, None
         if tracing is not None:
             if self.traces_outgoing_http:

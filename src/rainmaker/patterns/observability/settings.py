@@ -44,6 +44,20 @@ class MetricsSettings(Settings):
         description="Upper bounds (seconds) of the request latency histogram's buckets.",
         examples=[[0.01, 0.05, 0.1, 0.5, 1.0]],
     )
+    process: bool = Field(
+        True,
+        description="Also serve process metrics: resident memory, CPU, open file "
+        "descriptors and GC collections (prometheus_client's collectors, standard names), "
+        "the asyncio task count and the event-loop lag.",
+        examples=[False],
+    )
+    loop_lag_interval: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Seconds between two event-loop lag samples (with process = true).",
+        examples=[0.5],
+    )
     health_timeout: float = Field(
         2.0,
         gt=0,
@@ -93,8 +107,7 @@ class TracingSettings(Settings):
     def _endpoint_for_otlp(self) -> Self:
         if self.exporter == "otlp-http" and not self.endpoint:
             raise ValueError(
-                "exporter = 'otlp-http' needs endpoint, e.g. "
-                "'http://otel-collector:4318/v1/traces'"
+                "exporter = 'otlp-http' needs endpoint, e.g. 'http://otel-collector:4318/v1/traces'"
             )
         return self
 
