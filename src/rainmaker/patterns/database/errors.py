@@ -78,6 +78,13 @@ class MigrationRefusedError(MigrationError):
     title = "Migration refused"
 
 
+class MigrationLockTimeoutError(MigrationError):
+    """Another process held the migration lock for longer than ``migration_lock_timeout``."""
+
+    code = "migration_lock_timeout"
+    title = "Migration lock not acquired"
+
+
 def _chain(error: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = error

@@ -16,12 +16,13 @@ where DDL cannot be rolled back, the statements are checked before any of them r
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,8 +38,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedError
+from rainmaker.patterns.database.migration_lock import migration_lock
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from rainmaker import AppView, Pattern
     from rainmaker.patterns.database.database import SqlAlchemyDatabase
 
@@ -241,7 +245,12 @@ class Migrator:
     database: SqlAlchemyDatabase
     branches: Sequence[Branch]
     log: Any = None
+    lock_timeout: float = 300.0
     _scripts: dict[str, ScriptDirectory] = field(default_factory=dict, repr=False)
+    # While the migration lock is held: the connection holding it, which every Alembic
+    # call then uses (so the lock needs no second pooled connection).
+    _locked: AsyncConnection | None = field(default=None, repr=False)
+    _holding: bool = field(default=False, repr=False)
 
     def find(self, name: str) -> Branch:
         """The branch for a pattern id or instance name (``--pattern``)."""
@@ -275,8 +284,32 @@ class Migrator:
             results.append(BranchStatus(branch, await self.current(branch), heads))
         return results
 
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[None]:
+        """Hold the database's migration lock (see ``migration_lock``) for the block.
+
+        Re-entrant: a block inside another holds nothing more.
+        """
+        if self._holding:
+            yield
+            return
+        async with migration_lock(self.database, timeout=self.lock_timeout, log=self.log) as c:
+            self._locked, self._holding = c, True
+            try:
+                yield
+            finally:
+                self._locked, self._holding = None, False
+
     async def upgrade(self, branch: Branch | None = None, target: str = "heads") -> list[str]:
-        """Upgrade one branch (or all, in order) to ``target``; labels of what moved."""
+        """Upgrade one branch (or all, in order) to ``target``; labels of what moved.
+
+        The whole run holds the migration lock: a second process waits, then finds the
+        schema at head and moves nothing.
+        """
+        async with self.locked():
+            return await self._upgrade(branch, target)
+
+    async def _upgrade(self, branch: Branch | None, target: str) -> list[str]:
         moved = []
         for item in [branch] if branch is not None else list(self.branches):
             before = await self.current(item)
@@ -299,6 +332,10 @@ class Migrator:
 
     async def downgrade(self, branch: Branch, target: str) -> str:
         """Downgrade one branch to ``target`` (a revision, ``-1`` or ``base``)."""
+        async with self.locked():
+            return await self._downgrade(branch, target)
+
+    async def _downgrade(self, branch: Branch, target: str) -> str:
         script = self.script(branch)
         before = await self.current(branch)
 
@@ -361,6 +398,14 @@ class Migrator:
     async def _run(self, branch: Branch, fn: Callable[[Connection], Any]) -> Any:
         try:
             with _quiet_alembic:  # every Alembic call of the migrator runs in here
+                if self._locked is not None:
+                    try:
+                        result = await self._locked.run_sync(fn)
+                        await self._locked.commit()
+                    except BaseException:
+                        await self._locked.rollback()
+                        raise
+                    return result
                 async with self.database.engine.connect() as connection:
                     result = await connection.run_sync(fn)
                     await connection.commit()
@@ -377,6 +422,19 @@ class Migrator:
             translated = self.database.translate(error)
             if translated is not error:
                 raise translated from error
+            concurrent = concurrent_change(error)
+            if concurrent is not None:
+                # Not the revision's fault: another process changed the schema meanwhile.
+                raise MigrationError(
+                    f"migration of {branch.pattern_id} collided with another process "
+                    f"changing the schema ({concurrent}) and was rolled back: "
+                    f"{type(error).__name__}: {_first_line(error)}",
+                    pattern_id=branch.pattern_id,
+                    hint="run it again: it takes the migration lock and finds the schema "
+                    "where the other process left it; if this repeats, look for a process "
+                    "migrating without the lock (an older Rainmaker, or a manual change)",
+                    cause=error,
+                ) from error
             raise MigrationError(
                 f"migration of {branch.pattern_id} failed and was rolled back: "
                 f"{type(error).__name__}: {error}",
@@ -384,6 +442,45 @@ class Migrator:
                 hint="fix the revision in " + str(branch.directory),
                 cause=error,
             ) from error
+
+
+# SQLSTATEs and MySQL error numbers that mean "someone else was changing this at once".
+_CONCURRENT_SQLSTATES = {
+    "40P01": "a deadlock",
+    "40001": "a serialization failure",
+    "55P03": "a lock that could not be taken in time",
+    "57014": "a statement cancelled while it waited",
+}
+_CONCURRENT_MYSQL = {1205: "a lock wait timeout", 1213: "a deadlock"}
+# PostgreSQL's catalog indexes: two sessions creating the same table or type at once.
+_CATALOG_INDEXES = ("pg_type_typname_nsp_index", "pg_class_relname_nsp_index")
+
+
+def concurrent_change(error: BaseException) -> str | None:
+    """What concurrent schema change ``error`` shows, or ``None`` when it shows none."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate in _CONCURRENT_SQLSTATES:
+            return _CONCURRENT_SQLSTATES[sqlstate]
+        if any(index in str(current) for index in _CATALOG_INDEXES):
+            return "two sessions creating the same table at once"
+        number = current.args[0] if current.args else None
+        module = type(current).__module__.split(".", 1)[0]
+        if module in ("asyncmy", "pymysql") and number in _CONCURRENT_MYSQL:
+            return _CONCURRENT_MYSQL[number]
+        orig = getattr(current, "orig", None)
+        current = (
+            orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+        )
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _current(connection: Connection, branch: Branch) -> tuple[str, ...]:

@@ -49,6 +49,9 @@ class DatabaseModule(Module[S], ABC):
 
     database: SqlAlchemyDatabase | None = None
     _relay: asyncio.Task[None] | None = None
+    # Set once the schema was seen at the code's heads: it does not go back on its own,
+    # so health stops asking.
+    _schema_at_head: bool = False
 
     @abstractmethod
     def _engine(self) -> tuple[AsyncEngine, EngineInfo]:
@@ -90,7 +93,10 @@ class DatabaseModule(Module[S], ABC):
         if self.database is None:
             raise RuntimeError("connect() first")
         return Migrator(
-            self.database, branches_on(self.ctx.app, self.ctx.instance), log=self.ctx.log
+            self.database,
+            branches_on(self.ctx.app, self.ctx.instance),
+            log=self.ctx.log,
+            lock_timeout=self.settings.migration_lock_timeout,
         )
 
     @contextlib.asynccontextmanager
@@ -142,7 +148,33 @@ class DatabaseModule(Module[S], ABC):
             latency = await database.ping(HEALTH_TIMEOUT)
         except UnavailableError as error:
             return Health.down(reason=error.message, **details)
+        behind = await self._schema_behind()
+        if behind:
+            # Down, not degraded: readiness must stay 503 until the code's tables exist.
+            return Health.down(
+                reason=f"the schema is behind the code: {behind}; run `rainmaker db upgrade` "
+                "(or wait for the process migrating now)",
+                **details,
+            )
         return Health.up(latency_ms=round(latency, 3), pool=database.pool_status(), **details)
+
+    async def _schema_behind(self) -> str:
+        """Which patterns' migrations are not at the code's heads ('' when none)."""
+        if self._schema_at_head:
+            return ""
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                statuses = await self.migrator().status()
+        except Exception as error:  # health never raises; the round trip above passed
+            return f"the migration state could not be read ({type(error).__name__})"
+        behind = [
+            f"{item.branch.pattern_id} at {', '.join(item.current) or 'base'}, "
+            f"head {', '.join(item.heads)}"
+            for item in statuses
+            if not item.up_to_date
+        ]
+        self._schema_at_head = not behind
+        return "; ".join(behind)
 
     def _where(self, info: EngineInfo) -> str:
         return info.target

@@ -32,6 +32,13 @@ class PoolSettings(Settings):
         False,
         description="Upgrade every pattern's migrations on this database when the app starts.",
     )
+    migration_lock_timeout: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds an upgrade (`rainmaker db upgrade` or auto_migrate) waits for "
+        "another process's migration lock before failing with the holder's name (0 waits "
+        "forever). The wait is logged.",
+    )
     outbox_poll_interval: float = Field(
         1.0,
         ge=0,
