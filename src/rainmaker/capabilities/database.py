@@ -72,7 +72,7 @@ class SqlDatabase(Protocol):
 
     @property
     def backend(self) -> str:
-        """The SQL dialect: ``"sqlite"`` or ``"postgresql"``."""
+        """The SQL dialect: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MySQL, MariaDB)."""
         ...
 
     @property
@@ -93,6 +93,31 @@ class SqlDatabase(Protocol):
     def session(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
     def on_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None: ...
+
+    async def lock(self, key: str) -> None:
+        """Hold the lock named ``key`` until the current transaction commits or rolls back.
+
+        The way to make "check a limit, then write" atomic across processes and replicas:
+        take the lock first, then count, then insert, in one transaction. A second
+        transaction taking the same key waits until the first has committed, so its count
+        includes the first one's row::
+
+            async with db.transaction() as session:
+                await db.lock(f"projects:user:{user_id}")
+                used = await session.scalar(select(func.count()).where(...))
+                if used >= limit:
+                    raise PlanLimitError(...)
+                await session.execute(insert(projects).values(...))
+
+        Keys are free-form strings scoped to this database; lock the narrowest thing the
+        limit is about (the user, the organisation), not the table. Raises
+        :class:`~rainmaker.PatternError` outside a transaction, and
+        :class:`~rainmaker.UnavailableError` when the lock stays held past the
+        database's statement (or busy) timeout. PostgreSQL uses a transaction-level
+        advisory lock, MySQL/MariaDB ``GET_LOCK`` released after the commit, SQLite the
+        write lock its immediate transactions already hold.
+        """
+        ...
 
 
 Database: Capability[SqlDatabase] = Capability(

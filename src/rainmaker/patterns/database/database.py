@@ -13,6 +13,7 @@ back together::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from rainmaker import PatternError, UnavailableError
 from rainmaker.patterns.database.engine import EngineInfo
 from rainmaker.patterns.database.errors import TransactionTaskError, as_unavailable
+from rainmaker.patterns.database.mysql import NAMED_LOCKS
 from rainmaker.patterns.database.outbox import Outbox
 from rainmaker.patterns.database.unit_of_work import OnCommit, UnitOfWork, run_callback
 
@@ -115,6 +117,80 @@ class SqlAlchemyDatabase:
                 hint="call it inside `async with db.transaction():` or `db.session()`",
             )
         unit.add_callback(callback)
+
+    async def lock(self, key: str) -> None:
+        """Hold a lock named ``key`` until the current transaction ends (commit or rollback).
+
+        Makes "check, then write" atomic across processes: every transaction that takes the
+        same key before counting waits for the previous one to commit, so it sees that
+        one's rows (``async with db.transaction(): await db.lock(f"projects:{user}")``,
+        then count, then insert). PostgreSQL: ``pg_advisory_xact_lock`` on a 64-bit hash
+        of the key; MySQL/MariaDB: ``GET_LOCK`` on the transaction's connection, released
+        when the connection returns to the pool (after the commit); SQLite: the write lock
+        that ``BEGIN IMMEDIATE`` took already serialises every writer. The wait is bounded
+        by ``statement_timeout`` (PostgreSQL, MySQL) or ``busy_timeout`` (SQLite), then
+        fails as :class:`~rainmaker.UnavailableError`.
+        """
+        if not isinstance(key, str) or not key:
+            raise PatternError(
+                f"lock() needs a non-empty string key, not {key!r}",
+                pattern_id=self.instance,
+                hint='name what the lock guards, e.g. db.lock(f"projects:user:{user_id}")',
+            )
+        unit = self._active()
+        if unit is None:
+            raise PatternError(
+                "lock() called outside a transaction: the lock would end with the statement",
+                pattern_id=self.instance,
+                hint="call it inside `async with db.transaction():`, before the check it guards",
+            )
+        session = unit.session
+        try:
+            if self.backend == "postgresql":
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_number(key)}
+                )
+            elif self.backend == "mysql":
+                await self._mysql_lock(session, key)
+            else:
+                if not self.info.serialised_writes:
+                    raise PatternError(
+                        "lock() on SQLite needs transactions that take the write lock up "
+                        "front; this database begins them deferred",
+                        pattern_id=self.instance,
+                        hint='set begin = "immediate" (the default) on this database',
+                    )
+                await session.connection()  # BEGIN IMMEDIATE: the write lock is held now
+        except PatternError:
+            raise
+        except Exception as error:
+            _reraise(self.translate(error), error)
+
+    async def _mysql_lock(self, session: AsyncSession, key: str) -> None:
+        connection = await session.connection()
+        info = (await connection.get_raw_connection()).info
+        name = (
+            "rm:"
+            + hashlib.blake2b(f"{self.info.target}:{key}".encode(), digest_size=24).hexdigest()
+        )
+        held: set[str] = info.setdefault(NAMED_LOCKS, set())
+        if name in held:  # GET_LOCK nests; one RELEASE_ALL_LOCKS frees every level anyway
+            return
+        # Marked before asking, so a lock granted just as the wait times out is released too.
+        held.add(name)
+        wait = self.info.lock_wait or 31536000
+        got = (
+            await session.execute(
+                text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
+            )
+        ).scalar()
+        if got != 1:
+            raise UnavailableError(
+                f"database {self.info.target}: lock {key!r} was not free within {wait:g}s",
+                pattern_id=self.instance,
+                hint="another transaction holding the same key is slow or stuck; keep the "
+                "work between lock() and commit short",
+            )
 
     def _active(self) -> UnitOfWork | None:
         unit = self._current.get()
@@ -255,6 +331,11 @@ class SqlAlchemyDatabase:
 
     def __repr__(self) -> str:
         return f"SqlAlchemyDatabase({self.instance!r}, {self.backend}, {self.info.target!r})"
+
+
+def _lock_number(key: str) -> int:
+    """A signed 64-bit number for ``key`` (PostgreSQL's advisory lock space)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _reraise(translated: Exception, error: Exception) -> NoReturn:

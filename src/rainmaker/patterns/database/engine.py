@@ -39,6 +39,10 @@ class EngineInfo:
     pool_size: int = 0
     max_overflow: int = 0
     pool_timeout: float = 0.0
+    # SQLite: transactions begin IMMEDIATE, so each holds the write lock from its start.
+    serialised_writes: bool = False
+    # Seconds a named lock (MySQL's GET_LOCK) may wait; 0: no bound of its own.
+    lock_wait: float = 0.0
 
 
 def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, EngineInfo]:
@@ -85,6 +89,7 @@ def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, En
         target=str(path),
         pool_size=settings.pool_size,
         pool_timeout=settings.pool_timeout,
+        serialised_writes=settings.begin == "immediate",
     )
     return engine, info
 

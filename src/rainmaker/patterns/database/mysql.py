@@ -29,6 +29,8 @@ from rainmaker.patterns.database.engine import EngineInfo
 from rainmaker.patterns.database.settings import MySQLSettings, describe_mysql_url
 
 DRIVER = "mysql+asyncmy"
+NAMED_LOCKS = "rainmaker.named_locks"
+"""Key of a pooled connection's ``info``: the ``GET_LOCK`` names it holds."""
 MINIMUM_MARIADB = (10, 6)
 MINIMUM_MYSQL = (8, 0, 1)
 
@@ -98,6 +100,17 @@ def mysql_engine(settings: MySQLSettings) -> tuple[AsyncEngine, EngineInfo]:
         finally:
             cursor.close()
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
+        # Named locks of SqlAlchemyDatabase.lock() outlive the transaction; the connection
+        # comes back here after its commit or rollback, which is when they must end.
+        if record is not None and record.info.pop(NAMED_LOCKS, None):
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT RELEASE_ALL_LOCKS()")
+            finally:
+                cursor.close()
+
     info = EngineInfo(
         backend="mysql",
         target=f"{host}:{port}/{database}",
@@ -106,6 +119,7 @@ def mysql_engine(settings: MySQLSettings) -> tuple[AsyncEngine, EngineInfo]:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
+        lock_wait=settings.statement_timeout,
     )
     return engine, info
 

@@ -17,7 +17,8 @@ Use it from a test module::
 The suite composes an app with the provider as instance ``db``, creates two tables that
 stand for two patterns' data (``contract_accounts`` and ``contract_journal``, each written
 through ``db.session()`` by its own repository, as patterns do) and checks: commit and
-rollback together, savepoints, ``on_commit``, concurrency, pool exhaustion, the outbox,
+rollback together, savepoints, ``on_commit``, concurrency, ``lock()`` making count-then-
+insert atomic, pool exhaustion, the outbox,
 task binding, health and error mapping. The provider's own migrations must have run at
 start (set ``auto_migrate`` in ``settings`` when it is off by default).
 """
@@ -325,6 +326,47 @@ class DatabaseContract:
         assert await journal.count() == 2 * sum(results)
         for account_id in range(1, 11):
             assert await accounts.balance(account_id) == 100 + await journal.sum_for(account_id)
+
+    async def test_lock_makes_check_then_insert_atomic(self, db: SqlDatabase) -> None:
+        """50 transactions race to add a row under a limit of 3: exactly 3 get in.
+
+        Each counts, yields (a request doing other work in between), then inserts; without
+        the lock most of them see the same count and the limit is exceeded.
+        """
+        journal, limit = Journal(db), 3
+
+        async def create(n: int) -> bool:
+            async with db.transaction():
+                await db.lock("contract:quota:account:7")
+                if await journal.count() >= limit:
+                    return False
+                await asyncio.sleep(0.01)
+                await journal.write(7, 1, f"create {n}")
+                return True
+
+        results = await asyncio.gather(*(create(n) for n in range(50)))
+        assert sum(results) == limit
+        assert await journal.count() == limit
+
+    async def test_lock_is_released_on_rollback_and_commit(self, db: SqlDatabase) -> None:
+        journal = Journal(db)
+        with pytest.raises(Boom):
+            async with db.transaction():
+                await db.lock("contract:released")
+                raise Boom
+        for n in range(3):  # a leaked lock would make the second take wait for a timeout
+            async with asyncio.timeout(WAIT):
+                async with db.transaction():
+                    await db.lock("contract:released")
+                    await journal.write(1, n, "after")
+        assert await journal.count() == 3
+
+    async def test_lock_outside_a_transaction_is_an_error(self, db: SqlDatabase) -> None:
+        with pytest.raises(PatternError, match="outside a transaction"):
+            await db.lock("contract:nowhere")
+        async with db.transaction():
+            with pytest.raises(PatternError, match="non-empty"):
+                await db.lock("")
 
     async def test_a_transaction_is_not_shared_with_child_tasks(self, db: SqlDatabase) -> None:
         accounts = Accounts(db)
