@@ -10,11 +10,15 @@ on an app that is not started):
    :class:`rainmaker.http.RouteOwners` table (handed to every request, so ``Inject`` and
    ``PatternSettings`` resolve for that instance) and its ``Inject`` dependencies are
    checked against the composed instances (:func:`rainmaker.http.injection_report`);
+   a router() that returns a whole FastAPI/Starlette *app* (``fastapi-app``) is mounted as
+   an ASGI sub-application, after every router so a root mount catches only what no
+   pattern serves, its routes recorded as that instance's (see :func:`_mount_sub_apps`);
 3. the middleware of every module, this one's included (the fused edge layer, trusted
    hosts, CORS), wrapped around it in the order their constraints dictate.
 
-Starting enters the merged lifespan of every router (so their startup/shutdown handlers
-run, though the kernel, not the server, owns the ASGI lifespan) and registers the
+Starting enters the merged lifespan of every router and of every mounted sub-application
+(so their startup/shutdown handlers run, though the kernel, not the server, owns the ASGI
+lifespan) and registers the
 composed ASGI app as the ``Http`` service, which the kernel's application forwards every
 ``http`` and ``websocket`` scope to.
 """
@@ -23,13 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
+from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.routing import Router as StarletteRouter
@@ -69,9 +74,11 @@ class ComposedApp:
     ``original_route``) to the instance whose router contributed it; ``middleware`` lists
     the layers outermost first; ``routers`` are the plain Starlette routers, whose
     lifespans :meth:`FastAPIModule.start` enters itself (an ``APIRouter``'s is merged into
-    the app's by ``include_router``). ``route_owners`` is the same ownership with what a
-    request resolves through (one route object may have several owners when two instances
-    return the same module-level router; the path tells them apart).
+    the app's by ``include_router``), and ``sub_apps`` the mounted applications
+    ``(instance, prefix, app)``, whose lifespans it enters too. ``route_owners`` is the same
+    ownership with what a request resolves through (one route object may have several
+    owners when two instances return the same module-level router; the path tells them
+    apart).
     """
 
     fastapi: FastAPI
@@ -80,6 +87,7 @@ class ComposedApp:
     middleware: list[Contribution]
     routers: list[StarletteRouter] = field(default_factory=list)
     route_owners: RouteOwners = field(default_factory=RouteOwners)
+    sub_apps: list[tuple[str, str, Starlette]] = field(default_factory=list)
 
 
 class FastAPIModule(Module[HttpSettings]):
@@ -169,12 +177,21 @@ class FastAPIModule(Module[HttpSettings]):
         """Every mounted route with its owner and whether it requires authentication."""
         composed = self.compose()
         patterns = {name: inst.pattern.id for name, inst in self.ctx.instances.items()}
-        return route_table(
+        rows = route_table(
             composed.fastapi.routes,
             composed.route_owners.instance_of,
             patterns,
             default_owner=self.ctx.instance,
         )
+        # A mounted app shows as "prefix/*" above; list its own routes too, under the prefix.
+        for name, prefix, sub_app in composed.sub_apps:
+            rows.extend(
+                replace(row, path=prefix + row.path)
+                for row in route_table(
+                    sub_app.routes, lambda _route, _path: None, patterns, default_owner=name
+                )
+            )
+        return sorted(rows, key=lambda row: (row.path, row.methods))
 
     def _compose(self) -> ComposedApp:
         settings = self.settings
@@ -198,11 +215,11 @@ class FastAPIModule(Module[HttpSettings]):
                     )
                 )
                 continue
-            if not isinstance(router, StarletteRouter):
+            if not isinstance(router, StarletteRouter | Starlette):
                 problems.append(
                     Problem(
                         f"router() returned a {type(router).__name__}, not a FastAPI APIRouter "
-                        "or a Starlette Router",
+                        "or a Starlette Router (or a FastAPI/Starlette app to mount)",
                         instance=name,
                         key="router",
                         fix="return an APIRouter from the module's router()",
@@ -239,9 +256,13 @@ class FastAPIModule(Module[HttpSettings]):
             log=self.ctx.log,
         )
         plain_routers: list[StarletteRouter] = []
+        sub_apps: list[tuple[str, str, Starlette]] = []
         checked: list[RouteDependencies] = []
         for name, prefix, router in routers:
             before = len(fastapi.router.routes)
+            if isinstance(router, Starlette):
+                sub_apps.append((name, prefix, router))  # mounted below, after every router
+                continue
             if isinstance(router, APIRouter):
                 # FastAPI's public API: applies the prefix and tag to every route (nested
                 # routers included) and merges the router's lifespan and startup/shutdown
@@ -262,10 +283,13 @@ class FastAPIModule(Module[HttpSettings]):
                 dependant = getattr(context, "dependant", None)
                 if isinstance(dependant, Dependant):
                     methods = ",".join(sorted(context.methods or ("WS",)))
-                    checked.append(
-                        RouteDependencies(f"{methods} {context.path}", name, dependant)
-                    )
-        _check_duplicate_routes(fastapi.router.routes, route_owners, self.ctx.instance)
+                    checked.append(RouteDependencies(f"{methods} {context.path}", name, dependant))
+        mounted = _mount_sub_apps(fastapi, sub_apps, route_owners, self._route_owner, checked)
+        for route_id, name in mounted.items():
+            owners[route_id] = name
+        _check_duplicate_routes(
+            fastapi.router.routes, route_owners, self.ctx.instance, _sub_app_keys(sub_apps)
+        )
         injected = injection_report(
             checked,
             self.ctx.instances,
@@ -305,7 +329,9 @@ class FastAPIModule(Module[HttpSettings]):
                 )
         if build_problems:
             raise CompositionError(build_problems)
-        return ComposedApp(fastapi, asgi, owners, order.layers, plain_routers, route_owners)
+        return ComposedApp(
+            fastapi, asgi, owners, order.layers, plain_routers, route_owners, sub_apps
+        )
 
     def _route_owner(self, name: str) -> RouteOwner:
         """What the routes of instance ``name`` resolve through (cached per instance)."""
@@ -341,6 +367,11 @@ class FastAPIModule(Module[HttpSettings]):
                 self._lifespan_state.update(state)
             for router in composed.routers:
                 state = await stack.enter_async_context(router.lifespan_context(composed.fastapi))
+                if state:
+                    self._lifespan_state.update(state)
+            for _, _, sub_app in composed.sub_apps:
+                # With the app itself: its lifespan sets up its own app.state.
+                state = await stack.enter_async_context(sub_app.router.lifespan_context(sub_app))
                 if state:
                     self._lifespan_state.update(state)
         except BaseException:
@@ -394,10 +425,65 @@ def _own_service(providers: Any, instance: str, capability: Any) -> Any:
     return providers(capability).get(instance)
 
 
-def _check_duplicate_routes(routes: list[BaseRoute], owners: RouteOwners, own: str) -> None:
-    """Two patterns serving one method and path would shadow each other silently."""
-    seen: dict[tuple[str, str], str] = {}
-    problems: list[Problem] = []
+def _mount_sub_apps(
+    fastapi: FastAPI,
+    sub_apps: list[tuple[str, str, Starlette]],
+    route_owners: RouteOwners,
+    route_owner: Any,
+    checked: list[RouteDependencies],
+) -> dict[int, str]:
+    """Mount each app under its prefix and record its routes as its instance's.
+
+    Mounted last, so a root mount (prefix ``""``) only answers what no pattern serves. The
+    sub-app's router sets ``scope["route"]`` to its own route objects and its
+    ``root_path`` to the prefix, which :class:`RouteOwners` matches below, so its routes
+    resolve ``Inject`` and ``CurrentUser`` for their instance; the ``Mount`` itself is
+    recorded too (the owner of the app's own 404s). Returns ``id(route) -> instance``.
+    """
+    owners: dict[int, str] = {}
+    for name, prefix, sub_app in sub_apps:
+        fastapi.mount(prefix, sub_app)
+        owner = route_owner(name)
+        route_owners.add(fastapi.router.routes[-1], owner)
+        for context in iter_route_contexts(sub_app.routes):
+            owners[id(context.original_route)] = name
+            route_owners.add(context.original_route, owner, getattr(context, "path_regex", None))
+            dependant = getattr(context, "dependant", None)
+            if isinstance(dependant, Dependant):
+                methods = ",".join(sorted(context.methods or ("WS",)))
+                checked.append(
+                    RouteDependencies(f"{methods} {prefix}{context.path}", name, dependant)
+                )
+    return owners
+
+
+def _sub_app_keys(
+    sub_apps: list[tuple[str, str, Starlette]],
+) -> list[tuple[tuple[str, str], str]]:
+    """``((method, full path), instance)`` of every mounted app's routes, for the
+    duplicate check: a pattern's route would silently shadow the app's."""
+    keys: list[tuple[tuple[str, str], str]] = []
+    for name, prefix, sub_app in sub_apps:
+        for context in iter_route_contexts(sub_app.routes):
+            if context.path is None or isinstance(context.original_route, Mount):
+                continue
+            path = prefix + context.path
+            keys.extend(((m, path), name) for m in sorted(context.methods or ("WS",)))
+    return keys
+
+
+def _check_duplicate_routes(
+    routes: list[BaseRoute],
+    owners: RouteOwners,
+    own: str,
+    sub_app_keys: Sequence[tuple[tuple[str, str], str]] = (),
+) -> None:
+    """Two patterns serving one method and path would shadow each other silently.
+
+    ``sub_app_keys`` are the routes of mounted apps (:func:`_sub_app_keys`), which
+    ``routes`` only holds as their ``Mount``.
+    """
+    found: list[tuple[tuple[str, str], str]] = []
     for context in iter_route_contexts(routes):
         route = context.original_route
         path = context.path
@@ -408,16 +494,19 @@ def _check_duplicate_routes(routes: list[BaseRoute], owners: RouteOwners, own: s
         else:
             keys = [(method, path) for method in sorted(context.methods or ("WS",))]
         owner = owners.instance_of(route, path) or own
-        for key in keys:
-            first = seen.setdefault(key, owner)
-            if first != owner:
-                problems.append(
-                    Problem(
-                        f"{key[0]} {key[1]} is served by both {first} and {owner}",
-                        instance=owner,
-                        key="mount",
-                        fix=f'mount one of them elsewhere, e.g. mount = "/{owner}"',
-                    )
+        found.extend((key, owner) for key in keys)
+    seen: dict[tuple[str, str], str] = {}
+    problems: list[Problem] = []
+    for key, owner in [*found, *sub_app_keys]:
+        first = seen.setdefault(key, owner)
+        if first != owner:
+            problems.append(
+                Problem(
+                    f"{key[0]} {key[1]} is served by both {first} and {owner}",
+                    instance=owner,
+                    key="mount",
+                    fix=f'mount one of them elsewhere, e.g. mount = "/{owner}"',
                 )
+            )
     if problems:
         raise CompositionError(problems)
