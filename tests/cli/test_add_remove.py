@@ -94,7 +94,9 @@ def test_add_writes_required_settings_as_variables_into_env_example(shop: Path) 
 
 
 def test_add_auth_without_a_database_names_the_providers(shop: Path) -> None:
-    assert rainmaker("remove", "db", "--app", str(shop)).returncode == 0
+    # The app's own hello pattern requires Database too: removing db needs --force.
+    removed = rainmaker("remove", "db", "--force", "--app", str(shop))
+    assert "removed [patterns.db]" in removed.stdout, removed.stdout + removed.stderr
     result = rainmaker("add", "auth-jwt", "--app", str(shop), env={"AUTH_SECRET": "s" * 40})
     assert result.returncode == 2, result.stdout + result.stderr
     assert "added [patterns.auth]" in result.stdout
@@ -134,8 +136,10 @@ def test_add_without_a_composition_says_where_it_looked(tmp_path: Path) -> None:
 
 
 def test_remove_takes_the_instance_and_its_profile_tables_out(shop: Path) -> None:
-    result = rainmaker("remove", "db", "--app", str(shop))
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = rainmaker("remove", "db", "--force", "--app", str(shop))
+    # Removed; then check reports what the app's hello pattern now lacks.
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "hello requires Database from db: has no provider now" in result.stdout
     assert "[patterns.db] and [profiles.production.patterns.db]" in result.stdout
     data = toml(shop)
     assert "db" not in data["patterns"]  # type: ignore[operator]

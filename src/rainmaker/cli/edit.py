@@ -265,7 +265,8 @@ def _install(
                 )
             ]
         )
-    from rainmaker.cli.pattern_index import IndexReadError, NotAnIndex, read_offer, simple_url
+    from rainmaker.cli.pattern_index import NotAnIndex, read_offer, simple_url
+    from rainmaker.testing.simple_index import IndexReadError
 
     try:
         offer = read_offer(index)

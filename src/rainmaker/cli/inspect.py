@@ -376,7 +376,8 @@ def list_patterns(
 
 def list_available(index: str | None) -> None:
     """The patterns an index offers: distributions declaring the pattern entry-point group."""
-    from rainmaker.cli.pattern_index import IndexReadError, NotAnIndex, read_offer
+    from rainmaker.cli.pattern_index import NotAnIndex, read_offer
+    from rainmaker.testing.simple_index import IndexReadError
 
     if index is None:
         raise typer.BadParameter("--available needs --index URL (or $RAINMAKER_INDEX)")

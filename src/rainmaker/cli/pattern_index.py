@@ -17,22 +17,18 @@ import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from rainmaker.kernel.catalog import ENTRY_POINT_GROUP
+from rainmaker.testing.simple_index import IndexReadError, fetch, links
 
-FETCH_TIMEOUT = 30.0
 # Every project is read one by one: a public index such as PyPI (hundreds of thousands of
 # projects) is refused instead of being walked.
 MAX_PROJECTS = 500
 
-
-class IndexReadError(Exception):
-    """The index cannot be read; the message names it and says what to do."""
 
 
 class NotAnIndex(IndexReadError):
@@ -87,10 +83,10 @@ def simple_url(where: str) -> str:
 def read_offer(where: str) -> Offer:
     """Every pattern the index at ``where`` offers, from the latest release of each project."""
     url = simple_url(where)
-    root = _read(url)
+    root = fetch(url)
     if root is None:
         raise IndexReadError(f"no simple index at {url} (no index page); check the address")
-    projects = sorted({_last_segment(href) for href in _links(root)} - {""})
+    projects = sorted({_last_segment(href) for href in links(root)} - {""})
     if len(projects) > MAX_PROJECTS:
         raise IndexReadError(
             f"{url} lists {len(projects)} projects; --available reads each one, so point it at "
@@ -106,13 +102,13 @@ def read_offer(where: str) -> Offer:
 
 def _read_project(index_url: str, project: str, offer: Offer) -> None:
     project_url = urllib.parse.urljoin(index_url, f"{canonicalize_name(project)}/")
-    page = _read(project_url)
+    page = fetch(project_url)
     if page is None:
         offer.notes.append(f"{project}: the index lists it but has no page for it")
         return
     releases: dict[Version, list[str]] = {}
     name = project
-    for href in _links(page):
+    for href in links(page):
         filename = urllib.parse.unquote(_last_segment(href.split("#", 1)[0]))
         parsed = _release_of(filename)
         if parsed is not None:
@@ -168,7 +164,7 @@ def _from_wheel(
     project_url: str, name: str, version: Version, href: str, offer: Offer
 ) -> list[OfferedPattern]:
     wheel_url = urllib.parse.urljoin(project_url, href.split("#", 1)[0])
-    body = _read(wheel_url)
+    body = fetch(wheel_url)
     if body is None:
         offer.notes.append(f"{name} {version}: the wheel link {wheel_url} is broken")
         return []
@@ -209,51 +205,3 @@ def _release_of(filename: str) -> tuple[str, Version] | None:
 
 def _last_segment(href: str) -> str:
     return urllib.parse.urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1]
-
-
-class _Links(HTMLParser):
-    """The ``href`` of every ``<a>`` on a simple index page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href") if tag == "a" else None
-        if href:
-            self.hrefs.append(href)
-
-
-def _links(page: bytes) -> list[str]:
-    parser = _Links()
-    parser.feed(page.decode("utf-8", errors="replace"))
-    return parser.hrefs
-
-
-def _read(url: str) -> bytes | None:
-    """The body at ``url`` (``None``: not found); a ``file:`` folder serves its index.html."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "file":
-        path = Path(urllib.request.url2pathname(parts.path))
-        if path.is_dir():
-            path = path / "index.html"
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise IndexReadError(f"cannot read {path}: {exc}") from None
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
-    try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
-            body: bytes = response.read()
-            return body
-    except urllib.error.HTTPError as exc:
-        if exc.code in (404, 410):
-            return None
-        raise IndexReadError(f"the index answered {url} with HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise IndexReadError(
-            f"cannot reach the index at {url} ({reason}); check the URL or the network"
-        ) from None

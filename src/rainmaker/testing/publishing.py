@@ -39,7 +39,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -54,6 +53,7 @@ from rainmaker.testing.manifest import (
     ManifestError,
     from_settings_schemas,
 )
+from rainmaker.testing.simple_index import IndexReadError, fetch, links
 
 TESTING_HINT = 'pip install "rainmaker-patterns[testing]"'
 PUBLISH_HINT = 'pip install "rainmaker-patterns[publish]"'
@@ -64,7 +64,6 @@ KNOWN_SIMPLE_INDEXES = {
     "https://upload.pypi.org/legacy/": "https://pypi.org/simple/",
     "https://test.pypi.org/legacy/": "https://test.pypi.org/simple/",
 }
-FETCH_TIMEOUT = 30.0
 
 
 class PublishError(Exception):
@@ -343,20 +342,6 @@ def _legacy(text: str, source: str, name: str, version: Version) -> Manifest:
     return from_settings_schemas(name, str(version), schemas)
 
 
-class _Links(HTMLParser):
-    """The ``href`` of every ``<a>`` on a simple index page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.hrefs.append(href)
-
-
 @dataclass(frozen=True)
 class SimpleIndex:
     """A PEP 503 simple index at a URL (``https://…/simple/`` or ``file://…/simple/``)."""
@@ -375,10 +360,8 @@ class SimpleIndex:
         page = _fetch(self.project_url(name))
         if page is None:
             return []
-        parser = _Links()
-        parser.feed(page.decode("utf-8", errors="replace"))
         found = set()
-        for href in parser.hrefs:
+        for href in links(page):
             filename = urllib.parse.unquote(urllib.parse.urlsplit(href).path.rsplit("/", 1)[-1])
             version = _version_of(filename, name)
             if version is not None:
@@ -398,32 +381,10 @@ class SimpleIndex:
 
 
 def _fetch(url: str) -> bytes | None:
-    """The body at ``url`` (``None``: not found); a ``file:`` folder serves its index.html."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "file":
-        path = Path(urllib.request.url2pathname(parts.path))
-        if path.is_dir():
-            path = path / "index.html"
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise PublishError(f"cannot read {path}: {exc}") from None
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
-            body: bytes = response.read()
-            return body
-    except urllib.error.HTTPError as exc:
-        if exc.code in (404, 410):
-            return None
-        raise PublishError(f"the index answered {url} with HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PublishError(
-            f"cannot reach the index at {url} ({reason}); check the URL or the network"
-        ) from None
+        return fetch(url)
+    except IndexReadError as exc:
+        raise PublishError(str(exc)) from None
 
 
 def open_index(where: str) -> Index:
