@@ -31,6 +31,7 @@ from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.tracing import Tracing
 from rainmaker.patterns.observability.asgi import ObservabilityMiddleware
 from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetrics
+from rainmaker.patterns.observability.operator import OperatorSurface
 from rainmaker.patterns.observability.outgoing import available as httpx_available
 from rainmaker.patterns.observability.outgoing import outgoing_http
 from rainmaker.patterns.observability.process import LoopLagMonitor, register_process_collectors
@@ -62,6 +63,9 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             self.loop_lag = LoopLagMonitor(
                 self.registry, namespace=metrics.namespace, interval=metrics.loop_lag_interval
             )
+        self.operator = (
+            OperatorSurface(settings.operator, ctx) if settings.operator.enabled else None
+        )
         self.tracing: AppTracing | None = None
         self.traces_outgoing_http = False
         self.started = False
@@ -96,11 +100,16 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         ]
 
     def router(self) -> APIRouter | None:
-        """``GET <metrics.path>``: the exposition text, health families refreshed first."""
+        """``GET <metrics.path>`` (the exposition text, health families refreshed first)
+        and the operator endpoints when they are on."""
         settings = self.settings.metrics
-        if not settings.enabled:
+        if not settings.enabled and self.operator is None:
             return None
         router = APIRouter()
+        if self.operator is not None:
+            router.include_router(self.operator.router())
+        if not settings.enabled:
+            return router
 
         @router.get(settings.path, include_in_schema=False)
         async def metrics(request: Request) -> Response:
@@ -116,6 +125,8 @@ class ObservabilityModule(Module[ObservabilitySettings]):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.operator is not None:
+            self.operator.guard.check_reachable()
         tracing_settings = self.settings.tracing
         if tracing_settings.exporter == "none":
             self.ctx.services.register(Tracing, NoTracing())
@@ -170,6 +181,8 @@ class ObservabilityModule(Module[ObservabilitySettings]):
 
     async def stop(self) -> None:
         self.started = False
+        if self.operator is not None:
+            self.operator.stop()
         if self.loop_lag is not None:
             await self.loop_lag.stop()
         tracing, self.tracing = self.tracing, None

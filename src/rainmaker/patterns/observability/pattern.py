@@ -14,7 +14,10 @@ observability: Pattern[ObservabilitySettings] = Pattern(
         "Prometheus metrics at /metrics (requests by route template and status, latency "
         "histograms, per-pattern health, database pool, cache hit ratio, queue depth, job "
         "outcomes) and OpenTelemetry traces (requests, database calls, cache, storage, jobs, "
-        "outgoing HTTP) with the trace id in every log line. Each app has its own registry."
+        "outgoing HTTP) with the trace id in every log line. Each app has its own registry. "
+        "Process metrics (memory, CPU, file descriptors, GC, asyncio tasks, event-loop lag) "
+        "and, when turned on, operator endpoints: log levels changed at runtime, thread and "
+        "task stacks, the startup timeline, the redacted configuration, pattern versions."
     ),
     settings=ObservabilitySettings,
     factory="rainmaker.patterns.observability.module:ObservabilityModule",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 
 from rainmaker import Settings
 
@@ -112,6 +112,43 @@ class TracingSettings(Settings):
         return self
 
 
+class OperatorSettings(Settings):
+    """Runtime management endpoints: log levels, stack dumps, timeline, config, versions."""
+
+    enabled: bool = Field(
+        False,
+        description="Serve the operator endpoints under path (off: nothing is mounted).",
+        examples=[True],
+    )
+    path: str = Field(
+        "/_operator",
+        pattern=r"^/[A-Za-z0-9/_.-]*[A-Za-z0-9_.-]$",
+        description="Where the operator endpoints mount.",
+        examples=["/_operator", "/internal/operator"],
+    )
+    token: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="A bearer token that opens the operator endpoints "
+        "(Authorization: Bearer <token>); from the environment, never in the file.",
+        examples=["${OPERATOR_TOKEN}"],
+    )
+    role: str = Field(
+        "operator",
+        min_length=1,
+        description="When a pattern provides Auth: the role whose access tokens open the "
+        "operator endpoints.",
+        examples=["admin"],
+    )
+    allow_from: list[IPvAnyNetwork] | None = Field(
+        None,
+        description="Client networks the endpoints answer (others get 403); by default "
+        "loopback only in development and any address in other profiles (the token or "
+        "role still applies).",
+        examples=[["10.0.0.0/8", "127.0.0.1/32"]],
+    )
+
+
 class ObservabilitySettings(Settings):
     """Settings of the ``observability`` pattern."""
 
@@ -120,4 +157,8 @@ class ObservabilitySettings(Settings):
     )
     tracing: TracingSettings = Field(
         default_factory=TracingSettings, description="OpenTelemetry tracing."
+    )
+    operator: OperatorSettings = Field(
+        default_factory=OperatorSettings,
+        description="Runtime management endpoints (off by default).",
     )
