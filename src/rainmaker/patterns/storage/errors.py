@@ -22,3 +22,22 @@ class StorageCredentialsError(UnavailableError):
 
     code = "storage_credentials_rejected"
     title = "Storage credentials rejected"
+
+
+class StorageFullError(UnavailableError):
+    """The disk (or quota) holding the objects is full: nothing was stored (HTTP 507).
+
+    An :class:`~rainmaker.UnavailableError` so that it is logged as an outage (one warning
+    line, no traceback): the caller did nothing wrong and may retry once space is freed.
+    """
+
+    code = "storage_full"
+    status = 507
+    title = "Insufficient storage"
+
+
+class StorageNotWritableError(UnavailableError):
+    """The storage root is read-only or not ours to write (EROFS, EACCES, EPERM): HTTP 503."""
+
+    code = "storage_not_writable"
+    title = "Storage not writable"

@@ -7,6 +7,11 @@ collide, and ``a`` and ``a/b`` can both exist as in S3. Writes go to ``<leaf>!tm
 in the same folder, are fsynced and then ``os.replace``-d over the old file, so a reader
 sees the old object or the new one, never half of one.
 
+A full disk (``ENOSPC``, ``EDQUOT``) fails a write with :class:`StorageFullError` (507) and
+a read-only or forbidden root (``EROFS``, ``EACCES``, ``EPERM``) with
+:class:`StorageNotWritableError` (503), each naming the root and the errno; the temp file
+is removed and the old object, never touched before the final rename, stays intact.
+
 Blocking file calls run in worker threads (``asyncio.to_thread``) one chunk at a time, so
 the event loop keeps serving while large objects move and memory stays at one chunk.
 """
@@ -18,6 +23,7 @@ import base64
 import binascii
 import builtins
 import contextlib
+import errno
 import hashlib
 import json
 import mimetypes
@@ -25,14 +31,14 @@ import os
 import shutil
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, unquote
 
-from rainmaker import InvalidInputError, NotFoundError
+from rainmaker import InvalidInputError, NotFoundError, UnavailableError
 from rainmaker.capabilities.storage import (
     Body,
     ObjectInfo,
@@ -41,6 +47,7 @@ from rainmaker.capabilities.storage import (
     ObjectSummary,
     SignedMethod,
 )
+from rainmaker.patterns.storage.errors import StorageFullError, StorageNotWritableError
 from rainmaker.patterns.storage.keys import validate_key, validate_listing, validate_signing
 from rainmaker.patterns.storage.policy import DEFAULT_CONTENT_TYPE, UploadPolicy
 from rainmaker.patterns.storage.signing import UrlSigner
@@ -52,6 +59,8 @@ TEMP_MARK = "!tmp-"
 MAX_SEGMENT_BYTES = 200
 # Chunks at least this big are hashed and written in two threads at once.
 PARALLEL_HASH_BYTES = 256 * 1024
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+NOT_WRITABLE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 @dataclass(frozen=True)
@@ -159,8 +168,47 @@ class LocalObjectStore:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def write_error(self, error: OSError, key: str, action: str) -> UnavailableError | None:
+        """The storage error a failed write means, or ``None`` for any other ``OSError``."""
+        name = errno.errorcode.get(error.errno or 0, str(error.errno))
+        reason = f"errno {name}: {error.strerror or error}"
+        if error.errno in FULL_ERRNOS:
+            return StorageFullError(
+                f"cannot {action} {key!r}: the file system holding the storage root "
+                f"{self.root} is full ({reason}); nothing was stored, the old object is intact",
+                pattern_id=self._instance,
+                hint=f"free space on the file system holding {self.root}, or move the root "
+                "setting to a larger one",
+                cause=error,
+            )
+        if error.errno in NOT_WRITABLE_ERRNOS:
+            return StorageNotWritableError(
+                f"cannot {action} {key!r}: the storage root {self.root} is not writable "
+                f"({reason}); nothing was changed",
+                pattern_id=self._instance,
+                hint=f"mount {self.root} read-write and give the app's user write "
+                "permission on it, or point the root setting at a writable folder",
+                cause=error,
+            )
+        return None
+
+    @contextlib.contextmanager
+    def _writing(self, key: str, action: str) -> Iterator[None]:
+        """Turn a full or read-only disk into its storage error (one log line, no traceback)."""
+        try:
+            yield
+        except OSError as error:
+            translated = self.write_error(error, key, action)
+            if translated is None:
+                raise
+            raise translated from None
+
     async def put(self, key: str, data: Body, *, content_type: str | None = None) -> ObjectInfo:
         """Store ``data`` under ``key`` atomically (see the module docstring)."""
+        with self._writing(key, "store"):
+            return await self._put(key, data, content_type)
+
+    async def _put(self, key: str, data: Body, content_type: str | None) -> ObjectInfo:
         paths = self.paths(key)
         chosen = self.policy.content_type_for(key, content_type)
         temp = await asyncio.to_thread(self._open_temp, paths)
@@ -188,6 +236,10 @@ class LocalObjectStore:
 
     async def copy(self, source: str, destination: str) -> ObjectInfo:
         """Copy ``source`` to ``destination`` (file copy in a thread, then the same swap)."""
+        with self._writing(destination, "copy to"):
+            return await self._copy(source, destination)
+
+    async def _copy(self, source: str, destination: str) -> ObjectInfo:
         source_paths = self.paths(source)
         paths = self.paths(destination)
         info = await self.head(source)
@@ -262,8 +314,9 @@ class LocalObjectStore:
     async def delete(self, key: str) -> None:
         """Remove the object and its sidecar, then folders left empty."""
         paths = self.paths(key)
-        async with self._lock(key):
-            await asyncio.to_thread(self._delete, paths)
+        with self._writing(key, "delete"):
+            async with self._lock(key):
+                await asyncio.to_thread(self._delete, paths)
 
     def _delete(self, paths: ObjectPaths) -> None:
         paths.data.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -156,12 +157,26 @@ class LocalStorageModule(_StorageModule):
         self._store = None
 
     async def health(self) -> Health:
-        """Up while the root folder exists and is writable."""
+        """Up while the root folder exists and is writable and its disk has room: degraded
+        below ``min_free_space`` (writes may soon answer 507), down when not writable."""
         root = self.root
         ok = await asyncio.to_thread(lambda: root.is_dir() and os.access(root, os.W_OK))
-        if ok:
-            return Health.up(root=str(root))
-        return Health.down(root=str(root), reason="the folder is missing or not writable")
+        if not ok:
+            return Health.down(root=str(root), reason="the folder is missing or not writable")
+        usage = await asyncio.to_thread(shutil.disk_usage, root)
+        details = {
+            "root": str(root),
+            "free_bytes": usage.free,
+            "total_bytes": usage.total,
+            "min_free_space": self.settings.min_free_space,
+        }
+        if usage.free < self.settings.min_free_space:
+            return Health.degraded(
+                reason=f"{usage.free} bytes free on the file system holding {root}, below "
+                f"min_free_space ({self.settings.min_free_space}): free space or move root",
+                **details,
+            )
+        return Health.up(**details)
 
 
 class S3StorageModule(_StorageModule):

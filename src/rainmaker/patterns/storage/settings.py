@@ -69,6 +69,13 @@ class LocalStorageSettings(StorageSettings):
         description="fsync each object before it replaces the old one, so a crash never "
         "leaves a torn file (turn off only for throwaway data).",
     )
+    min_free_space: int = Field(
+        100 * MIB,
+        ge=0,
+        description="Bytes that must stay free on the file system holding the root; below "
+        "it health reports degraded (default 100 MiB; 0 turns the check off). A full disk "
+        "answers writes with 507.",
+    )
 
 
 class S3StorageSettings(StorageSettings):
