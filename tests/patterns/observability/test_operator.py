@@ -207,7 +207,7 @@ async def test_development_without_token_or_auth_opens_to_loopback_only(tmp_path
 
 async def test_outside_development_the_surface_needs_a_way_in(tmp_path: Path) -> None:
     application = compose(tmp_path, operator={}, profile="production")
-    with pytest.raises(StartupError, match="operator.token"):
+    with pytest.raises(StartupError, match=r"operator\.token"):
         await application.start()
 
 

@@ -110,3 +110,25 @@ async def test_two_apps_in_one_process_each_have_process_metrics(tmp_path: Path)
     async with first.running(), second.running():
         assert "python_gc_collections_total" in await families(first)
         assert "python_gc_collections_total" in await families(second)
+
+
+async def test_the_dashboard_shows_the_startup_timeline(tmp_path: Path) -> None:
+    from rainmaker.testing.harness import build_app
+
+    application = build_app(
+        {
+            "web": {"use": "framework-fastapi"},
+            "db": {"use": "database-sqlite", "path": str(tmp_path / "app.db")},
+            "dashboard": {"use": "dev-dashboard"},
+            "obs": {"use": "observability"},
+        },
+        root=tmp_path,
+    )
+    # The dashboard answers loopback clients that name a loopback host.
+    async with application.running(), http_client(application, base_url="http://localhost") as c:
+        state = (await c.get("/_rainmaker/api/state")).json()
+    (panel,) = [p for p in state["panels"] if p["title"] == "Startup timeline"]
+    assert panel["instance"] == "obs"
+    assert [row[0] for row in panel["rows"]] == application.order
+    assert all(row[4] != "-" for row in panel["rows"])  # every instance's start time
+    assert panel["note"].startswith("start took ")

@@ -25,7 +25,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from rainmaker import AppContext, Health, Middleware, Module
+from rainmaker import AppContext, DashboardPanel, Health, Middleware, Module, PanelTable
 from rainmaker import add_log_processor as add_processor
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.tracing import Tracing
@@ -121,6 +121,51 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return router
+
+    def dashboard_panels(self) -> Sequence[DashboardPanel]:
+        """The startup timeline: which instance made the last start slow."""
+        return [DashboardPanel("Startup timeline", self._timeline_panel)]
+
+    async def _timeline_panel(self, limit: int) -> PanelTable:
+        timeline = self.ctx.app.timeline
+        rows = [
+            [
+                timing.instance,
+                timing.pattern,
+                *(
+                    "-" if value is None else f"{value:.1f}"
+                    for value in (
+                        timing.import_ms if timing.factory_module else None,
+                        timing.build_ms,
+                        timing.start_ms,
+                        timing.stop_ms,
+                        timing.total_ms,
+                    )
+                ),
+                ", ".join(timing.imported[:4]),
+            ]
+            for timing in timeline.instances[:limit]
+        ]
+        ready = timeline.ready_ms
+        note = (
+            f"start took {ready:.1f} ms; slowest: {', '.join(timeline.summary(3))}"
+            if ready is not None
+            else "not started yet"
+        )
+        return PanelTable(
+            (
+                "instance",
+                "pattern",
+                "import ms",
+                "build ms",
+                "start ms",
+                "stop ms",
+                "total ms",
+                "libraries first imported",
+            ),
+            rows,
+            note,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
