@@ -135,12 +135,18 @@ class ProjectsService:
         return _project(await self._row(user_id, project_id))
 
     async def create(self, user_id: str, name: str) -> Project:
-        """A new project, unless the user's plan allows no more (403)."""
+        """A new project, unless the user's plan allows no more (403).
+
+        Atomic across processes: the count and the insert run under ``db.lock`` on the user.
+        """
         name = name.strip()
         if not name:
             raise InvalidInputError("a project needs a name", pattern_id="projects")
         plan = await self.plan(user_id)
         async with self.db.transaction() as session:
+            # Count and insert under the user's lock: without it, concurrent requests (other
+            # replicas too) all count the same number and together exceed the plan.
+            await self.db.lock(f"projects:user:{user_id}")
             used = await self.count(user_id)
             if used >= plan.limit:
                 raise PlanLimitReachedError(

@@ -101,8 +101,14 @@ def build(plan: DeploymentPlan, *, image: str | None = None) -> dict[str, Any]:
     after_migrate = dict(waits)
     if plan.migrates:
         after_migrate["migrate"] = {"condition": "service_completed_successfully"}
+    # Only the migrate service migrates: web and worker get auto_migrate switched off.
+    long_running = (
+        {**app_base, "environment": {**environment, **plan.no_auto_migrate}}
+        if plan.migrates
+        else app_base
+    )
     web: dict[str, Any] = {
-        **app_base,
+        **long_running,
         "command": run_command(plan),
         "ports": [f"{PORT}:{PORT}"],
         "stop_grace_period": f"{plan.grace_period}s",
@@ -113,7 +119,7 @@ def build(plan: DeploymentPlan, *, image: str | None = None) -> dict[str, Any]:
     services["web"] = web
     if plan.jobs_instance is not None:
         services["worker"] = {
-            **app_base,
+            **long_running,
             "command": ["rainmaker", "worker", "--app", "/app", "--profile", plan.profile],
             "stop_grace_period": f"{plan.worker_grace_period}s",
             **({"depends_on": after_migrate} if after_migrate else {}),

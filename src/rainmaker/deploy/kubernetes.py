@@ -154,9 +154,14 @@ def _deployment(
     }
 
 
-def _container(
-    plan: DeploymentPlan, name: str, image: str, command: list[str]
-) -> dict[str, Any]:
+def _container(plan: DeploymentPlan, name: str, image: str, command: list[str]) -> dict[str, Any]:
+    # Only the migrate Job migrates: web and worker pods get auto_migrate switched off
+    # (an env entry wins over envFrom), whatever the profile says.
+    env = (
+        [{"name": key, "value": value} for key, value in plan.no_auto_migrate.items()]
+        if name != "migrate" and plan.migrates
+        else []
+    )
     return {
         "name": name,
         "image": image,
@@ -166,6 +171,7 @@ def _container(
             {"configMapRef": {"name": f"{plan.slug}-config"}},
             {"secretRef": {"name": f"{plan.slug}-secrets"}},
         ],
+        **({"env": env} if env else {}),
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
             "limits": {"memory": "512Mi"},

@@ -85,6 +85,9 @@ class DeploymentPlan:
     jobs_instance: str | None
     worker_drain_bound: float
     migrates: bool
+    auto_migrating: list[str] = field(default_factory=list)
+    """Database instances with an ``auto_migrate`` setting (the long-running processes
+    get it switched off: the migration Job or service migrates, once)."""
     config: list[EnvVar] = field(default_factory=list)
     secrets: list[EnvVar] = field(default_factory=list)
     variables: dict[str, tuple[str, str, str]] = field(default_factory=dict)
@@ -95,6 +98,17 @@ class DeploymentPlan:
         """The app's name as a DNS label (Kubernetes names, compose project)."""
         slug = re.sub(r"[^a-z0-9-]+", "-", self.app.lower()).strip("-")
         return slug or "app"
+
+    @property
+    def no_auto_migrate(self) -> dict[str, str]:
+        """Environment for web and worker processes: ``auto_migrate`` off on every database.
+
+        Migrations run in one place (the Job, the compose ``migrate`` service); replicas
+        starting together would otherwise all migrate too, waiting on each other's lock.
+        """
+        return {
+            f"RAINMAKER__{env_name(name)}__AUTO_MIGRATE": "false" for name in self.auto_migrating
+        }
 
     @property
     def grace_period(self) -> int:
@@ -149,6 +163,11 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
         jobs_instance=jobs.name if jobs else None,
         worker_drain_bound=worker_drain,
         migrates=migrates,
+        auto_migrating=[
+            i.name
+            for i in instances
+            if i.pattern.id.startswith("database-") and hasattr(i.settings, "auto_migrate")
+        ],
         variables=referenced,
     )
     plan.config.append(EnvVar("RAINMAKER_PROFILE", profile, False, "the profile"))
@@ -188,7 +207,9 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
     for variable, default in sorted(composition.env_vars.items()):
         where = referenced.get(variable)
         why = f"${{{variable}}} in {where[0]}" if where else f"${{{variable}}}"
-        if default is None:
+        # Referenced without a default somewhere (the profile's `${JWT_SECRET}`): it must
+        # be supplied, even when the base section gives a development default.
+        if default is None or variable in referenced:
             plan.secrets.append(EnvVar(variable, "", True, why))
         else:
             plan.config.append(EnvVar(variable, default, False, why))
@@ -231,11 +252,19 @@ def _example_value(pattern: Any, key: str) -> str:
                 value = value.get(part) if isinstance(value, Mapping) else None
             if isinstance(value, str) and "${" not in value:
                 return value
+            # An example's own default stands in too (the auth secret's is long enough).
+            default = _EXAMPLE_DEFAULT.fullmatch(value) if isinstance(value, str) else None
+            if default is not None:
+                return default.group(1)
         info = pattern.settings.model_fields.get(key.split(".")[0])
         for value in getattr(info, "examples", None) or ():
             if isinstance(value, str) and "${" not in value:
                 return value
-    return "placeholder-value"
+    return PLACEHOLDER
+
+
+PLACEHOLDER = "placeholder-value"
+_EXAMPLE_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}$]+)\}")
 
 
 _ABSENT = object()
