@@ -10,6 +10,7 @@ from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.http import Http, HttpApp
 from rainmaker.capabilities.jobs import JobQueue, Jobs
 from rainmaker.capabilities.mailer import Mailer, MailSender
+from rainmaker.capabilities.organizations import OrganizationDirectory, Organizations
 from rainmaker.capabilities.payments import PaymentProcessor, Payments
 from rainmaker.capabilities.storage import ObjectStore, Storage
 from rainmaker.capabilities.tracing import SpanTracer, Tracing
@@ -27,6 +28,8 @@ __all__ = [
     "MailSender",
     "Mailer",
     "ObjectStore",
+    "OrganizationDirectory",
+    "Organizations",
     "PaymentProcessor",
     "Payments",
     "SpanTracer",

@@ -44,6 +44,10 @@ Names:
 - :func:`bearer_scheme`, :class:`AuthGuards`, :func:`auth_guards` — the bearer scheme the
   guards share, and the earlier closure-style guards (moved here from
   ``rainmaker.capabilities.auth``, which keeps deprecated aliases for one minor release).
+- ``CurrentOrg`` / :func:`require_org_role` ``(*roles)`` — the request's organization
+  (``{org}`` path parameter or ``X-Organization`` header) and the user's membership, read
+  per request from whichever pattern provides ``Organizations`` (404 for non-members,
+  403 ``org_role_required`` for a weaker role); see :mod:`rainmaker.http.organizations`.
 - For apps that compose HTTP (``framework-fastapi``, or another Http pattern):
   :class:`RouteOwners`, :class:`RouteOwner`, :data:`STATE_KEY` record which instance owns
   each route and hand that table to requests; :func:`injection_report` checks the routes'
@@ -63,12 +67,14 @@ from rainmaker.http.auth import (
 )
 from rainmaker.http.checks import InjectionReport, RouteDependencies, injection_report
 from rainmaker.http.inject import Inject, Injection, PatternSettings, injection_of, injections
+from rainmaker.http.organizations import CurrentOrg, require_org_role
 from rainmaker.http.owners import STATE_KEY, RouteOwner, RouteOwners, owner_for
 
 __all__ = [
     "STATE_KEY",
     "AuthGuards",
     "BearerToken",
+    "CurrentOrg",
     "CurrentUser",
     "Identity",
     "Inject",
@@ -85,6 +91,7 @@ __all__ = [
     "injection_report",
     "injections",
     "owner_for",
+    "require_org_role",
     "require_roles",
     "require_scopes",
 ]

@@ -1,0 +1,102 @@
+"""The active organization of a request, served by whichever pattern provides ``Organizations``.
+
+- ``CurrentOrg`` — ``Annotated[ActiveOrganization, …]``: the organization named by the
+  route's ``{org}`` path parameter or, on routes without one, by the ``X-Organization``
+  header (an id or a slug), with the signed-in user's membership of it. Both are read from
+  the provider on every request, so a removal or a role change counts from the next
+  request (no role is trusted from a token). An organization the user is not a member of
+  answers 404 ``org_not_found``, exactly like one that does not exist, so ids don't leak;
+  no organization named answers 422 ``org_required``.
+- ``require_org_role(*roles)`` — the same, refusing (403 ``org_role_required``) members
+  whose role is not one of ``roles`` or more powerful than one of them (roles are ordered
+  by the provider's settings: ``owner`` > ``admin`` > ``member`` by default).
+
+Like ``CurrentUser`` these resolve through the route owner's view of the services, so any
+pattern's or app's module-level routes can use them::
+
+    @router.get("/projects")
+    async def projects(org: CurrentOrg) -> ...
+
+    @router.delete("/projects/{id}", dependencies=[require_org_role("admin")])
+    async def delete(id: str) -> ...
+
+This module does not use ``from __future__ import annotations``: FastAPI reads the
+annotations of the dependencies below at runtime.
+"""
+
+import functools
+from typing import Annotated, Any, TypeAlias
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from rainmaker.capabilities.organizations import (
+    ORG_HEADER,
+    ActiveOrganization,
+    OrganizationDirectory,
+    OrganizationRequiredError,
+    Organizations,
+    OrgRoleRequiredError,
+)
+from rainmaker.http.auth import CurrentUser
+from rainmaker.http.inject import Injection, mark
+from rainmaker.http.owners import owner_for
+
+ORG_PATH_PARAMETER = "org"
+"""The path parameter naming the active organization: ``/orgs/{org}/…``."""
+
+
+def _directory(connection: HTTPConnection) -> OrganizationDirectory:
+    return owner_for(connection.scope).require(Organizations)
+
+
+def _org_reference(connection: HTTPConnection) -> str:
+    named = connection.path_params.get(ORG_PATH_PARAMETER)
+    if named is None:
+        named = connection.headers.get(ORG_HEADER)
+    if named is None or not str(named).strip():
+        raise OrganizationRequiredError(
+            f"this route acts in an organization: send its id or slug in the {ORG_HEADER} header"
+        )
+    return str(named).strip()
+
+
+async def _current_org(connection: HTTPConnection, user: CurrentUser) -> ActiveOrganization:
+    return await _directory(connection).resolve(_org_reference(connection), user.id)
+
+
+mark(_current_org, Injection(capability=Organizations))
+
+CurrentOrg: TypeAlias = Annotated[ActiveOrganization, Depends(_current_org)]
+"""The request's organization and the signed-in user's membership (404 for non-members)."""
+
+
+@functools.cache
+def require_org_role(*roles: str) -> Any:
+    """A dependency passing members whose role is one of ``roles`` or more powerful (403).
+
+    ``dependencies=[require_org_role("admin")]``, or ``Annotated[ActiveOrganization,
+    require_org_role("admin")]`` to receive the organization too.
+    """
+    if not roles:
+        raise ValueError("require_org_role() needs at least one role")
+    wanted = " or ".join(repr(role) for role in roles)
+
+    async def org_role_guard(connection: HTTPConnection, org: CurrentOrg) -> ActiveOrganization:
+        directory = _directory(connection)
+        unknown = [role for role in roles if role not in directory.roles]
+        if unknown:
+            # A route written against roles the app did not declare: a bug, not bad input.
+            raise RuntimeError(
+                f"require_org_role({', '.join(map(repr, roles))}): {', '.join(unknown)} "
+                f"is not a declared role ({', '.join(directory.roles)})"
+            )
+        if not directory.role_satisfies(org.role, *roles):
+            raise OrgRoleRequiredError(
+                f"this route requires the role {wanted} in organization "
+                f"{org.organization.slug!r}; yours is {org.role!r}"
+            )
+        return org
+
+    mark(org_role_guard, Injection(capability=Organizations))
+    return Depends(org_role_guard)
