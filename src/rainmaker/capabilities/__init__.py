@@ -12,6 +12,7 @@ from rainmaker.capabilities.jobs import JobQueue, Jobs
 from rainmaker.capabilities.mailer import Mailer, MailSender
 from rainmaker.capabilities.organizations import OrganizationDirectory, Organizations
 from rainmaker.capabilities.payments import PaymentProcessor, Payments
+from rainmaker.capabilities.rate_limits import RateLimiter, RateLimits
 from rainmaker.capabilities.storage import ObjectStore, Storage
 from rainmaker.capabilities.tracing import SpanTracer, Tracing
 
@@ -32,6 +33,8 @@ __all__ = [
     "Organizations",
     "PaymentProcessor",
     "Payments",
+    "RateLimiter",
+    "RateLimits",
     "SpanTracer",
     "SqlDatabase",
     "Storage",

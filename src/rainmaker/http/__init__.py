@@ -41,6 +41,12 @@ Names:
   pattern provides ``Auth`` (401 problem+json without a valid token).
 - :func:`require_roles` ``(*roles)`` / :func:`require_scopes` ``(*scopes)`` — dependencies
   refusing (403 problem+json) identities without one of the roles / all of the scopes.
+- :func:`rate_limit` ``("policy", key=…)`` — a dependency counting the request under a
+  named policy of the ``RateLimits`` provider (429 problem+json with ``Retry-After`` past
+  it, ``RateLimit-*`` headers on every answer); see :mod:`rainmaker.http.rate_limits`.
+- :func:`request_identity` — the identity the request's credential acts as, or ``None``
+  (never a refusal). The auth dependencies also accept ``X-API-Key`` and credentials of a
+  composed ``Credentials`` provider (API keys); see :mod:`rainmaker.http.auth`.
 - :func:`bearer_scheme`, :class:`AuthGuards`, :func:`auth_guards` — the bearer scheme the
   guards share, and the earlier closure-style guards (moved here from
   ``rainmaker.capabilities.auth``, which keeps deprecated aliases for one minor release).
@@ -62,6 +68,7 @@ from rainmaker.http.auth import (
     OptionalUser,
     auth_guards,
     bearer_scheme,
+    request_identity,
     require_roles,
     require_scopes,
 )
@@ -69,6 +76,7 @@ from rainmaker.http.checks import InjectionReport, RouteDependencies, injection_
 from rainmaker.http.inject import Inject, Injection, PatternSettings, injection_of, injections
 from rainmaker.http.organizations import CurrentOrg, require_org_role
 from rainmaker.http.owners import STATE_KEY, RouteOwner, RouteOwners, owner_for
+from rainmaker.http.rate_limits import rate_limit
 
 __all__ = [
     "STATE_KEY",
@@ -91,6 +99,8 @@ __all__ = [
     "injection_report",
     "injections",
     "owner_for",
+    "rate_limit",
+    "request_identity",
     "require_org_role",
     "require_roles",
     "require_scopes",

@@ -16,6 +16,14 @@ the instance that owns the route, so any Auth pattern serves them:
 All are built on one ``fastapi.security`` bearer scheme, so ``rainmaker routes`` and the
 OpenAPI document show the routes as authenticated (``optional`` for ``OptionalUser``).
 
+Other credentials (API keys): the scheme reads ``Authorization: Bearer <credential>`` or,
+without that header, ``X-API-Key: <credential>``. A credential that starts with a prefix
+of the composed :data:`~rainmaker.capabilities.credentials.Credentials` provider is
+verified by it (once per request: the grant is kept in the request's state) instead of by
+``Auth``; its identity and user then pass through the same guards, so routes need no
+change. :func:`request_identity` answers the same identity without refusing anything (the
+``rate-limit`` pattern keys per-user policies with it).
+
 :class:`AuthGuards` and :func:`auth_guards` are the earlier, closure-style guards (bound to
 a resolver callback); providers still expose them as ``Authenticator.current_user`` etc.
 
@@ -39,13 +47,16 @@ from rainmaker.capabilities.auth import (
     User,
 )
 from rainmaker.capabilities.auth import Identity as TokenIdentity
+from rainmaker.capabilities.credentials import API_KEY_HEADER, CredentialGrant, Credentials
 from rainmaker.http.inject import Injection, mark
-from rainmaker.http.owners import owner_for
+from rainmaker.http.owners import RouteOwner, owner_for
+from rainmaker.kernel.errors import ForbiddenError, UnauthorizedError
 from rainmaker.kernel.registry import Services
 
 
 class BearerToken(HTTPBearer):
-    """``Authorization: Bearer <token>``, answered as the raw token (not a model).
+    """``Authorization: Bearer <token>`` (or ``X-API-Key: <key>`` without it), answered as
+    the raw credential (not a model).
 
     Unlike FastAPI's own scheme, a missing or malformed header is a
     :class:`MissingCredentialsError` (401 problem+json saying what was wrong). With
@@ -56,6 +67,9 @@ class BearerToken(HTTPBearer):
     async def __call__(self, request: HTTPConnection) -> str | None:  # type: ignore[override]
         header = request.headers.get("authorization")
         if not header:
+            api_key = request.headers.get(API_KEY_HEADER)
+            if api_key:  # checked like a bearer token by whichever verifier claims it
+                return api_key.strip()
             if not self.auto_error:
                 return None
             raise MissingCredentialsError(
@@ -77,25 +91,61 @@ def bearer_scheme(*, optional: bool = False) -> BearerToken:
     return BearerToken(
         bearerFormat="JWT",
         scheme_name="BearerToken",
-        description="An access token from POST /auth/login or /auth/refresh.",
+        description="An access token from POST /auth/login or /auth/refresh, or an API key "
+        "(also accepted as X-API-Key).",
         auto_error=not optional,
     )
 
 
-def _auth_of(connection: HTTPConnection) -> Authenticator:
-    return owner_for(connection.scope).require(Auth)
+GRANT_STATE_KEY = "rainmaker.credential_grant"
+"""Where a request's verified :class:`CredentialGrant` is kept (``scope["state"]``)."""
+
+
+async def _grant(
+    owner: RouteOwner, connection: HTTPConnection, token: str
+) -> CredentialGrant | None:
+    """The ``Credentials`` provider's grant when it claims ``token``, else ``None``."""
+    verifier = owner.get(Credentials)
+    if verifier is None or not token.startswith(verifier.prefixes):
+        return None
+    state = connection.scope.get("state")
+    cached = state.get(GRANT_STATE_KEY) if state is not None else None
+    if cached is not None and cached[0] == token:
+        grant: CredentialGrant = cached[1]
+        return grant
+    client = connection.client.host if connection.client is not None else None
+    grant = await verifier.authenticate(token, client=client)
+    if state is not None:
+        state[GRANT_STATE_KEY] = (token, grant)
+    return grant
+
+
+def _auth_of(owner: RouteOwner) -> Authenticator:
+    return owner.require(Auth)
 
 
 async def _identity(
     connection: HTTPConnection, token: Annotated[str, Security(bearer_scheme())]
 ) -> TokenIdentity:
-    return await _auth_of(connection).verify_token(token)
+    owner = owner_for(connection.scope)
+    grant = await _grant(owner, connection, token)
+    if grant is not None:
+        return grant.identity
+    return await _auth_of(owner).verify_token(token)
+
+
+async def _user(connection: HTTPConnection, token: str) -> User:
+    owner = owner_for(connection.scope)
+    grant = await _grant(owner, connection, token)
+    if grant is not None:
+        return grant.user
+    return await _auth_of(owner).user_for_token(token)
 
 
 async def _current_user(
     connection: HTTPConnection, token: Annotated[str, Security(bearer_scheme())]
 ) -> User:
-    return await _auth_of(connection).user_for_token(token)
+    return await _user(connection, token)
 
 
 async def _optional_user(
@@ -104,7 +154,37 @@ async def _optional_user(
 ) -> User | None:
     if token is None:
         return None
-    return await _auth_of(connection).user_for_token(token)
+    return await _user(connection, token)
+
+
+async def request_identity(connection: HTTPConnection) -> TokenIdentity | None:
+    """The identity the request's credential acts as, or ``None`` — never a refusal.
+
+    Reads the credential as the guards do (bearer token, else ``X-API-Key``) and verifies
+    it the same way (a ``Credentials`` grant is shared with them, so it is verified once);
+    a missing, malformed or refused credential answers ``None`` and is left to the
+    route's own guard. For keying (per-user rate limits), not for authorisation.
+    """
+    headers = connection.headers
+    header = headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+    else:
+        token = (headers.get(API_KEY_HEADER) or "").strip()
+        if not token:
+            return None
+    try:
+        owner = owner_for(connection.scope)
+        grant = await _grant(owner, connection, token)
+        if grant is not None:
+            return grant.identity
+        auth = owner.get(Auth)
+        return await auth.verify_token(token) if auth is not None else None
+    except (UnauthorizedError, ForbiddenError):
+        return None
 
 
 for _call in (_identity, _current_user, _optional_user):
