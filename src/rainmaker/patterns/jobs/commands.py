@@ -125,13 +125,18 @@ def stats(
     overrides: SetOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Each queue's backlog (waiting, delayed, oldest waiting age) and the dead letters."""
+    """Each queue's backlog (waiting, delayed, oldest waiting age), the dead letters and,
+    where the backend tracks them, committed jobs not yet settled by a worker."""
     application = load_app(app_path, profile, overrides)
 
-    async def gather(service: JobQueue) -> tuple[Any, int]:
-        return await service.stats(), len(await service.failed(10_000))
+    async def gather(service: JobQueue) -> tuple[Any, int, dict[str, int] | None]:
+        # ``tracked`` is not part of the Jobs capability: only backends that keep committed
+        # jobs in the database until settled (jobs-redis on a database) have it.
+        tracked = getattr(service, "tracked", None)
+        counts = await tracked() if callable(tracked) else None
+        return await service.stats(), len(await service.failed(10_000)), counts
 
-    queues, dead = asyncio.run(_with_jobs(application, gather))
+    queues, dead, tracked = asyncio.run(_with_jobs(application, gather))
     rows = [
         {
             "queue": s.queue,
@@ -142,7 +147,10 @@ def stats(
         for s in queues
     ]
     if as_json:
-        console.print_json(json.dumps({"queues": rows, "failed": dead}))
+        found: dict[str, Any] = {"queues": rows, "failed": dead}
+        if tracked is not None:
+            found["tracked"] = tracked
+        console.print_json(json.dumps(found))
         return
     table = Table("QUEUE", "WAITING", "DELAYED", "OLDEST (s)", box=None, pad_edge=False)
     for row in rows:
@@ -155,3 +163,8 @@ def stats(
         )
     console.print(table)
     console.print(f"failed jobs: {dead}")
+    if tracked is not None:
+        console.print(
+            f"tracked until settled (committed, kept in the database): {tracked['tracked']}, "
+            f"sent again after the broker lost them: {tracked['resent']}"
+        )

@@ -3,7 +3,8 @@
 A job travels as a :class:`taskiq.TaskiqMessage` (JSON): ``task_id`` is the job id,
 ``task_name`` the job name, ``args``/``kwargs`` its arguments, and labels carry what the
 worker needs besides: the attempt number, the queue, the idempotency key, when the job
-was first enqueued and, when tracing is on, the W3C trace context of the enqueueing span
+was first enqueued, whether the database tracks it until it is settled (``tracked``) and,
+when tracing is on, the W3C trace context of the enqueueing span
 (``traceparent``/``tracestate`` labels), so the run continues the enqueuer's trace.
 """
 
@@ -38,6 +39,9 @@ class JobMessage:
     idempotency_key: str | None = None
     enqueued_at: float = field(default_factory=time.time)
     trace_context: dict[str, str] | None = None
+    # Kept in the database until settled (``jobs-redis`` transactional enqueue): the
+    # worker then tells the tracker it is done with it.
+    tracked: bool = False
 
     def next_attempt(self) -> JobMessage:
         """The same job, one attempt further."""
@@ -55,6 +59,8 @@ class JobMessage:
         }
         if self.idempotency_key is not None:
             labels["idempotency_key"] = self.idempotency_key
+        if self.tracked:
+            labels["tracked"] = True
         if self.trace_context:
             labels.update((k, v) for k, v in self.trace_context.items() if k in TRACE_LABELS)
         return TaskiqMessage(
@@ -101,4 +107,5 @@ class JobMessage:
             idempotency_key=None if key is None else str(key),
             enqueued_at=float(labels.get("enqueued_at", time.time())),
             trace_context=trace_context or None,
+            tracked=bool(labels.get("tracked", False)),
         )

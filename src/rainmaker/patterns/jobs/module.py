@@ -44,6 +44,7 @@ from rainmaker.patterns.jobs.worker_role import JobsWorkerRole
 if TYPE_CHECKING:
     from rainmaker.patterns.jobs.service import JobService
     from rainmaker.patterns.jobs.store import JobStore
+    from rainmaker.patterns.jobs.tracked import Reconciler, TrackedJobs
     from rainmaker.patterns.jobs.transport import Transport
     from rainmaker.patterns.jobs.worker import Worker, WorkerCounters
 
@@ -68,6 +69,18 @@ class JobsModule(Module[S], ABC):
     @abstractmethod
     def _backend(self, owner: str) -> tuple[Transport, JobStore]:
         """Build (without connecting) this backend's transport and bookkeeping store."""
+
+    def _tracker(self, transport: Transport, database: SqlDatabase) -> TrackedJobs | None:
+        """Backends whose broker may lose committed jobs keep them in the database."""
+        return None
+
+    async def _durability_problems(self, transport: Transport) -> dict[str, Any]:
+        """Health details about what the broker keeps; ``problems`` make health degraded."""
+        return {}
+
+    def _reconciler(self) -> Reconciler | None:
+        """The periodic task that sends lost tracked jobs again, where there is one."""
+        return None
 
     @property
     def database(self) -> SqlDatabase | None:
@@ -104,6 +117,7 @@ class JobsModule(Module[S], ABC):
                 store,
                 instance=self.ctx.instance,
                 idempotency_ttl=self.settings.idempotency_ttl,
+                tracker=self._tracker(transport, database),
             )
         self.service = JobService(
             instance=self.ctx.instance,
@@ -119,6 +133,11 @@ class JobsModule(Module[S], ABC):
         self.ctx.services.register(Jobs, self.service)
         self.ctx.on_shutdown(self.stop_working)
         self.ctx.log.info("jobs.started", endpoint=transport.endpoint)
+        durability = await self._durability_problems(transport)
+        if durability.get("problems"):
+            self.ctx.log.warning(
+                "jobs.broker_may_lose_jobs", endpoint=transport.endpoint, **durability
+            )
 
     async def stop(self) -> None:
         self.stop_working()
@@ -157,19 +176,26 @@ class JobsModule(Module[S], ABC):
             visibility_timeout=self.settings.visibility_timeout,
             log=self.ctx.log,
         )
-        scheduler = None
+        background: list[asyncio.Task[None]] = []
         if self.settings.scheduler:
-            scheduler = asyncio.create_task(
-                Scheduler(service, owner=self.owner, log=self.ctx.log).run(),
-                name="rainmaker.jobs.scheduler",
+            background.append(
+                asyncio.create_task(
+                    Scheduler(service, owner=self.owner, log=self.ctx.log).run(),
+                    name="rainmaker.jobs.scheduler",
+                )
+            )
+        reconciler = self._reconciler()
+        if reconciler is not None:
+            background.append(
+                asyncio.create_task(reconciler.run(), name="rainmaker.jobs.reconciler")
             )
         try:
             return await self.worker.run()
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
+                    await task
 
     def dashboard_panels(self) -> Sequence[DashboardPanel]:
         """Backlog and recent failed jobs, read from the running service."""
@@ -212,6 +238,13 @@ class JobsModule(Module[S], ABC):
         }
         with contextlib.suppress(Exception):
             details["dead_letters"] = await service.store.count_failed()
+        with contextlib.suppress(Exception):
+            tracked = await service.tracked()
+            if tracked is not None:
+                details["tracked"] = tracked
+        durability = await self._durability_problems(transport)
+        if durability:
+            details["durability"] = durability
         if self.worker is not None:
             counters = self.worker.counters
             details["in_flight"] = self.worker.in_flight
@@ -222,6 +255,8 @@ class JobsModule(Module[S], ABC):
                 "skipped": counters.skipped,
                 "released": counters.released,
             }
+        if durability.get("problems"):
+            return Health.degraded(reason="the broker can lose queued jobs silently", **details)
         return Health.up(**details)
 
 
@@ -244,7 +279,10 @@ class LocalJobsModule(JobsModule[LocalJobsSettings]):
 
 
 class RedisJobsModule(JobsModule[RedisJobsSettings]):
-    """``jobs-redis``: Redis streams; bookkeeping in Redis too."""
+    """``jobs-redis``: Redis streams; bookkeeping in Redis too. With a database, jobs
+    enqueued in a transaction are also tracked there until settled (see ``tracked``)."""
+
+    tracked: TrackedJobs | None = None
 
     def _backend(self, owner: str) -> tuple[Transport, JobStore]:
         from rainmaker.patterns.jobs.redis_broker import RedisTransport
@@ -262,6 +300,32 @@ class RedisJobsModule(JobsModule[RedisJobsSettings]):
             log=self.ctx.log,
         )
         return transport, RedisJobStore(transport.redis, prefix)
+
+    def _tracker(self, transport: Transport, database: SqlDatabase) -> TrackedJobs | None:
+        from rainmaker.patterns.jobs.redis_broker import RedisTransport
+        from rainmaker.patterns.jobs.tracked import TrackedJobs
+
+        assert isinstance(transport, RedisTransport)
+        # A marker outlives the idempotency key by nothing: after that a rerun is no
+        # longer deduplicated anyway.
+        self.tracked = TrackedJobs(database, transport, marker_ttl=self.settings.idempotency_ttl)
+        return self.tracked
+
+    def _reconciler(self) -> Reconciler | None:
+        from rainmaker.patterns.jobs.tracked import Reconciler
+
+        if self.tracked is None:
+            return None
+        return Reconciler(self.tracked, after=self.settings.reconcile_after, log=self.ctx.log)
+
+    async def _durability_problems(self, transport: Transport) -> dict[str, Any]:
+        from rainmaker.patterns.jobs.redis_broker import RedisTransport
+
+        assert isinstance(transport, RedisTransport)
+        try:
+            return (await transport.durability()).details()
+        except Exception as error:  # the outage itself is reported by ping
+            return {"error": repr(error)}
 
 
 class RabbitMqJobsModule(JobsModule[RabbitMqJobsSettings]):

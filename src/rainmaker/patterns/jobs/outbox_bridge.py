@@ -5,16 +5,22 @@ transactional outbox (topic ``rainmaker.jobs.<instance>``) instead of sending it
 outbox relay hands it to :meth:`OutboxBridge.deliver` only after the commit, and a rolled
 back transaction leaves nothing to relay. The relay delivers at least once, so the same
 job may reach the broker twice after a crash; give such jobs an idempotency key.
+
+With a ``tracker`` (``jobs-redis`` on a database), each such job is also kept in the
+database until a worker settles it, so jobs the broker later loses are sent again
+(:mod:`~rainmaker.patterns.jobs.tracked`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.store import JobStore
+from rainmaker.patterns.jobs.tracked import TrackedJobs
 from rainmaker.patterns.jobs.transport import Transport
 
 
@@ -29,8 +35,10 @@ class OutboxBridge:
         *,
         instance: str,
         idempotency_ttl: float,
+        tracker: TrackedJobs | None = None,
     ) -> None:
         self.database = database
+        self.tracker = tracker
         self.topic = f"rainmaker.jobs.{instance}"
         self._transport = transport
         self._store = store
@@ -39,6 +47,9 @@ class OutboxBridge:
 
     async def add(self, message: JobMessage, delay: float, *, reserve_key: bool) -> None:
         """Write ``message`` in the current transaction, due ``delay`` seconds from now."""
+        if self.tracker is not None:
+            message = replace(message, tracked=True)
+            await self.tracker.add(message, delay)
         await self.database.outbox.add(
             self.topic,
             {
@@ -60,4 +71,7 @@ class OutboxBridge:
                 return  # the key's first job was already sent
         due = payload.get("due")
         delay = max(float(due) - time.time(), 0.0) if due is not None else 0.0
-        await self._transport.send(message, delay)
+        if message.tracked and self.tracker is not None:
+            await self.tracker.send(message, delay)
+        else:
+            await self._transport.send(message, delay)

@@ -16,10 +16,18 @@ from rainmaker.patterns.jobs.settings import (
 
 MIGRATIONS = "rainmaker.patterns.jobs.migrations"
 TABLE_PREFIX = "jobs_"
+# jobs-redis owns one table only (committed jobs until settled), on its own branch.
+REDIS_MIGRATIONS = "rainmaker.patterns.jobs.redis_migrations"
+REDIS_TABLE_PREFIX = "jobs_redis_"
 
 # Every jobs backend documents the same worker and commands on its page.
 RUNNING_WORKERS = DocsSection(
     "Running workers", (Path(__file__).parent / "running-workers.md").read_text(encoding="utf-8")
+)
+# What each backend guarantees and what its operator must configure, on every jobs page.
+GUARANTEES = DocsSection(
+    "Delivery guarantees per backend",
+    (Path(__file__).parent / "guarantees.md").read_text(encoding="utf-8"),
 )
 
 jobs_local: Pattern[LocalJobsSettings] = Pattern(
@@ -33,7 +41,7 @@ jobs_local: Pattern[LocalJobsSettings] = Pattern(
     factory="rainmaker.patterns.jobs.module:LocalJobsModule",
     provides=[Jobs],
     requires=[Database, Tracing.optional()],
-    docs=[RUNNING_WORKERS],
+    docs=[RUNNING_WORKERS, GUARANTEES],
     examples=[{}, {"registries": ["acme.jobs:registry"], "concurrency": 4}],
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
@@ -45,16 +53,19 @@ jobs_redis: Pattern[RedisJobsSettings] = Pattern(
     name="Redis job queue",
     description="Jobs on Redis streams (consumer groups, redelivery of abandoned jobs) "
     "through taskiq-redis; transactional enqueue through the database outbox when a "
-    "database is composed.",
+    "database is composed, with committed jobs tracked there until a worker settles them "
+    "and sent again if Redis loses them.",
     settings=RedisJobsSettings,
     factory="rainmaker.patterns.jobs.module:RedisJobsModule",
     provides=[Jobs],
     requires=[Database.optional(), Tracing.optional()],
-    docs=[RUNNING_WORKERS],
+    docs=[RUNNING_WORKERS, GUARANTEES],
     examples=[
         {"url": "redis://127.0.0.1:6379/0"},
         {"url": "redis://jobs.internal:6379/2", "password": "${REDIS_PASSWORD}", "concurrency": 50},
     ],
+    migrations=REDIS_MIGRATIONS,
+    table_prefix=REDIS_TABLE_PREFIX,
 )
 
 jobs_rabbitmq: Pattern[RabbitMqJobsSettings] = Pattern(
@@ -68,7 +79,7 @@ jobs_rabbitmq: Pattern[RabbitMqJobsSettings] = Pattern(
     factory="rainmaker.patterns.jobs.module:RabbitMqJobsModule",
     provides=[Jobs],
     requires=[Database, Tracing.optional()],
-    docs=[RUNNING_WORKERS],
+    docs=[RUNNING_WORKERS, GUARANTEES],
     examples=[
         {"url": "amqp://guest:guest@127.0.0.1:5672/"},
         {"url": "amqps://app@mq.internal:5671/prod", "password": "${AMQP_PASSWORD}"},

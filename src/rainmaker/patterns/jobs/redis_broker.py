@@ -10,6 +10,11 @@ abandoned jobs after a read returned new ones, so an idle worker would never tak
 Delayed jobs wait in a sorted set per queue (``<prefix>:delayed:<queue>``, scored by due
 time); every consuming worker moves due ones to their stream with one Lua script, so a
 delayed job is moved exactly once.
+
+Jobs enqueued inside a database transaction are sent with a *hold marker*
+(``<prefix>:held:<job id>``, in the same ``MULTI`` as the stream entry) so the reconciler
+(:mod:`~rainmaker.patterns.jobs.tracked`) can tell a job the broker lost from one it still
+holds. :meth:`RedisTransport.durability` reads what the server keeps across a restart.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from taskiq_redis import RedisStreamBroker
 
 from rainmaker import UnavailableError
 from rainmaker.capabilities.jobs import QueueStats
+from rainmaker.patterns.jobs.durability import BrokerDurability, read_durability
 from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.transport import Delivery
 
@@ -136,6 +142,40 @@ class RedisTransport:
                 )
         except (RedisError, OSError) as error:
             raise self.unavailable(error) from error
+
+    def marker(self, job_id: str) -> str:
+        return f"{self.prefix}:held:{job_id}"
+
+    async def send_held(self, message: JobMessage, delay: float, ttl: float) -> None:
+        """Send ``message`` and its hold marker atomically (one ``MULTI``)."""
+        data = message.encode()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if delay > 0:
+                    due = int((time.time() + delay) * 1000)
+                    pipe.zadd(self.delayed(message.queue), {data: due})
+                else:
+                    pipe.xadd(self.stream(message.queue), {b"data": data})
+                pipe.set(self.marker(message.job_id), b"1", px=max(int(ttl * 1000), 1))
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise self.unavailable(error) from error
+
+    async def held(self, job_ids: list[str]) -> set[str]:
+        """Which of ``job_ids`` still have their hold marker."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(self.marker(job_id))
+            found = await pipe.execute()
+        return {job_id for job_id, there in zip(job_ids, found, strict=True) if there}
+
+    async def forget(self, job_id: str) -> None:
+        """Drop the hold marker of a settled job."""
+        await self.redis.delete(self.marker(job_id))
+
+    async def durability(self) -> BrokerDurability:
+        """What this Redis keeps across a restart and under memory pressure."""
+        return await read_durability(self.redis, self.endpoint)
 
     async def _ensure_group(self, stream: str) -> None:
         if stream in self._groups:

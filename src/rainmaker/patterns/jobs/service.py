@@ -124,6 +124,22 @@ class JobService:
             await self.transport.send(message, delay)
         return message.job_id
 
+    async def settle(self, message: JobMessage) -> None:
+        """A worker is done with ``message`` (succeeded or dead): stop tracking it."""
+        tracker = self.bridge.tracker if self.bridge is not None else None
+        if message.tracked and tracker is not None:
+            await tracker.settle(message.job_id)
+
+    async def tracked(self) -> dict[str, int] | None:
+        """Committed jobs kept in the database until a worker settles them (``None`` when
+        this backend keeps none): how many, and how many were sent again after the broker
+        lost them. ``rainmaker jobs stats`` shows it."""
+        tracker = self.bridge.tracker if self.bridge is not None else None
+        if tracker is None:
+            return None
+        counts = await tracker.counts()
+        return {"tracked": counts.tracked, "resent": counts.resent}
+
     async def failed(self, limit: int = 100) -> list[FailedJob]:
         """Dead-lettered jobs, newest first."""
         return await self.store.failed(limit)

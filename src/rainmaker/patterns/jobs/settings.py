@@ -35,10 +35,13 @@ class JobsSettings(Settings):
         "them and returns them to the queue.",
     )
     visibility_timeout: Seconds = Field(
-        60.0,
+        15.0,
         description="Seconds without a heartbeat after which a job taken by a worker counts "
-        "as abandoned (the worker died) and is handed to another worker. Running jobs "
-        "renew it every third of this time, so long jobs are safe.",
+        "as abandoned (the worker died) and is handed to another worker. A running job's "
+        "worker renews it every third of this time, so long jobs are safe at any value. "
+        "Trade-off: lower means a killed worker's jobs run again sooner; too low and a "
+        "worker whose event loop stalls longer than this (a job blocking it with CPU work, "
+        "a long GC pause) loses its jobs to another worker, which runs them a second time.",
     )
     idempotency_ttl: Seconds = Field(
         86_400.0,
@@ -120,6 +123,14 @@ class RedisJobsSettings(JobsSettings):
     )
     prefetch: int = Field(
         10, ge=1, le=1000, description="Messages one read from a stream may return."
+    )
+    reconcile_after: Seconds = Field(
+        120.0,
+        description="With a database composed, jobs enqueued inside a transaction stay in "
+        "the table jobs_redis_tracked until a worker settles them; a worker sends again "
+        "those Redis no longer holds (flushed, restarted without persistence, evicted) "
+        "this many seconds after they were sent. Lower finds lost jobs sooner at the cost "
+        "of more frequent checks.",
     )
 
     @field_validator("url")

@@ -171,6 +171,7 @@ class Worker:
                 message, f"unknown job {message.name!r}: no registry of this worker declares it"
             )
             self.counters.dead_lettered += 1
+            await self._settle(message)
             await delivery.ack()
             return
         tracer = service.tracer
@@ -207,6 +208,7 @@ class Worker:
         key = message.idempotency_key
         if key is not None and await service.store.is_done(key):
             self.counters.skipped += 1
+            await self._settle(message)
             await delivery.ack()
             return "skipped", None
         token = bind_current_job(
@@ -236,6 +238,7 @@ class Worker:
             del token
         if key is not None:
             await service.store.mark_done(key, service.idempotency_ttl)
+        await self._settle(message)
         await delivery.ack()
         self.counters.succeeded += 1
         self.log.debug(
@@ -246,6 +249,16 @@ class Worker:
             ms=round((time.perf_counter() - began) * 1000, 2),
         )
         return "succeeded", None
+
+    async def _settle(self, message: JobMessage) -> None:
+        """Tell the tracker a tracked job is done; a failure must not rerun the job, so it is
+        logged (the row stays until its hold marker expires, then the job may rerun)."""
+        if not message.tracked:
+            return
+        try:
+            await self.service.settle(message)
+        except Exception as error:
+            self.log.warning("jobs.settle_failed", job_id=message.job_id, error=repr(error))
 
     async def _failed(
         self, delivery: Delivery, message: JobMessage, retry: Any, reason: str
@@ -266,6 +279,7 @@ class Worker:
             )
             return True
         await self.service.store.dead_letter(message, reason)
+        await self._settle(message)
         await delivery.ack()
         self.counters.dead_lettered += 1
         self.log.error(

@@ -418,7 +418,9 @@ class JobsContract:
     async def test_health_and_stats(self, app: Application, jobs: JobQueue) -> None:
         report = await app.health()
         health = {item.instance: item for item in report.instances}["jobs"]
-        assert health.status.value == "up", health.details
+        # degraded is a truthful answer too: jobs-redis says so for a Redis that persists
+        # nothing (as test servers often do), naming the fix in its details
+        assert health.status.value in ("up", "degraded"), health.details
         assert "default" in health.details["queues"]
         (default,) = [s for s in await jobs.stats() if s.queue == "default"]
         assert default.waiting == 0
