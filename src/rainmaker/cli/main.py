@@ -11,7 +11,20 @@ import sys
 import typer
 from rich.markup import escape
 
-from rainmaker.cli import db, deploy, docs, edit, inspect, lock, new, pattern, run, schema, worker
+from rainmaker.cli import (
+    db,
+    deploy,
+    docs,
+    edit,
+    inspect,
+    lock,
+    new,
+    pattern,
+    profile,
+    run,
+    schema,
+    worker,
+)
 from rainmaker.cli.contributed import add_contributed_commands, command_names
 from rainmaker.cli.render import err_console, print_composition_error, print_pattern_error
 from rainmaker.kernel.errors import CompositionError, PatternError
@@ -50,7 +63,20 @@ def _global(
     _debug = debug
 
 
-for command_module in (new, inspect, edit, schema, lock, pattern, run, worker, db, docs, deploy):
+for command_module in (
+    new,
+    inspect,
+    edit,
+    schema,
+    lock,
+    pattern,
+    run,
+    profile,
+    worker,
+    db,
+    docs,
+    deploy,
+):
     command_module.register(app)
 
 
