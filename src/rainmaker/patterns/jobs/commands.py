@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-import rainmaker
-from rainmaker.capabilities import JobQueue, Jobs
+if TYPE_CHECKING:
+    import rainmaker
+    from rainmaker.capabilities import JobQueue
+
+# `rainmaker --help` imports this module to list the group: it imports only typer and
+# rich at the top; the composition machinery loads when a command runs.
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -49,6 +53,8 @@ CURRENT_FOLDER = Path(".")
 
 def load_app(app: Path, profile: str | None, overrides: list[str] | None) -> rainmaker.Application:
     """The composition at ``app``; only warnings and errors are logged (we print tables)."""
+    import rainmaker
+
     application = rainmaker.load(
         app, profile=profile, overrides=overrides or (), configure_logs=False
     )
@@ -57,6 +63,8 @@ def load_app(app: Path, profile: str | None, overrides: list[str] | None) -> rai
 
 
 async def _with_jobs(application: rainmaker.Application, action: Any) -> Any:
+    from rainmaker.capabilities import Jobs
+
     async with application.running():
         service: JobQueue = application.services.require(Jobs)
         return await action(service)
