@@ -7,6 +7,12 @@ putting a file of the same name in its mailer's ``templates_dir``. Without a mai
 message is logged in the ``development`` profile only (with the token, so a developer can
 click through); in any other profile the token is never logged and the log says a mailer
 is missing.
+
+When the app composes ``Jobs``, every account email is sent by a job that auth-jwt
+registers and enqueues in the same transaction as the account change (through the
+database outbox where the broker cannot join it): a crash delays the email, never drops
+it, and a failed send is retried. Without ``Jobs`` the email is sent by an in-process task
+after the commit, and the start log warns that account emails are best effort.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ TEMPLATES = {
 }
 
 Kind = Literal["verify", "reset", "exists"]
+# What the account-email job is asked to send (its first argument): ``verify`` takes a user
+# id, the others an address in its canonical form.
+EmailJob = Literal["verify", "verify-address", "reset", "exists"]
 
 
 def describe(ttl: timedelta) -> str:
@@ -56,9 +65,14 @@ class AccountMailer:
         self.links = links
         self.ttls = ttls
 
-    async def send(self, kind: Kind, email: str, token: str | None = None) -> None:
-        """Send (or log) the ``kind`` email (with ``token``, if any) to ``email``. Never
-        raises: the account change it follows has already happened."""
+    async def send(
+        self, kind: Kind, email: str, token: str | None = None, *, raise_errors: bool = False
+    ) -> None:
+        """Send (or log) the ``kind`` email (with ``token``, if any) to ``email``.
+
+        Raises only with ``raise_errors`` (from a job, which is then retried): otherwise
+        the failure is logged, since the account change it follows has already happened.
+        """
         template = self.links.get(kind)
         link = template.replace("{token}", token) if template and token else None
         ttl = self.ttls.get(kind)
@@ -90,5 +104,7 @@ class AccountMailer:
             await self.mailer.send_template(
                 TEMPLATES[kind], to=email, context=context, package=PACKAGE
             )
-        except Exception as error:  # logged, not raised: see the docstring
+        except Exception as error:  # logged; raised only for a job to retry it
             self.log.error("auth.email_failed", kind=kind, error=repr(error))
+            if raise_errors:
+                raise

@@ -3,7 +3,9 @@
 Construction parses the key ring (no I/O), so ``rainmaker routes`` can list the routes,
 the JWKS route included, without starting anything. ``start`` requires ``Database``
 (whose migrations created the ``auth_*`` tables), picks up ``Mailer`` and ``Cache`` when
-the app composes them, and registers the service as ``Auth``.
+the app composes them, and registers the service as ``Auth``. With ``Jobs`` composed it
+registers the account-email job (``<instance>.account_email``) so that verification, reset
+and notice emails are enqueued in the account change's transaction and survive a crash.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from rainmaker import AppContext, Health, Module, StartupError, UnavailableError
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.jobs import JobRegistry, Jobs, JobSpec, RetryPolicy
 from rainmaker.capabilities.mailer import Mailer
 from rainmaker.patterns.auth_jwt.emails import AccountMailer
 from rainmaker.patterns.auth_jwt.keys import KeyRing
@@ -38,6 +41,11 @@ def uniform_register_answer(settings: AuthSettings, env: str) -> bool:
     if settings.uniform_register_answer is not None:
         return settings.uniform_register_answer
     return env == "production"
+
+
+# Mail servers refuse for minutes at a time: retry for about an hour before dead-lettering.
+EMAIL_RETRY = RetryPolicy(max_attempts=8, backoff=5.0, max_backoff=900.0)
+EMAIL_TIMEOUT = 60.0
 
 
 class AuthModule(Module[AuthSettings]):
@@ -126,6 +134,20 @@ class AuthModule(Module[AuthSettings]):
             raise
         self._hasher = hasher
         self._service = service
+        jobs = ctx.services.get(Jobs)
+        if jobs is not None:
+            name = f"{ctx.instance}.account_email"
+            jobs.register(
+                JobRegistry([JobSpec(name, service.run_email_job, EMAIL_RETRY, EMAIL_TIMEOUT)])
+            )
+            service.use_jobs(jobs, name)
+        else:
+            ctx.log.warning(
+                "auth.emails_best_effort",
+                detail="no Jobs capability composed: verification and reset emails are sent "
+                "by an in-process task after the commit, so a crash can drop them; compose "
+                "a jobs pattern (jobs-local needs no server) to make them durable",
+            )
         ctx.services.register(Auth, service)
         ctx.log.info(
             "auth.started",
@@ -133,6 +155,7 @@ class AuthModule(Module[AuthSettings]):
             algorithm=self.ring.active.algorithm,
             rate_limits=service.limiter.backend,
             mailer=service.mail.mailer is not None,
+            emails="jobs" if service.jobs is not None else "best effort",
         )
 
     async def stop(self) -> None:

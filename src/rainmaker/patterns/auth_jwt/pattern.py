@@ -7,6 +7,7 @@ from rainmaker import Pattern
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.cache import Cache
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.mailer import Mailer
 from rainmaker.patterns.auth_jwt.settings import AuthSettings
 
@@ -24,7 +25,7 @@ auth_jwt: Pattern[AuthSettings] = Pattern(
     settings=AuthSettings,
     factory="rainmaker.patterns.auth_jwt.module:AuthModule",
     provides=[Auth],
-    requires=[Database, Mailer.optional(), Cache.optional()],
+    requires=[Database, Mailer.optional(), Cache.optional(), Jobs.optional()],
     mount=MOUNT,
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,

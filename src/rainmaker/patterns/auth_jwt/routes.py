@@ -10,6 +10,7 @@
 ``POST /password-reset`` (202)              email a reset token (same answer for any email)
 ``POST /password-reset/confirm`` (204)      set a new password with the emailed token
 ``POST /verify``                            confirm the email address with its token
+``POST /verify/resend`` (202)               email a new verification token (one answer for all)
 ``GET /.well-known/jwks.json``              public keys (only with RS256/ES256/EdDSA keys)
 =========================================  ==========================================
 
@@ -82,6 +83,12 @@ class ResetConfirm(_Body):
     new_password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
 
 
+class ResendRequest(_Body):
+    """The email address of the account still to be verified."""
+
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_FIELD)
+
+
 class VerifyRequest(_Body):
     """The emailed verification token."""
 
@@ -93,6 +100,10 @@ REGISTER_ANSWER = (
     "account, or log in to the one it already has)."
 )
 RESET_ANSWER = "If an account uses this email address, a message with a reset link is on its way."
+RESEND_ANSWER = (
+    "If an account uses this email address and is not verified yet, a message with a new "
+    "verification link is on its way."
+)
 
 
 def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
@@ -164,6 +175,12 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
     async def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
         user = await service().verify_email(body.token, client=client_address(request))
         return user.as_dict()
+
+    @router.post("/verify/resend", status_code=202, summary="Email a new verification token")
+    async def verify_resend(body: ResendRequest, request: Request) -> JSONResponse:
+        # One answer whether the address is unknown, unverified or already verified.
+        await service().resend_verification(body.email, client=client_address(request))
+        return JSONResponse({"detail": RESEND_ANSWER}, status_code=202)
 
     if ring.asymmetric:
         jwks = ring.jwks()

@@ -30,8 +30,9 @@ from rainmaker import NotFoundError, RateLimitedError, UnavailableError
 from rainmaker.capabilities.auth import Identity, TokenPair, User, UserCreatedHook
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.jobs import JobQueue
 from rainmaker.http import AuthGuards
-from rainmaker.patterns.auth_jwt.emails import AccountMailer
+from rainmaker.patterns.auth_jwt.emails import AccountMailer, EmailJob
 from rainmaker.patterns.auth_jwt.errors import (
     AccountDisabledError,
     EmailNotVerifiedError,
@@ -120,6 +121,15 @@ class JwtAuth:
         self._user_created_hooks: list[UserCreatedHook] = []
         self._access_ttl = settings.access_ttl.total_seconds()
         self._limits = settings.rate_limits
+        # Set by the module when a Jobs capability is composed: account emails then go
+        # through a registered job, enqueued in the caller's transaction (durable).
+        self.jobs: JobQueue | None = None
+        self.email_job: str | None = None
+
+    def use_jobs(self, jobs: JobQueue, job_name: str) -> None:
+        """Send account emails through ``jobs`` (job ``job_name`` runs :meth:`run_email_job`)."""
+        self.jobs = jobs
+        self.email_job = job_name
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -193,6 +203,21 @@ class JwtAuth:
         The password is checked against the policy and hashed *before* the database is
         touched, so no connection is held while argon2 runs.
         """
+        record = await self._new_record(
+            email, password, role=role, scopes=scopes, verified=verified
+        )
+        return await self._store(record)
+
+    async def _new_record(
+        self,
+        email: str,
+        password: str,
+        *,
+        role: str | Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        verified: bool = False,
+    ) -> UserRecord:
+        """A checked, hashed account not yet stored (no connection is held while hashing)."""
         address = mailbox_address(email, pattern_id=self.pattern_id)
         checked = self.policy.check(password, email=address)
         if role is None:
@@ -207,9 +232,12 @@ class JwtAuth:
                 pattern_id=self.pattern_id,
             )
         password_hash = await self.hasher.hash(checked)
-        record = UserRecord.new(
+        return UserRecord.new(
             address, password_hash, roles=roles, scopes=chosen_scopes, verified=verified
         )
+
+    async def _store(self, record: UserRecord) -> User:
+        """Insert a prepared account (with the user-created hooks) and return it."""
         user = record.to_user()
         if not self._user_created_hooks:
             await self.users.insert(record)
@@ -269,26 +297,35 @@ class JwtAuth:
             "register-addr", client, self._limits.register_per_address, what="registrations"
         )
         if not self.uniform_register:
-            user = await self.create_user(email, password)
-            await self.request_verification(user.id)
+            record = await self._new_record(email, password)
+            # One unit: with Jobs, the verification job commits with the account or not at all.
+            async with self.db.transaction():
+                user = await self._store(record)
+                await self.request_verification(user.id)
             return user
         address = mailbox_address(email, pattern_id=self.pattern_id)
         checked = self.policy.check(password, email=address)
         existing = await self.users.by_email(address.casefold())
         if existing is None:
             try:
-                user = await self.create_user(email, password)
+                record = await self._new_record(email, password)
+                async with self.db.transaction():
+                    user = await self._store(record)
+                    await self.request_verification(user.id)
             except EmailTakenError:
                 pass  # registered a moment ago by a concurrent request: the taken path
             else:
-                await self.request_verification(user.id)
                 return user
         else:
             await self.hasher.hash(checked)  # the cost of a new account, so time tells nothing
-        self._after_commit(lambda: self._send_account_exists(address.casefold()))
+        canonical = address.casefold()
+        if self.jobs is not None:
+            await self._enqueue_email("exists", canonical)
+        else:
+            self._after_commit(lambda: self._send_account_exists(canonical))
         return None
 
-    async def _send_account_exists(self, canonical: str) -> None:
+    async def _send_account_exists(self, canonical: str, *, raise_errors: bool = False) -> None:
         """Tell the owner someone tried to register their address (a few times an hour)."""
         record = await self.users.by_email(canonical)
         if record is None:
@@ -301,7 +338,7 @@ class JwtAuth:
         except RateLimitedError:
             self.log.info("auth.account_exists_notice_limited", user_id=record.id)
             return
-        await self.mail.send("exists", record.email)
+        await self.mail.send("exists", record.email, raise_errors=raise_errors)
 
     async def get_user(self, user_id: str) -> User | None:
         """The account with ``user_id``, if any."""
@@ -617,14 +654,18 @@ class JwtAuth:
         await self.limiter.hit(
             "reset-acct", canonical, self._limits.reset_per_account, what="password-reset requests"
         )
-        self._background(self._send_reset(canonical))
+        if self.jobs is not None:
+            # Enqueued for any address alike, so the answer's time still tells nothing.
+            await self._enqueue_email("reset", canonical)
+        else:
+            self._background(self._send_reset(canonical))
 
-    async def _send_reset(self, canonical: str) -> None:
+    async def _send_reset(self, canonical: str, *, raise_errors: bool = False) -> None:
         record = await self.users.by_email(canonical)
         if record is None or record.disabled:
             return
         token = await self.one_time.issue(record.id, "reset", self.settings.reset_token_ttl)
-        await self.mail.send("reset", record.email, token)
+        await self.mail.send("reset", record.email, token, raise_errors=raise_errors)
 
     async def confirm_password_reset(self, token: str, new_password: str, *, client: str) -> None:
         """Finish a reset with the emailed token: new password, every session ended."""
@@ -646,16 +687,67 @@ class JwtAuth:
     # -- email verification ----------------------------------------------------------------
 
     async def request_verification(self, user_id: str) -> None:
-        """Email a verification token to the user (after the current transaction commits)."""
+        """Email a verification token to the user (after the current transaction commits).
 
-        async def send() -> None:
-            record = await self.users.by_id(user_id)
-            if record is None or record.verified:
-                return
-            token = await self.one_time.issue(user_id, "verify", self.settings.verify_token_ttl)
-            await self.mail.send("verify", record.email, token)
+        With Jobs the email is a job enqueued in the caller's transaction: a crash after
+        the commit delays it, never drops it. Without, it is sent by an in-process task
+        after the commit (best effort: the start log says so).
+        """
+        if self.jobs is not None:
+            await self._enqueue_email("verify", user_id, key=f"verify:{user_id}")
+            return
+        self._after_commit(lambda: self._send_verification(user_id))
 
-        self._after_commit(send)
+    async def _send_verification(self, user_id: str, *, raise_errors: bool = False) -> None:
+        record = await self.users.by_id(user_id)
+        if record is None or record.verified or record.disabled:
+            return
+        token = await self.one_time.issue(user_id, "verify", self.settings.verify_token_ttl)
+        await self.mail.send("verify", record.email, token, raise_errors=raise_errors)
+
+    async def resend_verification(self, email: str, *, client: str) -> None:
+        """``POST /verify/resend``: email a new verification token, the same answer (and
+        nearly the same time) whether or not the address has an unverified account."""
+        await self.limiter.hit(
+            "resend-addr", client, self._limits.register_per_address, what="verification resends"
+        )
+        canonical = self._account_key(email)
+        await self.limiter.hit(
+            "resend-acct", canonical, self._limits.reset_per_account, what="verification resends"
+        )
+        if self.jobs is not None:
+            await self._enqueue_email("verify-address", canonical)
+        else:
+            self._background(self._send_verification_to(canonical))
+
+    async def _send_verification_to(self, canonical: str, *, raise_errors: bool = False) -> None:
+        record = await self.users.by_email(canonical)
+        if record is not None:
+            await self._send_verification(record.id, raise_errors=raise_errors)
+
+    async def _enqueue_email(self, kind: EmailJob, subject: str, *, key: str | None = None) -> None:
+        assert self.jobs is not None and self.email_job is not None
+        await self.jobs.enqueue(
+            self.email_job,
+            kind,
+            subject,
+            idempotency_key=f"{self.pattern_id}:{key}" if key else None,
+        )
+
+    async def run_email_job(self, kind: str, subject: str) -> None:
+        """The job behind every account email; raises when the mail could not be sent, so
+        the jobs worker retries it (a retry issues a fresh token)."""
+        if kind == "verify":
+            await self._send_verification(subject, raise_errors=True)
+        elif kind == "verify-address":
+            await self._send_verification_to(subject, raise_errors=True)
+        elif kind == "reset":
+            await self._send_reset(subject, raise_errors=True)
+        elif kind == "exists":
+            await self._send_account_exists(subject, raise_errors=True)
+        else:
+            # A job from a newer release read by an older worker: keep it for a retry.
+            raise ValueError(f"unknown account email {kind!r}")
 
     async def verify_email(self, token: str, *, client: str) -> User:
         """Spend a verification token and mark its user's address verified."""
