@@ -69,6 +69,7 @@ class DatabaseModule(Module[S], ABC):
             return self.database
         engine, info = self._engine()
         database = SqlAlchemyDatabase(engine, info, instance=self.ctx.instance, log=self.ctx.log)
+        database.outbox.lease = self.settings.outbox_lease
         try:
             await database.ping(self.connect_timeout)
         except UnavailableError as error:

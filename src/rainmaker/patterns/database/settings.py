@@ -45,6 +45,14 @@ class PoolSettings(Settings):
         description="Seconds between outbox relay sweeps when a handler is registered "
         "(0 relays only right after commits).",
     )
+    outbox_lease: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds an outbox relay holds the messages it claimed; a relay that "
+        "died holding them (a killed process) leaves them to another relay after this. "
+        "Lower hands them on sooner; keep it above the slowest handler's run, or a slow "
+        "but live relay's messages are handed on twice.",
+    )
     echo: bool = Field(False, description="Log every SQL statement (development only).")
 
 
