@@ -4,6 +4,7 @@ Each capability lives in its own module with its interface; this package re-expo
 keys so patterns write ``from rainmaker.capabilities import Database``.
 """
 
+from rainmaker.capabilities.api_keys import ApiKeys, ApiKeyStore
 from rainmaker.capabilities.auth import Auth, Authenticator
 from rainmaker.capabilities.cache import Cache, CacheBackend
 from rainmaker.capabilities.database import Database, SqlDatabase
@@ -17,6 +18,8 @@ from rainmaker.capabilities.storage import ObjectStore, Storage
 from rainmaker.capabilities.tracing import SpanTracer, Tracing
 
 __all__ = [
+    "ApiKeyStore",
+    "ApiKeys",
     "Auth",
     "Authenticator",
     "Cache",

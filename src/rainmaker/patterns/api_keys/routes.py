@@ -1,0 +1,143 @@
+"""The HTTP routes of ``api-keys``, module level, under the instance's mount (``/api-keys``).
+
+- ``POST /api-keys`` — a new key; the answer holds it once, in ``key``;
+- ``GET /api-keys`` — your keys (never a secret);
+- ``DELETE /api-keys/{id}`` — revoke one at once;
+- ``POST /api-keys/{id}/rotate`` — a new key replacing it; the old one works for the
+  overlap (``{"overlap": seconds}``, default ``rotation_overlap``).
+
+Any of the caller's credentials works, but a request authenticated *by an API key* needs
+the ``api-keys:manage`` scope here, and may only hand out scopes it holds itself (403
+``api_key_scope_required``): a leaked narrow key cannot mint a wider one.
+
+No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response, Security
+from pydantic import BaseModel, ConfigDict, Field
+
+from rainmaker.capabilities.api_keys import (
+    MANAGE_SCOPE,
+    ApiKeys,
+    ApiKeyScopeRequiredError,
+    ApiKeyStore,
+)
+from rainmaker.capabilities.auth import User
+from rainmaker.http import CurrentUser, Inject, PatternSettings, bearer_scheme
+from rainmaker.patterns.api_keys.settings import ApiKeySettings
+
+Store = Annotated[ApiKeyStore, Inject(ApiKeys)]
+Config = Annotated[ApiKeySettings, PatternSettings(ApiKeySettings)]
+
+
+class KeyManager:
+    """Who manages keys in this request: the user, and the calling key's scopes if a key."""
+
+    def __init__(self, user: User, key_scopes: frozenset[str] | None) -> None:
+        self.user = user
+        self.key_scopes = key_scopes
+
+    def may_grant(self, scopes: list[str]) -> None:
+        """Refuse a key handing out scopes it does not hold."""
+        if self.key_scopes is None:
+            return
+        wider = sorted(set(scopes) - self.key_scopes)
+        if wider:
+            raise ApiKeyScopeRequiredError(
+                f"an API key may only grant scopes it holds; this one lacks "
+                f"{', '.join(map(repr, wider))}",
+                pattern_id="api-keys",
+            )
+
+
+async def key_manager(
+    user: CurrentUser,
+    credential: Annotated[str, Security(bearer_scheme())],
+    settings: Config,
+) -> KeyManager:
+    if not credential.startswith(settings.prefix):
+        return KeyManager(user, None)  # an access token: the account itself
+    scopes = frozenset(user.scopes)  # a key's user carries the key's scopes
+    if MANAGE_SCOPE not in scopes:
+        raise ApiKeyScopeRequiredError(
+            f"an API key needs the scope {MANAGE_SCOPE!r} to manage API keys",
+            pattern_id="api-keys",
+        )
+    return KeyManager(user, scopes)
+
+
+Manager = Annotated[KeyManager, Depends(key_manager)]
+
+
+class NewKey(BaseModel):
+    """The body of ``POST /api-keys``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="What the key is for.")
+    scopes: list[str] = Field(default_factory=list, description="Declared scopes only.")
+    expires_at: datetime | None = Field(None, description="When the key stops working.")
+
+
+class Rotation(BaseModel):
+    """The body of ``POST /api-keys/{id}/rotate`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overlap: float | None = Field(
+        None, ge=0, description="Seconds the old key keeps working (default: the setting)."
+    )
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """A client's time as the stored form: naive UTC (a naive time is taken as UTC)."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+router = APIRouter(tags=["api-keys"])
+
+
+@router.post("", status_code=201, summary="Create an API key (the answer shows it once)")
+async def create_key(body: NewKey, manager: Manager, store: Store) -> dict[str, Any]:
+    manager.may_grant(body.scopes)
+    issued = await store.create(
+        manager.user.id, body.name, body.scopes, expires_at=naive_utc(body.expires_at)
+    )
+    return issued.as_dict()
+
+
+@router.get("", summary="Your API keys (never their secrets)")
+async def list_keys(manager: Manager, store: Store) -> dict[str, Any]:
+    return {"api_keys": [key.as_dict() for key in await store.list_for(manager.user.id)]}
+
+
+@router.delete("/{key_id}", status_code=204, summary="Revoke an API key at once")
+async def revoke_key(key_id: str, manager: Manager, store: Store) -> Response:
+    await store.revoke(manager.user.id, key_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{key_id}/rotate",
+    status_code=201,
+    summary="Replace an API key; the old one works for the overlap",
+)
+async def rotate_key(
+    key_id: str,
+    manager: Manager,
+    store: Store,
+    settings: Config,
+    body: Rotation | None = None,
+) -> dict[str, Any]:
+    overlap = body.overlap if body is not None and body.overlap is not None else None
+    if overlap is None:
+        overlap = settings.rotation_overlap
+    issued = await store.rotate(
+        manager.user.id, key_id, overlap=min(overlap, settings.rotation_overlap)
+    )
+    return issued.as_dict()
