@@ -22,13 +22,18 @@ blocks build one project step by step, so they run in order, as one test, in one
   environment's ``python -m rainmaker`` and ``$ pip install …`` its ``python -m pip
   install --no-build-isolation …``: the test machine is offline, and the build back end
   (setuptools) is already installed. Nothing is ever installed into the project's venv;
-- every other block runs as in any guide, with the walkthrough folder as working folder.
+- every other block runs as in any guide, with the walkthrough folder as working folder;
+  after each ``python`` block the modules it imported from that folder are forgotten, as
+  a reader running each snippet in a fresh interpreter would have them: a later
+  ``file=`` block that rewrites one (``from-fastapi`` edits ``service/main.py`` between
+  steps) is then imported afresh.
 
 Each console block starts in the walkthrough folder (``cd`` lines move within a block).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 import subprocess
@@ -55,6 +60,7 @@ EXPECTED = {
     "publishing",
     "writing-a-pattern",
     "public-api",
+    "from-fastapi",
 }
 RUNNABLE = {"python", "toml", "console"}
 FILE_FLAG = "file="
@@ -206,6 +212,16 @@ def _write_file(block: CodeBlock, root: Path, relative: str) -> None:
     target.write_text(block.code, encoding="utf-8")
 
 
+def _forget_modules_under(folder: Path) -> None:
+    """Drop the modules imported from ``folder`` (see the module docstring, walkthroughs)."""
+    root = str(folder.resolve())
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file is not None and str(Path(file).resolve()).startswith(root):
+            del sys.modules[name]
+    importlib.invalidate_caches()  # the finders' folder listings predate the new files
+
+
 @pytest.mark.parametrize("guide", WALKTHROUGHS)
 def test_walkthrough(guide: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for block in _runnable(GUIDES / f"{guide}.md"):
@@ -215,5 +231,7 @@ def test_walkthrough(guide: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 _write_file(block, tmp_path, relative)
             else:
                 _run_block(block, tmp_path, monkeypatch)
+                if block.language == "python":
+                    _forget_modules_under(tmp_path)
         except Exception as error:  # name the block: the walkthrough is one long test
             raise AssertionError(f"{guide}.md, block at line {block.line}: {error}") from error

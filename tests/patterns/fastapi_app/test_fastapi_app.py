@@ -141,6 +141,12 @@ def test_served_app_keeps_its_behaviour_and_gains_the_edge(
         # A route migrated to Inject resolves the composed cache.
         assert client.get("/v1/visits").json() == {"visits": 1}
         assert client.get("/v1/visits").json() == {"visits": 2}
+        # A Rainmaker error raised in its routes answers problem+json, owned by the instance.
+        conflict = client.post("/v1/visits/reset")
+        assert conflict.status_code == 409
+        assert conflict.headers["content-type"] == "application/problem+json"
+        assert (conflict.json()["code"], conflict.json()["pattern"]) == ("conflict", "legacy")
+        assert conflict.headers["x-legacy"] == "yes"  # answered inside the app
         assert client.get("/health/ready").status_code == 200
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=20)

@@ -45,6 +45,7 @@ from rainmaker import (
     Health,
     Middleware,
     Module,
+    PatternError,
     Problem,
     StartupError,
 )
@@ -235,6 +236,11 @@ class FastAPIModule(Module[HttpSettings]):
             version=settings.version,
             openapi_url=settings.openapi_url,
             docs_url=settings.docs_url,
+            # Beside the docs page (FastAPI's default stays at /docs/… whatever docs_url
+            # says), which is also where middleware() exempts it from the CSP.
+            swagger_ui_oauth2_redirect_url=(
+                f"{settings.docs_url}/oauth2-redirect" if settings.docs_url else None
+            ),
             redoc_url=None,
             openapi_tags=[
                 {
@@ -441,7 +447,16 @@ def _mount_sub_apps(
     recorded too (the owner of the app's own 404s). Returns ``id(route) -> instance``.
     """
     owners: dict[int, str] = {}
+    answer_pattern_errors = fastapi.exception_handlers[PatternError]
     for name, prefix, sub_app in sub_apps:
+        # rainmaker.http's dependencies (CurrentUser, Inject…) raise PatternErrors, which an
+        # app written before Rainmaker has no handler for (a 500): answer them as every
+        # other route does, problem+json. Its own handlers, for its own errors, stay. A
+        # handler left by an earlier composition of the same app object is replaced.
+        current = sub_app.exception_handlers.get(PatternError)
+        if current is None or current.__module__ == answer_pattern_errors.__module__:
+            sub_app.exception_handlers[PatternError] = answer_pattern_errors
+            sub_app.middleware_stack = None  # rebuilt with the handler on its next request
         fastapi.mount(prefix, sub_app)
         owner = route_owner(name)
         route_owners.add(fastapi.router.routes[-1], owner)

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from rainmaker import ConflictError
 from rainmaker.capabilities import Cache, CacheBackend
 from rainmaker.http import Inject
 
@@ -78,6 +79,12 @@ async def visits(cache: Annotated[CacheBackend, Inject(Cache)]) -> dict[str, int
     count = int(await cache.get("visits") or 0) + 1
     await cache.set("visits", count)
     return {"visits": count}
+
+
+@app.post("/visits/reset")
+async def reset_visits(cache: Annotated[CacheBackend, Inject(Cache)]) -> None:
+    """Migrated too: a Rainmaker error, which the app has no handler of its own for."""
+    raise ConflictError("visits are counted by the cache now; nothing to reset")
 
 
 router = APIRouter()
