@@ -9,7 +9,9 @@ their deletion grace period are purged by a periodic job, without it at each sta
 
 from __future__ import annotations
 
-from rainmaker import Pattern
+from pathlib import Path
+
+from rainmaker import DocsSection, Pattern
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.jobs import Jobs
@@ -19,6 +21,10 @@ from rainmaker.patterns.organizations.settings import OrganizationsSettings
 
 MIGRATIONS = "rainmaker.patterns.organizations.migrations"
 TABLE_PREFIX = "orgs_"
+# How other patterns' and apps' routes use the active organization and keep tenants apart.
+TENANCY = DocsSection(
+    "Tenant isolation in your routes", (Path(__file__).parent / "tenancy.md").read_text("utf-8")
+)
 
 organizations: Pattern[OrganizationsSettings] = Pattern(
     id="organizations",
@@ -35,6 +41,7 @@ organizations: Pattern[OrganizationsSettings] = Pattern(
     mount=None,
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
+    docs=[TENANCY],
     examples=[
         {},
         {

@@ -27,6 +27,7 @@ from rainmaker.capabilities.auth import Authenticator
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.mailer import MailSender
 from rainmaker.capabilities.organizations import (
+    ADMIN,
     INVITATION_ACCEPTED,
     MEMBER,
     MEMBER_ADDED,
@@ -434,7 +435,6 @@ class OrganizationService:
             raise InvalidInputError(
                 "the ownership goes to another member", pattern_id=self.pattern_id
             )
-        admin = self.roles[1] if len(self.roles) > 1 else MEMBER
         async with self.db.transaction() as session:
             row = await self._require(session, org, lock=True)
             giver = await self._require_member(session, row["id"], from_user)
@@ -443,7 +443,8 @@ class OrganizationService:
                     "only an owner can transfer the ownership", pattern_id=self.pattern_id
                 )
             await self._require_member(session, row["id"], to_user)
-            for user_id, role in ((to_user, OWNER), (from_user, admin)):
+            # The giver stays on as an admin (settings always declare it), able to leave.
+            for user_id, role in ((to_user, OWNER), (from_user, ADMIN)):
                 await session.execute(
                     sa.update(members)
                     .where(members.c.org_id == row["id"], members.c.user_id == user_id)
