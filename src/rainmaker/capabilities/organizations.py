@@ -279,7 +279,8 @@ class ActiveOrganization:
 @dataclass(frozen=True)
 class OrgEvent:
     """A domain event: ``name`` (one of :data:`EVENT_NAMES`), its organization and user
-    (the member added or removed, the creator, the one who accepted), and its facts."""
+    (the member added or removed, the creator, the one who accepted; empty for
+    ``org.deleted``), and its facts (``role``, ``slug``, ``invitation_id``)."""
 
     name: str
     org_id: str
