@@ -32,6 +32,7 @@ REFERENCE_MODULES: tuple[str, ...] = (
     "rainmaker.capabilities.http",
     "rainmaker.capabilities.jobs",
     "rainmaker.capabilities.mailer",
+    "rainmaker.capabilities.organizations",
     "rainmaker.capabilities.payments",
     "rainmaker.capabilities.storage",
     "rainmaker.capabilities.tracing",
@@ -45,6 +46,7 @@ REFERENCE_MODULES: tuple[str, ...] = (
     "rainmaker.testing.contracts.database",
     "rainmaker.testing.contracts.jobs",
     "rainmaker.testing.contracts.mailer",
+    "rainmaker.testing.contracts.organizations",
     "rainmaker.testing.contracts.payments",
     "rainmaker.testing.contracts.storage",
 )
