@@ -1,4 +1,4 @@
-"""``api-keys`` passes the ApiKeys contract on SQLite and PostgreSQL."""
+"""``api-keys`` passes the ApiKeys contract on SQLite, PostgreSQL and MySQL/MariaDB."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The ``ApiKeys`` contract: behaviour every
 :class:`~rainmaker.capabilities.api_keys.ApiKeyStore` provider must show. ``api-keys`` runs
-it on SQLite and PostgreSQL; so can yours.
+it on SQLite, PostgreSQL and MySQL/MariaDB; so can yours.
 
 How to run it against your own provider: subclass :class:`ApiKeyStoreContract` in a test
 module and define one fixture, ``api_key_store``, returning a started store that declares
