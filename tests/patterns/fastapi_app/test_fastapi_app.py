@@ -242,12 +242,38 @@ def test_a_malformed_reference_is_refused_by_the_settings(make_app: MakeApp) -> 
 
 def test_two_apps_on_one_prefix_are_a_composition_error(make_app: MakeApp) -> None:
     app = make_app(
-        extra='[patterns.other]\nuse = "fastapi-app"\napp = "legacy.main:app"\nmount = "/v1"\n'
+        extra='[patterns.other]\nuse = "fastapi-app"\napp = "legacy.main:second"\nmount = "/v1"\n'
     )
     result = _check(app)
     assert result.returncode == 2
     output = " ".join((result.stdout + result.stderr).split())
     assert "* /v1 is served by both legacy and other" in output, output
+
+
+def test_two_apps_on_two_prefixes_are_served(make_app: MakeApp) -> None:
+    app = make_app(
+        extra='[patterns.other]\nuse = "fastapi-app"\napp = "legacy.main:second"\nmount = "/v2"\n'
+    )
+    result = subprocess.run(
+        rainmaker_cmd("routes", "--app", str(app), "--json"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {(tuple(r["methods"]), r["path"]): r["instance"] for r in json.loads(result.stdout)}
+    assert rows[(("GET",), "/v1/hello")] == "legacy"
+    assert rows[(("GET",), "/v2/other")] == "other"
+
+
+def test_one_app_object_under_two_prefixes_is_a_composition_error(make_app: MakeApp) -> None:
+    app = make_app(
+        extra='[patterns.other]\nuse = "fastapi-app"\napp = "legacy.main:app"\nmount = "/v2"\n'
+    )
+    result = _check(app)
+    assert result.returncode == 2
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "legacy and other mount the same app object" in output, output
 
 
 def test_a_pattern_route_shadowing_an_apps_route_is_a_composition_error(

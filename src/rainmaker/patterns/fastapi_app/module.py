@@ -12,7 +12,11 @@ What :meth:`FastAPIAppModule.router` returns decides how ``framework-fastapi`` s
   ``framework-fastapi`` still records each of its routes as this instance's, so
   ``rainmaker routes``, the access log, ``Inject`` and ``CurrentUser`` know them, and enters
   its lifespan (its ``lifespan=`` or startup/shutdown handlers) with the app itself, so
-  ``app.state`` set there is what its routes read;
+  ``app.state`` set there is what its routes read. Errors: its handlers (and FastAPI's
+  defaults) answer its own errors as before; a Rainmaker ``PatternError`` raised by a
+  migrated route (``CurrentUser``'s 401…) gets problem+json like any pattern's; an
+  unhandled exception keeps the app's own 500 answer and is logged, with the request id
+  and this instance as its route's owner, by the composed app;
 - an **APIRouter** (or Starlette ``Router``) is included like any pattern's router: it has
   no middleware or exception handlers of its own, and its lifespan joins the composed app's.
 

@@ -447,6 +447,24 @@ def _mount_sub_apps(
     recorded too (the owner of the app's own 404s). Returns ``id(route) -> instance``.
     """
     owners: dict[int, str] = {}
+    mounted_by: dict[int, tuple[str, str]] = {}
+    for name, prefix, sub_app in sub_apps:
+        # Its routes are matched below the prefix, so one app object under two prefixes
+        # would leave a request no way to tell its instance (settings, Inject) apart. (Two
+        # apps on one prefix are the duplicate check's: "* /prefix is served by both".)
+        first, first_prefix = mounted_by.setdefault(id(sub_app), (name, prefix))
+        if first != name and first_prefix != prefix:
+            raise CompositionError(
+                [
+                    Problem(
+                        f"{first} and {name} mount the same app object; each request must "
+                        "know which instance it belongs to",
+                        instance=name,
+                        key="app",
+                        fix="mount it once, or build one app per instance (a factory)",
+                    )
+                ]
+            )
     answer_pattern_errors = fastapi.exception_handlers[PatternError]
     for name, prefix, sub_app in sub_apps:
         # rainmaker.http's dependencies (CurrentUser, Inject…) raise PatternErrors, which an

@@ -87,6 +87,15 @@ async def reset_visits(cache: Annotated[CacheBackend, Inject(Cache)]) -> None:
     raise ConflictError("visits are counted by the cache now; nothing to reset")
 
 
+second = FastAPI(title="Another service")
+"""A second app, for the tests of two apps on one prefix."""
+
+
+@second.get("/other")
+async def other() -> dict[str, str]:
+    return {"other": "service"}
+
+
 router = APIRouter()
 """A router-only service: included like any pattern's router."""
 
