@@ -179,11 +179,16 @@ async def test_flushdb_loses_no_committed_job(
         committed.add(await jobs.enqueue("contract.record", path, "late", delay=0.5))
     direct = await jobs.enqueue("contract.record", path, "direct")
 
-    def relayed() -> bool:
-        return int(server.command("XLEN", "loss:q:default")) == 6
+    async def relayed() -> bool:
+        # 5 committed + 1 direct in the stream, the late one in the delayed set (no worker
+        # moves it yet), and the outbox believes its work is done.
+        return (
+            int(server.command("XLEN", "loss:q:default")) == 6
+            and int(server.command("ZCARD", "loss:delayed:default")) == 1
+            and await database.outbox.pending() == 0
+        )
 
     await eventually(relayed, "the outbox relay to send the committed jobs")
-    assert await database.outbox.pending() == 0  # the outbox believes its work is done
 
     # What the operator sees: the committed jobs are tracked until a worker settles them.
     (tmp_path / "rainmaker.toml").write_text(
@@ -254,3 +259,29 @@ async def test_config_disabled_says_unknown(
     assert durability["maxmemory_policy"] == "unknown"
     assert any("unknown" in note for note in durability["notes"]), durability
     assert health.status.value == "up"  # cannot tell: a note, not a verdict
+
+
+async def test_a_deduplicated_job_is_not_left_tracked(
+    running: tuple[Application, PrivateRedis], tmp_path: Path
+) -> None:
+    """Two transactional enqueues with one idempotency key: the second is dropped at relay
+    time, so it must leave the tracked table too (else the reconciler would resend it)."""
+    app, server = running
+    jobs = app.services.require(Jobs)
+    database = app.services.require(Database)
+    path = str(tmp_path / "record.jsonl")
+    for _ in range(2):
+        async with database.transaction():
+            await jobs.enqueue("contract.record", path, "once", idempotency_key="welcome:7")
+    module = app.instances["jobs"].module
+    assert isinstance(module, JobsModule) and module.service is not None
+    service = module.service
+
+    async def one_left() -> bool:
+        return await database.outbox.pending() == 0 and await service.tracked() == {
+            "tracked": 1,
+            "resent": 0,
+        }
+
+    await eventually(one_left, "the relay to send one job and drop its duplicate")
+    assert int(server.command("XLEN", "loss:q:default")) == 1

@@ -68,7 +68,11 @@ class OutboxBridge:
                 message.idempotency_key, message.job_id, self._idempotency_ttl
             )
             if holder is not None and holder != message.job_id:
-                return  # the key's first job was already sent
+                # The key's first job was already sent: this one never will be, so it
+                # must not wait in the tracked table for the reconciler to resend it.
+                if message.tracked and self.tracker is not None:
+                    await self.tracker.settle(message.job_id)
+                return
         due = payload.get("due")
         delay = max(float(due) - time.time(), 0.0) if due is not None else 0.0
         if message.tracked and self.tracker is not None:
