@@ -13,12 +13,15 @@ interleaved rounds so that both sides meet the same machine load:
   ``PYTHONPATH``), so a change to the public surface cannot make start-up slower unseen;
 * ``pytest --collect-only`` of one trivial test with rainmaker's plugin loaded against the
   same run with ``-p no:rainmaker``: what the plugin costs every pytest run in an
-  environment where rainmaker is installed (the goal is under 50 ms).
+  environment where rainmaker is installed (the goal is under 50 ms);
+* the kernel benchmark (``bench/kernel/run.py --quick``) of each tree, run alternately:
+  resolve + start + stop of 1,000 patterns per graph shape, and ``Services.require``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -57,6 +60,42 @@ def interleaved(
             samples[name][0].append(base)
             samples[name][1].append(mine)
     return {k: (statistics.median(b), statistics.median(o)) for k, (b, o) in samples.items()}
+
+
+def worktree_of(revision: str) -> Path:
+    """A checkout of ``revision`` beside the repository (made once, reused by later runs)."""
+    folder = Path(tempfile.gettempdir()) / f"rm-bench-baseline-{revision}"
+    if not (folder / "src").exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(folder), revision],
+            cwd=ROOT, check=True, capture_output=True,
+        )
+    return folder
+
+
+def kernel_figures(baseline_tree: Path, rounds: int) -> list[tuple[str, tuple[float, float]]]:
+    """Median (baseline, ours) of each kernel-bench figure over alternating runs."""
+    samples: dict[str, tuple[list[float], list[float]]] = {}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for round_ in range(rounds):
+        order = [(baseline_tree, 0), (ROOT, 1)]
+        for tree, side in order if round_ % 2 == 0 else reversed(order):
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                done = subprocess.run(
+                    [sys.executable, str(tree / "bench" / "kernel" / "run.py"), "--quick",
+                     "--json", out.name],
+                    env={**env, "PYTHONPATH": str(tree / "src")}, cwd=tree,
+                    capture_output=True, text=True,
+                )
+                if done.returncode not in (0, 1):  # 1: a phase grew faster than linear
+                    raise RuntimeError(f"bench/kernel failed in {tree}:\n{done.stderr[-2000:]}")
+                for row in json.loads(Path(out.name).read_text()):
+                    samples.setdefault(row["figure"], ([], []))[side].append(row["ours"])
+    return [
+        (figure.split(" vs ")[0], (statistics.median(old), statistics.median(new)))
+        for figure, (old, new) in samples.items()
+        if old and new
+    ]
 
 
 def main() -> None:
@@ -103,6 +142,21 @@ def main() -> None:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT,
                            capture_output=True)
     results = []
+    for figure, (baseline, ours) in kernel_figures(worktree_of(options.against), rounds=2):
+        results.append(
+            Result(
+                topic="startup",
+                figure=f"kernel bench: {figure}",
+                unit="ms" if "patterns" in figure else "ns/op",
+                ours=round(ours, 2),
+                baseline=round(baseline, 2),
+                higher_is_better=False,
+                goal="<= 1.05x",
+                note=f"baseline: {options.against}",
+            )
+        )
+        print(f"kernel: {figure:60} baseline {baseline:9.2f}   ours {ours:9.2f}   "
+              f"ratio {ours / baseline:5.2f}x")
     for name, (baseline, ours) in figures.items():
         plugin = name.startswith("pytest")
         results.append(
