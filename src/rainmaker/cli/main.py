@@ -23,6 +23,7 @@ from rainmaker.cli import (
     profile,
     run,
     schema,
+    soak,
     worker,
 )
 from rainmaker.cli.contributed import add_contributed_commands, command_names
@@ -72,6 +73,7 @@ for command_module in (
     pattern,
     run,
     profile,
+    soak,
     worker,
     db,
     docs,
