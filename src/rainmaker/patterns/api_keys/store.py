@@ -242,11 +242,7 @@ class SqlApiKeyStore:
             raise ApiKeyRevokedError(f"API key {key.prefix}… was revoked", pattern_id=PATTERN_ID)
         if key.expires_at is not None and key.expires_at <= now:
             raise ApiKeyExpiredError(f"API key {key.prefix}… has expired", pattern_id=PATTERN_ID)
-        if (
-            key.last_used_at is None
-            or now - key.last_used_at >= self._touch
-            or key.last_used_from != client
-        ):
+        if key.last_used_at is None or now - key.last_used_at >= self._touch:
             async with self.db.transaction() as session:
                 await session.execute(
                     sa.update(keys)
