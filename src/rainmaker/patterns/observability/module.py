@@ -30,6 +30,7 @@ from rainmaker import add_log_processor as add_processor
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.tracing import Tracing
 from rainmaker.patterns.observability.asgi import ObservabilityMiddleware
+from rainmaker.patterns.observability.leak_watch import LeakWatch
 from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetrics
 from rainmaker.patterns.observability.operator import OperatorSurface
 from rainmaker.patterns.observability.outgoing import available as httpx_available
@@ -65,6 +66,9 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             )
         self.operator = (
             OperatorSurface(settings.operator, ctx) if settings.operator.enabled else None
+        )
+        self.leak_watch = (
+            LeakWatch(settings.leak_watch, ctx) if settings.leak_watch.enabled else None
         )
         self.tracing: AppTracing | None = None
         self.traces_outgoing_http = False
@@ -189,6 +193,8 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             self.ctx.services.register(Tracing, tracing)
         if self.loop_lag is not None:
             self.loop_lag.start()
+        if self.leak_watch is not None:
+            self.leak_watch.start()
         self.started = True
         self.ctx.log.info(
             "observability.started",
@@ -230,6 +236,8 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             self.operator.stop()
         if self.loop_lag is not None:
             await self.loop_lag.stop()
+        if self.leak_watch is not None:
+            await self.leak_watch.stop()
         tracing, self.tracing = self.tracing, None
         if tracing is not None:
             if self.traces_outgoing_http:
@@ -241,10 +249,14 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         settings = self.settings
         if not self.started:
             return Health.down(reason="not started")
-        return Health.up(
-            metrics=settings.metrics.path if settings.metrics.enabled else None,
-            tracing=settings.tracing.exporter,
-        )
+        details: dict[str, Any] = {
+            "metrics": settings.metrics.path if settings.metrics.enabled else None,
+            "tracing": settings.tracing.exporter,
+        }
+        suspected = self.leak_watch.health_details() if self.leak_watch is not None else {}
+        if suspected:
+            return Health.degraded(**details, **suspected)
+        return Health.up(**details)
 
 
 def _db_system(database: Any) -> str:

@@ -149,6 +149,51 @@ class OperatorSettings(Settings):
     )
 
 
+class LeakWatchSettings(Settings):
+    """Sustained growth of memory, tasks or file descriptors, reported in health and logs."""
+
+    enabled: bool = Field(
+        False,
+        description="Sample RSS, asyncio tasks and open fds every interval; sustained "
+        "growth turns this pattern's health degraded and logs a warning.",
+        examples=[True],
+    )
+    interval: float = Field(60.0, gt=0, description="Seconds between two samples.", examples=[30.0])
+    window: int = Field(
+        10,
+        ge=2,
+        le=1000,
+        description="Samples in a row a measure must rise at for its growth to count as sustained.",
+        examples=[6],
+    )
+    rss_growth_mib: float = Field(
+        64.0,
+        gt=0,
+        description="Resident memory growth over the window that counts.",
+        examples=[32.0],
+    )
+    count_growth: int = Field(
+        50,
+        gt=0,
+        description="Growth of asyncio tasks or open fds over the window that counts.",
+        examples=[20],
+    )
+    tracemalloc_frames: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Also trace Python allocations with this many stack frames, to name "
+        "the pattern modules that grow (0: off; it slows requests, 1 frame about 1.5-2x).",
+        examples=[1],
+    )
+    traced_growth_mib: float = Field(
+        8.0,
+        gt=0,
+        description="Traced growth of one module over the window that counts.",
+        examples=[4.0],
+    )
+
+
 class ObservabilitySettings(Settings):
     """Settings of the ``observability`` pattern."""
 
@@ -157,6 +202,10 @@ class ObservabilitySettings(Settings):
     )
     tracing: TracingSettings = Field(
         default_factory=TracingSettings, description="OpenTelemetry tracing."
+    )
+    leak_watch: LeakWatchSettings = Field(
+        default_factory=LeakWatchSettings,
+        description="Sustained growth of memory, tasks or fds (off by default).",
     )
     operator: OperatorSettings = Field(
         default_factory=OperatorSettings,
