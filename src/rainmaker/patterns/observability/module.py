@@ -18,14 +18,23 @@ another pattern's start may not be.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from rainmaker import AppContext, DashboardPanel, Health, Middleware, Module, PanelTable
+from rainmaker import (
+    WORKER_ROLE,
+    AppContext,
+    DashboardPanel,
+    Health,
+    Middleware,
+    Module,
+    PanelTable,
+    ProcessRole,
+)
 from rainmaker import add_log_processor as add_processor
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.tracing import Tracing
@@ -38,6 +47,7 @@ from rainmaker.patterns.observability.outgoing import outgoing_http
 from rainmaker.patterns.observability.process import LoopLagMonitor, register_process_collectors
 from rainmaker.patterns.observability.settings import ObservabilitySettings
 from rainmaker.patterns.observability.tracing import AppTracing, NoTracing, add_trace_ids
+from rainmaker.patterns.observability.worker_metrics import WorkerMetricsRole
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
@@ -121,10 +131,28 @@ class ObservabilityModule(Module[ObservabilitySettings]):
                 request.client is None or request.client.host not in LOOPBACK
             ):
                 raise HTTPException(status_code=404)
-            await self.health_metrics.refresh(self.ctx.app, settings.health_timeout)
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+            return Response(await self.exposition(), media_type=CONTENT_TYPE_LATEST)
 
         return router
+
+    async def exposition(self) -> bytes:
+        """The metrics text, health families refreshed first (web and worker alike)."""
+        await self.health_metrics.refresh(self.ctx.app, self.settings.metrics.health_timeout)
+        return bytes(generate_latest(self.registry))
+
+    def process_roles(self) -> Mapping[str, ProcessRole]:
+        """With ``metrics.worker_port``: the worker also serves metrics and health there."""
+        metrics = self.settings.metrics
+        if not metrics.enabled or metrics.worker_port is None:
+            return {}
+        role = WorkerMetricsRole(
+            self.ctx,
+            host=metrics.worker_host,
+            port=metrics.worker_port,
+            exposition=self.exposition,
+            loopback_only_metrics=metrics.access == "loopback",
+        )
+        return {WORKER_ROLE: role}
 
     def dashboard_panels(self) -> Sequence[DashboardPanel]:
         """The startup timeline: which instance made the last start slow."""

@@ -58,6 +58,21 @@ class MetricsSettings(Settings):
         description="Seconds between two event-loop lag samples (with process = true).",
         examples=[0.5],
     )
+    worker_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port on which `rainmaker worker` serves /metrics and /health/* (its "
+        "job outcomes, queue depth and process metrics); unset: the worker serves none.",
+        examples=[9464],
+    )
+    worker_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Interface the worker's metrics port binds: 0.0.0.0 in a container, "
+        "so that Prometheus and the probes reach it.",
+        examples=["0.0.0.0"],
+    )
     health_timeout: float = Field(
         2.0,
         gt=0,
