@@ -34,6 +34,7 @@ from rainmaker import (
     Module,
     PanelTable,
     ProcessRole,
+    StartupError,
 )
 from rainmaker import add_log_processor as add_processor
 from rainmaker.capabilities.database import Database
@@ -45,6 +46,7 @@ from rainmaker.patterns.observability.operator import OperatorSurface
 from rainmaker.patterns.observability.outgoing import available as httpx_available
 from rainmaker.patterns.observability.outgoing import outgoing_http
 from rainmaker.patterns.observability.process import LoopLagMonitor, register_process_collectors
+from rainmaker.patterns.observability.request_profile import RequestProfiler
 from rainmaker.patterns.observability.settings import ObservabilitySettings
 from rainmaker.patterns.observability.tracing import AppTracing, NoTracing, add_trace_ids
 from rainmaker.patterns.observability.worker_metrics import WorkerMetricsRole
@@ -100,18 +102,29 @@ class ObservabilityModule(Module[ObservabilitySettings]):
 
     # -- contributions --------------------------------------------------------------------
 
+    @property
+    def profiles_requests(self) -> bool:
+        """``?profile=1`` answers with a profile: asked for, and only in development."""
+        return self.settings.profile_requests and self.ctx.env == "development"
+
     def middleware(self) -> Sequence[Middleware]:
-        """The request layer, just outside the edge (see :mod:`.asgi` for why)."""
-        if not self.settings.metrics.enabled and self.settings.tracing.exporter == "none":
-            return ()
-        return [
-            Middleware(
-                "observability",
-                ObservabilityMiddleware,
-                options={"instruments": self},
-                before=["edge"],
+        """The request layer, just outside the edge (see :mod:`.asgi` for why), and the
+        per-request profiler outside everything when it is on."""
+        layers: list[Middleware] = []
+        if self.profiles_requests:
+            layers.append(
+                Middleware("request-profiler", RequestProfiler, before=["observability", "edge"])
             )
-        ]
+        if self.settings.metrics.enabled or self.settings.tracing.exporter != "none":
+            layers.append(
+                Middleware(
+                    "observability",
+                    ObservabilityMiddleware,
+                    options={"instruments": self},
+                    before=["edge"],
+                )
+            )
+        return layers
 
     def router(self) -> APIRouter | None:
         """``GET <metrics.path>`` (the exposition text, health families refreshed first)
@@ -204,6 +217,7 @@ class ObservabilityModule(Module[ObservabilitySettings]):
     async def start(self) -> None:
         if self.operator is not None:
             self.operator.guard.check_reachable()
+        self._check_request_profiling()
         tracing_settings = self.settings.tracing
         if tracing_settings.exporter == "none":
             self.ctx.services.register(Tracing, NoTracing())
@@ -229,6 +243,27 @@ class ObservabilityModule(Module[ObservabilitySettings]):
             metrics=self.settings.metrics.path if self.settings.metrics.enabled else None,
             tracing=tracing_settings.exporter,
         )
+
+    def _check_request_profiling(self) -> None:
+        if not self.settings.profile_requests:
+            return
+        if not self.profiles_requests:
+            self.ctx.log.warning(
+                "observability.profile_requests_ignored",
+                profile=self.ctx.env,
+                detail="profile_requests works in development only: it would let anyone "
+                "profile the app",
+            )
+            return
+        try:
+            import pyinstrument  # noqa: F401  (the middleware imports it per profiled request)
+        except ModuleNotFoundError as exc:
+            raise StartupError(
+                "profile_requests needs pyinstrument, which is not installed",
+                pattern_id=self.ctx.instance,
+                hint="pip install 'rainmaker-patterns[profiling]'",
+                cause=exc,
+            ) from exc
 
     def settle(self) -> bool:
         """Instrument the database engines not instrumented yet; ``True`` once every

@@ -218,6 +218,13 @@ class ObservabilitySettings(Settings):
     tracing: TracingSettings = Field(
         default_factory=TracingSettings, description="OpenTelemetry tracing."
     )
+    profile_requests: bool = Field(
+        False,
+        description="Development only: answer a request whose query holds profile=1 with "
+        "the pyinstrument profile of that request (needs the profiling extra); ignored, "
+        "with a warning, in other profiles.",
+        examples=[True],
+    )
     leak_watch: LeakWatchSettings = Field(
         default_factory=LeakWatchSettings,
         description="Sustained growth of memory, tasks or fds (off by default).",
