@@ -102,7 +102,7 @@ def render_app(name: str, instances: dict[str, str]) -> dict[str, str]:
         f"{values['module']}_hello.py": Template(HELLO).substitute(values),
         "README.md": Template(README).substitute(values),
         "tests/test_app.py": Template(TEST).substitute(values),
-        ".gitignore": "*.db\n*.db-wal\n*.db-shm\n.env\n__pycache__/\n",
+        ".gitignore": "*.db\n*.db-wal\n*.db-shm\n*.db.migrate-lock\n.env\n__pycache__/\n",
     }
 
 
