@@ -34,6 +34,12 @@ path = "counting.db"
 [patterns.tally]
 use = "tally"
 marker = "{marker}"
+
+[patterns.dashboard]
+use = "dev-dashboard"
+
+[patterns.web]
+use = "framework-fastapi"
 """
 
 
@@ -115,3 +121,30 @@ def test_rainmaker_worker_runs_and_drains_the_outside_loop(app: Path) -> None:
             worker.kill()
             worker.wait()
     assert marker.read_text() == "running concurrency=3\ndrained\n"
+
+
+def test_the_dashboard_shows_the_outside_patterns_panels(app: Path) -> None:
+    """The dev dashboard reads the contributed panels; a failing one shows why."""
+    script = f"""
+import asyncio, httpx, rainmaker
+
+async def main():
+    app = rainmaker.load({str(app)!r}, configure_logs=False)
+    async with app.running():
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            state = (await http.get("/_rainmaker/api/state")).json()
+    for panel in state["panels"]:
+        if panel["instance"] == "tally":
+            print(panel["title"], "|", panel["rows"], "|", panel["problem"])
+
+asyncio.run(main())
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=_env(), timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Tallies | [['apples', '3'], ['pears', '5']] | " in result.stdout
+    assert "Broken tallies | [] | could not be read: RuntimeError: the tally store is away" in (
+        result.stdout
+    )

@@ -1,12 +1,12 @@
-"""The running module: contributes a loop to the worker role."""
+"""The running module: a loop for the worker role and panels for the dashboard."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from rainmaker import WORKER_ROLE, Module, ProcessRole, RoleOptions
+from rainmaker import WORKER_ROLE, DashboardPanel, Module, PanelTable, ProcessRole, RoleOptions
 from tally_pattern.pattern import TallySettings
 
 
@@ -30,3 +30,12 @@ class TallyLoop:
 class TallyModule(Module[TallySettings]):
     def process_roles(self) -> Mapping[str, ProcessRole]:
         return {WORKER_ROLE: TallyLoop(Path(self.settings.marker))}
+
+    def dashboard_panels(self) -> Sequence[DashboardPanel]:
+        async def read(limit: int) -> PanelTable:
+            return PanelTable(("name", "count"), [("apples", "3"), ("pears", "5")][:limit])
+
+        async def broken(limit: int) -> PanelTable:
+            raise RuntimeError("the tally store is away")
+
+        return [DashboardPanel("Tallies", read), DashboardPanel("Broken tallies", broken)]
