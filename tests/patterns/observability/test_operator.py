@@ -182,6 +182,28 @@ async def test_a_log_level_changes_at_runtime_and_is_restored_at_stop(
     assert "db.detail.stopped" not in capsys.readouterr().err
 
 
+async def test_the_root_level_changes_and_is_put_back(tmp_path: Path) -> None:
+    application = compose(tmp_path, operator={"token": TOKEN})
+    root = logging.getLogger()
+    async with application.running():
+        before = root.level
+        async with http_client(application) as client:
+            changed = await client.put(
+                "/_operator/loggers/root", json={"level": "error"}, headers=BEARER
+            )
+            assert changed.json()["level"] == "error"
+            assert root.level == logging.ERROR
+            listed = (await client.get("/_operator/loggers", headers=BEARER)).json()
+            assert listed["loggers"]["root"]["level"] == "error"
+            assert listed["loggers"]["rainmaker.web"]["level"] == "error"  # inherited
+            reset = await client.put(  # null: back to the level it had
+                "/_operator/loggers/root", json={"level": None}, headers=BEARER
+            )
+            assert reset.status_code == 200
+            assert root.level == before  # the app's own level, not NOTSET (everything)
+    assert root.level == before
+
+
 async def test_a_level_that_does_not_exist_is_422_naming_the_levels(app: Application) -> None:
     async with http_client(app) as client:
         response = await client.put(

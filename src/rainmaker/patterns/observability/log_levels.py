@@ -71,10 +71,19 @@ class LevelChanges:
         self._original: dict[str, int] = {}
 
     def set(self, name: str, level: str | None, instances: Iterable[str]) -> dict[str, Any]:
-        """Set ``name`` to ``level`` (``None``: inherit); ``level`` must be one of LEVELS."""
+        """Set ``name`` to ``level`` (``None``: inherit; for the root, the app's level);
+        ``level`` must be one of LEVELS."""
+        # First: installing the filter re-applies the kernel's logging configuration,
+        # which sets the root logger's level; a change made before would be undone.
+        add_log_processor(filter_by_logger_level)
         logger = _logger(name)
         self._original.setdefault(name, logger.level)
-        logger.setLevel(_NUMERIC[level] if level is not None else logging.NOTSET)
+        if level is not None:
+            logger.setLevel(_NUMERIC[level])
+        else:
+            # The root has no parent to inherit from (NOTSET would let everything through):
+            # null puts it back to the app's own level.
+            logger.setLevel(self._original[name] if name == ROOT else logging.NOTSET)
         apply(instances)
         return describe(name)
 
@@ -88,8 +97,7 @@ class LevelChanges:
 
 
 def apply(instances: Iterable[str]) -> None:
-    """Install the per-name filter and lower structlog's own filter as far as needed."""
-    add_log_processor(filter_by_logger_level)  # idempotent; reconfigures logging once
+    """Lower (or raise back) structlog's own filter to the lowest level a name asks for."""
     lowest = min(
         _logger(name).getEffectiveLevel()
         for name in (KERNEL, *(f"{KERNEL}.{i}" for i in instances))
