@@ -132,3 +132,38 @@ async def test_the_dashboard_shows_the_startup_timeline(tmp_path: Path) -> None:
     assert [row[0] for row in panel["rows"]] == application.order
     assert all(row[4] != "-" for row in panel["rows"])  # every instance's start time
     assert panel["note"].startswith("start took ")
+
+
+async def test_the_dashboard_shows_the_runtime_figures(tmp_path: Path) -> None:
+    from rainmaker.testing.harness import build_app
+
+    token = "operator-token-0123456789-abcdefghijkl"
+    application = build_app(
+        {
+            "web": {"use": "framework-fastapi"},
+            "dashboard": {"use": "dev-dashboard"},
+            "obs": {
+                "use": "observability",
+                "leak_watch": {"enabled": True, "interval": 3600},
+                "operator": {"enabled": True, "token": token},
+            },
+        },
+        root=tmp_path,
+    )
+    async with application.running(), http_client(application, base_url="http://localhost") as c:
+        await asyncio.sleep(0)  # the lag sampler and the leak watch take their first sample
+        changed = await c.put(
+            "/_operator/loggers/rainmaker.web",
+            json={"level": "warning"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert changed.status_code == 200
+        state = (await c.get("/_rainmaker/api/state")).json()
+    (panel,) = [p for p in state["panels"] if p["title"] == "Runtime"]
+    rows = dict(panel["rows"])
+    assert rows["asyncio tasks"].isdigit() and int(rows["asyncio tasks"]) >= 1
+    assert rows["GC collections"].isdigit()
+    assert rows["leak watch"] == "no growth"
+    assert rows["log levels changed at runtime"] == "rainmaker.web=warning"
+    if sys.platform.startswith("linux"):
+        assert rows["resident memory"].endswith(" MiB")

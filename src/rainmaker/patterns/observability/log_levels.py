@@ -87,6 +87,10 @@ class LevelChanges:
         apply(instances)
         return describe(name)
 
+    def changed(self) -> dict[str, str]:
+        """``{logger: effective level}`` of every logger this app changed."""
+        return {name: describe(name)["level"] for name in self._original}
+
     def restore(self, instances: Iterable[str]) -> None:
         if not self._original:
             return  # nothing changed: leave the logging configuration untouched

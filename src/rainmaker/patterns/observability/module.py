@@ -45,7 +45,11 @@ from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetri
 from rainmaker.patterns.observability.operator import OperatorSurface
 from rainmaker.patterns.observability.outgoing import available as httpx_available
 from rainmaker.patterns.observability.outgoing import outgoing_http
-from rainmaker.patterns.observability.process import LoopLagMonitor, register_process_collectors
+from rainmaker.patterns.observability.process import (
+    LoopLagMonitor,
+    register_process_collectors,
+    runtime_rows,
+)
 from rainmaker.patterns.observability.request_profile import RequestProfiler
 from rainmaker.patterns.observability.settings import ObservabilitySettings
 from rainmaker.patterns.observability.tracing import AppTracing, NoTracing, add_trace_ids
@@ -168,8 +172,30 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         return {WORKER_ROLE: role}
 
     def dashboard_panels(self) -> Sequence[DashboardPanel]:
-        """The startup timeline: which instance made the last start slow."""
-        return [DashboardPanel("Startup timeline", self._timeline_panel)]
+        """The startup timeline (which instance made the last start slow) and the
+        process's runtime figures, leak watch and changed log levels."""
+        return [
+            DashboardPanel("Startup timeline", self._timeline_panel),
+            DashboardPanel("Runtime", self._runtime_panel),
+        ]
+
+    async def _runtime_panel(self, limit: int) -> PanelTable:
+        rows = [list(row) for row in runtime_rows(self.registry, self.settings.metrics.namespace)]
+        if self.leak_watch is not None:
+            findings = self.leak_watch.findings
+            rows.append(
+                ["leak watch", "suspects " + ", ".join(findings) if findings else "no growth"]
+            )
+        if self.operator is not None:
+            changed = self.operator.levels.changed()
+            rows.append(
+                [
+                    "log levels changed at runtime",
+                    ", ".join(f"{name}={level}" for name, level in changed.items()) or "none",
+                ]
+            )
+        note = "" if rows else "process metrics are off (metrics.process = false)"
+        return PanelTable(("measure", "value"), rows[:limit], note)
 
     async def _timeline_panel(self, limit: int) -> PanelTable:
         timeline = self.ctx.app.timeline

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     GCCollector,
@@ -100,3 +100,30 @@ class LoopLagMonitor(Collector):
             )
             last.add_metric([], self.last_lag)
             yield last
+
+
+def runtime_rows(registry: CollectorRegistry, namespace: str) -> list[tuple[str, str]]:
+    """The process figures as ``/metrics`` has them, for the dashboard's Runtime panel.
+
+    Read from the registry itself, so the panel shows what Prometheus would scrape.
+    """
+    values: dict[str, float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name == "python_gc_collections_total":
+                values[sample.name] = values.get(sample.name, 0.0) + sample.value
+            elif not sample.labels:
+                values[sample.name] = sample.value
+    shown: list[tuple[str, str, Callable[[float], str]]] = [
+        ("resident memory", "process_resident_memory_bytes", lambda v: f"{v / 2**20:.1f} MiB"),
+        ("CPU time", "process_cpu_seconds_total", lambda v: f"{v:.2f} s"),
+        ("open file descriptors", "process_open_fds", lambda v: f"{v:.0f}"),
+        ("GC collections", "python_gc_collections_total", lambda v: f"{v:.0f}"),
+        ("asyncio tasks", f"{namespace}_asyncio_tasks", lambda v: f"{v:.0f}"),
+        (
+            "event-loop lag (last)",
+            f"{namespace}_event_loop_lag_last_seconds",
+            lambda v: f"{v * 1000:.2f} ms",
+        ),
+    ]
+    return [(label, render(values[name])) for label, name, render in shown if name in values]
