@@ -238,7 +238,10 @@ def heavy_imports(module: str, env: Mapping[str, str] | None = None) -> list[str
         f"{BASELINE_IMPORTS}\n"
         "before = set(sys.modules)\n"
         f"import {module}\n"
+        # A package the kernel already loaded is no new weight, even when a submodule of
+        # it is (pydantic.networks for an IP-address field).
         "new = {name.split('.')[0] for name in set(sys.modules) - before}\n"
+        "new -= {name.split('.')[0] for name in before}\n"
         f"new -= set(sys.stdlib_module_names) | {{{own!r}, 'rainmaker', '_distutils_hack'}}\n"
         "print(json.dumps(sorted(n for n in new if not n.startswith('_'))))\n"
     )
