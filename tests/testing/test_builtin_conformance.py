@@ -87,6 +87,7 @@ SETTINGS: dict[str, Callable[[pytest.FixtureRequest], dict[str, Any]]] = {
     "email-console": lambda _: {"default_sender": "a@example.com"},
     "storage-local": lambda _: {"root": "files"},
     "auth-jwt": lambda _: {"secret": "s" * 48},
+    "fastapi-app": lambda _: {"app": "rainmaker.patterns.fastapi_app.example:app"},
 }
 # Being written concurrently with this suite; remove from here once it is finished.
 IN_PROGRESS: set[str] = set()

@@ -42,15 +42,21 @@ def localstripe() -> Iterator[StripeServer]:
     """localstripe on 127.0.0.1 with the test plan created."""
     with stripe_server() as server:
         client = stripe.StripeClient(API_KEY, base_addresses={"api": server.url})
-        client.v1.plans.create(
-            {
-                "id": STRIPE_PLAN_ID,
-                "amount": PLAN_AMOUNT,
-                "currency": "usd",
-                "interval": "month",
-                "product": {"name": "Pro"},
-            }
-        )
+        # localstripe keeps its objects in module globals, shared by every server in this
+        # process: a module that imports this fixture gets a server of its own, where the
+        # plan may already exist.
+        try:
+            client.v1.plans.retrieve(STRIPE_PLAN_ID)
+        except stripe.InvalidRequestError:
+            client.v1.plans.create(
+                {
+                    "id": STRIPE_PLAN_ID,
+                    "amount": PLAN_AMOUNT,
+                    "currency": "usd",
+                    "interval": "month",
+                    "product": {"name": "Pro"},
+                }
+            )
         yield server
 
 
