@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from rainmaker import Settings
 
@@ -139,10 +139,9 @@ def check_pem(key: SigningKey) -> None:
             raise ValueError(f"key {key.kid!r}: public_key is not the pair of private_key")
 
 
-class PasswordPolicy(BaseModel):
+class PasswordPolicy(Settings):
     """What a new password must satisfy (checked before it is hashed)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_length: int = Field(10, ge=1, le=1024, description="Fewest characters a password may have.")
     max_length: int = Field(
@@ -171,10 +170,9 @@ class PasswordPolicy(BaseModel):
         return self
 
 
-class HashingSettings(BaseModel):
+class HashingSettings(Settings):
     """argon2id parameters; changing them rehashes each password at its next login."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     time_cost: int = Field(3, ge=1, le=50, description="argon2 iterations.")
     memory_cost: int = Field(
@@ -190,16 +188,15 @@ class HashingSettings(BaseModel):
     )
 
 
-class RateLimit(BaseModel):
+class RateLimit(Settings):
     """``attempts`` allowed per fixed ``window`` of seconds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     attempts: int = Field(ge=1, description="Attempts allowed in one window.")
     window: float = Field(gt=0, le=86400 * 7, description="Window length in seconds.")
 
 
-class RateLimits(BaseModel):
+class RateLimits(Settings):
     """Brute-force limits, counted in ``Cache`` when one runs (else in this process).
 
     Every route that checks a secret is limited: login (per account and per address),
@@ -208,7 +205,6 @@ class RateLimits(BaseModel):
     canonical address the account lookup uses, so no spelling of it has a fresh counter.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="Turn every limit below on or off.")
     login_per_account: RateLimit = Field(

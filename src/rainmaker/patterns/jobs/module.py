@@ -264,7 +264,7 @@ class LocalJobsModule(JobsModule[LocalJobsSettings]):
     """``jobs-local``: the queue in the app's database."""
 
     def _backend(self, owner: str) -> tuple[Transport, JobStore]:
-        from rainmaker.patterns.jobs.local_broker import LocalBroker, LocalTransport
+        from rainmaker.patterns.jobs.local import LocalBroker, LocalTransport
         from rainmaker.patterns.jobs.sql_store import SqlJobStore
 
         database = self.ctx.services.require(Database)
@@ -285,7 +285,7 @@ class RedisJobsModule(JobsModule[RedisJobsSettings]):
     tracked: TrackedJobs | None = None
 
     def _backend(self, owner: str) -> tuple[Transport, JobStore]:
-        from rainmaker.patterns.jobs.redis_broker import RedisTransport
+        from rainmaker.patterns.jobs.redis import RedisTransport
         from rainmaker.patterns.jobs.redis_store import RedisJobStore
 
         settings = self.settings
@@ -302,7 +302,7 @@ class RedisJobsModule(JobsModule[RedisJobsSettings]):
         return transport, RedisJobStore(transport.redis, prefix)
 
     def _tracker(self, transport: Transport, database: SqlDatabase) -> TrackedJobs | None:
-        from rainmaker.patterns.jobs.redis_broker import RedisTransport
+        from rainmaker.patterns.jobs.redis import RedisTransport
         from rainmaker.patterns.jobs.tracked import TrackedJobs
 
         assert isinstance(transport, RedisTransport)
@@ -319,7 +319,7 @@ class RedisJobsModule(JobsModule[RedisJobsSettings]):
         return Reconciler(self.tracked, after=self.settings.reconcile_after, log=self.ctx.log)
 
     async def _durability_problems(self, transport: Transport) -> dict[str, Any]:
-        from rainmaker.patterns.jobs.redis_broker import RedisTransport
+        from rainmaker.patterns.jobs.redis import RedisTransport
 
         assert isinstance(transport, RedisTransport)
         try:
@@ -332,7 +332,7 @@ class RabbitMqJobsModule(JobsModule[RabbitMqJobsSettings]):
     """``jobs-rabbitmq``: RabbitMQ queues; bookkeeping in the app's database."""
 
     def _backend(self, owner: str) -> tuple[Transport, JobStore]:
-        from rainmaker.patterns.jobs.rabbitmq_broker import RabbitMqTransport
+        from rainmaker.patterns.jobs.rabbitmq import RabbitMqTransport
         from rainmaker.patterns.jobs.sql_store import SqlJobStore
 
         settings = self.settings

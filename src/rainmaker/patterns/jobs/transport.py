@@ -1,6 +1,6 @@
 """What the worker and the enqueuer need from a broker, whichever it is.
 
-Each backend wraps a taskiq broker (our own :class:`~rainmaker.patterns.jobs.local_broker.
+Each backend wraps a taskiq broker (our own :class:`~rainmaker.patterns.jobs.local.
 LocalBroker` for ``jobs-local``) in a :class:`Transport`: ``send`` a job now or after a
 delay, ``receive`` deliveries that a worker acknowledges when done or releases (hands back
 untouched) when it stops, ``renew`` the hold on jobs still running, and report health and
