@@ -7,6 +7,7 @@ keys so patterns write ``from rainmaker.capabilities import Database``.
 from rainmaker.capabilities.api_keys import ApiKeys, ApiKeyStore
 from rainmaker.capabilities.auth import Auth, Authenticator
 from rainmaker.capabilities.cache import Cache, CacheBackend
+from rainmaker.capabilities.credentials import Credentials, CredentialVerifier
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.http import Http, HttpApp
 from rainmaker.capabilities.jobs import JobQueue, Jobs
@@ -24,6 +25,8 @@ __all__ = [
     "Authenticator",
     "Cache",
     "CacheBackend",
+    "CredentialVerifier",
+    "Credentials",
     "Database",
     "Http",
     "HttpApp",
