@@ -122,8 +122,11 @@ class Application:
             )
             try:
                 self._timeline.import_factory(instance.name, instance.pattern.factory)
-                with self._timeline.phase(instance.name, "build"):
+                began = time.perf_counter()
+                try:
                     instance.module = instance.pattern.build(instance.settings, ctx)
+                finally:
+                    self._timeline.record(instance.name, "build", began)
             except PatternError:
                 raise
             except Exception as exc:
@@ -199,8 +202,10 @@ class Application:
                 assert instance.module is not None
                 began = time.perf_counter()
                 try:
-                    with self._timeline.phase(instance.name, "start"):
+                    try:
                         await asyncio.wait_for(instance.module.start(), timeout)
+                    finally:
+                        self._timeline.record(instance.name, "start", began)
                     self._check_provided(instance)
                 except Exception as exc:
                     # The failing module may have registered services before raising.
@@ -246,8 +251,11 @@ class Application:
             instance = self._started.pop()
             assert instance.module is not None
             try:
-                with self._timeline.phase(instance.name, "stop"):
+                began = time.perf_counter()
+                try:
                     await asyncio.wait_for(instance.module.stop(), timeout)
+                finally:
+                    self._timeline.record(instance.name, "stop", began)
             except Exception as exc:  # keep stopping the others: a leak beats a hang
                 self.log.error("pattern.stop_failed", instance=instance.name, error=repr(exc))
             finally:
