@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 runtime failure (a pattern failed to start, a server is
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -86,7 +87,20 @@ def _warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {escape(message)}")
 
 
-add_contributed_commands(app, command_names(app), _warn)
+BUILT_IN_COMMANDS = frozenset(command_names(app))
+
+
+def _add_contributions(args: list[str]) -> None:
+    """Add contributed command groups unless a built-in command is asked for by name.
+
+    Scanning every installed distribution's entry points costs tens of milliseconds: the
+    built-in commands do not pay it; ``--help``, completion and other names do.
+    """
+    first = next((arg for arg in args if not arg.startswith("-")), None)
+    completing = any(name.endswith("_COMPLETE") for name in os.environ)
+    if first in BUILT_IN_COMMANDS and not completing:
+        return
+    add_contributed_commands(app, set(BUILT_IN_COMMANDS), _warn)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,8 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     Click runs in standalone mode, so its usage errors print their own message and exit 2,
     and ``typer.Exit(n)`` becomes exit code ``n``; only our errors and surprises land here.
     """
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, prog_name="rainmaker")
+        _add_contributions(args)
+        app(args=args, prog_name="rainmaker")
     except CompositionError as error:
         print_composition_error(error)
         _maybe_traceback()
