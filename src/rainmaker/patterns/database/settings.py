@@ -96,14 +96,9 @@ class SqliteSettings(PoolSettings):
         return value
 
 
-class PostgresSettings(PoolSettings):
-    """``database-postgres``: PostgreSQL through asyncpg."""
+class ServerPoolSettings(PoolSettings):
+    """What the server-backed databases share: a larger pool and its connection limits."""
 
-    url: str = Field(
-        description="postgresql://user:password@host:port/database (the password may also "
-        "come from ${VAR} interpolation).",
-        examples=["postgresql://app:secret@127.0.0.1:5432/app"],
-    )
     pool_size: int = Field(10, ge=1, le=1000, description="Connections kept open in the pool.")
     max_overflow: int = Field(
         10, ge=0, le=1000, description="Extra connections opened beyond pool_size under load."
@@ -126,6 +121,16 @@ class PostgresSettings(PoolSettings):
         30.0,
         ge=0,
         description="Seconds after which the server cancels a statement (0 disables).",
+    )
+
+
+class PostgresSettings(ServerPoolSettings):
+    """``database-postgres``: PostgreSQL through asyncpg."""
+
+    url: str = Field(
+        description="postgresql://user:password@host:port/database (the password may also "
+        "come from ${VAR} interpolation).",
+        examples=["postgresql://app:secret@127.0.0.1:5432/app"],
     )
     application_name: str | None = Field(
         None,
@@ -166,31 +171,13 @@ def describe_postgres_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, port, database
 
 
-class MySQLSettings(PoolSettings):
+class MySQLSettings(ServerPoolSettings):
     """``database-mysql``: a MySQL (8.0+) or MariaDB (10.6+) server through asyncmy."""
 
     url: str = Field(
         description="mysql://user:password@host:port/database (mariadb:// and "
         "mysql+asyncmy:// too; the password may also come from ${VAR} interpolation).",
         examples=["mysql://app:secret@127.0.0.1:3306/app"],
-    )
-    pool_size: int = Field(10, ge=1, le=1000, description="Connections kept open in the pool.")
-    max_overflow: int = Field(
-        10, ge=0, le=1000, description="Extra connections opened beyond pool_size under load."
-    )
-    pool_pre_ping: bool = Field(
-        True,
-        description="Check a pooled connection before use, so a restarted server is "
-        "recovered without errors.",
-    )
-    pool_recycle: float = Field(
-        1800.0,
-        gt=0,
-        description="Seconds after which a pooled connection is replaced (keep it below the "
-        "server's wait_timeout and any proxy's idle limit).",
-    )
-    connect_timeout: float = Field(
-        5.0, gt=0, description="Seconds to wait for a new connection before failing."
     )
     statement_timeout: float = Field(
         30.0,
