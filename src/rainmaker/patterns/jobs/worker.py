@@ -26,6 +26,9 @@ from rainmaker.patterns.jobs.messages import JobMessage
 from rainmaker.patterns.jobs.service import JobService
 from rainmaker.patterns.jobs.transport import Delivery
 
+# Seconds the worker waits, when stopping, for a cancelled broker read to give way.
+CANCEL_GRACE = 5.0
+
 
 @dataclass
 class WorkerCounters:
@@ -94,7 +97,9 @@ class Worker:
         finally:
             stopping.cancel()
             with contextlib.suppress(Exception):
-                await deliveries.aclose()  # type: ignore[attr-defined]
+                # Bounded: a driver that does not honour cancellation mid-query (seen with
+                # asyncmy under load) must not keep the worker from exiting.
+                await asyncio.wait_for(deliveries.aclose(), CANCEL_GRACE)  # type: ignore[attr-defined]
             await self._drain()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -117,10 +122,14 @@ class Worker:
         if getter in done:
             return getter.result()
         getter.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-            delivery = await getter
-            if delivery is not None:  # arrived while we were stopping: give it back
-                await delivery.release()
+        # A delivery that arrived while we were stopping is given back; one still being
+        # fetched after CANCEL_GRACE is left to its visibility timeout.
+        await asyncio.wait({getter}, timeout=CANCEL_GRACE)
+        if getter.done() and not getter.cancelled() and getter.exception() is None:
+            delivery = getter.result()
+            if delivery is not None:
+                with contextlib.suppress(Exception):
+                    await delivery.release()
         return None
 
     async def _drain(self) -> None:
