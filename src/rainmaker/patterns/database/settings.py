@@ -7,7 +7,7 @@ this module never imports SQLAlchemy: listing patterns stays cheap.
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import Field, field_validator
 
@@ -158,17 +158,9 @@ def describe_postgres_url(url: str) -> tuple[str, int, str]:
             f"scheme {parts.scheme + '://' if parts.scheme else '(none)'} is not PostgreSQL; "
             f"expected {example}"
         )
-    if not parts.hostname:
-        raise ValueError(f"the URL names no host; expected {example}")
-    database = unquote(parts.path.lstrip("/"))
-    if not database or "/" in database:
-        raise ValueError(f"the URL names no database after the host; expected {example}")
-    if parts.query:
-        raise ValueError(
-            "query parameters are not supported in the URL; use this pattern's settings "
-            "(connect_timeout, statement_timeout, application_name…) instead"
-        )
-    return parts.hostname, port, database
+    return _host_port_database(
+        parts, port, example, "(connect_timeout, statement_timeout, application_name…) instead"
+    )
 
 
 class MySQLSettings(ServerPoolSettings):
@@ -215,6 +207,20 @@ def describe_mysql_url(url: str) -> tuple[str, int, str]:
                 f"pattern connects through asyncmy; write mysql:// (e.g. {example})"
             )
         raise ValueError(f"scheme {scheme} is not MySQL or MariaDB; expected {example}")
+    return _host_port_database(
+        parts,
+        port,
+        example,
+        "(connect_timeout, statement_timeout, isolation_level…) instead (the connection "
+        "always uses the utf8mb4 character set)",
+    )
+
+
+def _host_port_database(
+    parts: SplitResult, port: int, example: str, settings_instead: str
+) -> tuple[str, int, str]:
+    """What both server URLs must name: a host and one database, with no query string
+    (its options are this pattern's settings, listed in ``settings_instead``)."""
     if not parts.hostname:
         raise ValueError(f"the URL names no host; expected {example}")
     database = unquote(parts.path.lstrip("/"))
@@ -223,7 +229,6 @@ def describe_mysql_url(url: str) -> tuple[str, int, str]:
     if parts.query:
         raise ValueError(
             "query parameters are not supported in the URL; use this pattern's settings "
-            "(connect_timeout, statement_timeout, isolation_level…) instead (the connection "
-            "always uses the utf8mb4 character set)"
+            + settings_instead
         )
     return parts.hostname, port, database
