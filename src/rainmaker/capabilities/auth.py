@@ -141,13 +141,21 @@ class Authenticator(Protocol):
     async def create_user(
         self,
         email: str,
-        password: str,
+        password: str | None,
         *,
         role: str | Sequence[str] | None = None,
         scopes: Sequence[str] | None = None,
         verified: bool = False,
     ) -> User:
-        """A new account (``role``/``scopes`` default to the provider's defaults)."""
+        """A new account (``role``/``scopes`` default to the provider's defaults).
+
+        ``password=None``: an account with no usable password (signed in through another
+        method, such as ``oauth-login``); the same hooks run as for any other signup.
+        """
+        ...
+
+    async def has_password(self, user_id: str) -> bool:
+        """Whether the account can sign in with a password (``False`` for an unknown id)."""
         ...
 
     def on_user_created(self, hook: UserCreatedHook) -> Callable[[], None]:

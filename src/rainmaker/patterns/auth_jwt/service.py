@@ -21,6 +21,7 @@ found, kept unique and attempt-limited under one key, :func:`~.users.canonical_e
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC
@@ -61,6 +62,7 @@ from rainmaker.patterns.auth_jwt.users import (
 )
 
 MAX_LOCAL_DENIALS = 100_000
+UNUSABLE_PASSWORD_PREFIX = "!"  # the stored hash of an account created without a password
 
 
 class LocalRevocations:
@@ -192,7 +194,7 @@ class JwtAuth:
     async def create_user(
         self,
         email: str,
-        password: str,
+        password: str | None,
         *,
         role: str | Sequence[str] | None = None,
         scopes: Sequence[str] | None = None,
@@ -201,7 +203,8 @@ class JwtAuth:
         """Create an account; joins the caller's ``db.transaction()`` when one is open.
 
         The password is checked against the policy and hashed *before* the database is
-        touched, so no connection is held while argon2 runs.
+        touched, so no connection is held while argon2 runs. ``password=None`` stores an
+        unusable hash (an account signed in only through another method, e.g. OAuth).
         """
         record = await self._new_record(
             email, password, role=role, scopes=scopes, verified=verified
@@ -211,7 +214,7 @@ class JwtAuth:
     async def _new_record(
         self,
         email: str,
-        password: str,
+        password: str | None,
         *,
         role: str | Sequence[str] | None = None,
         scopes: Sequence[str] | None = None,
@@ -219,7 +222,7 @@ class JwtAuth:
     ) -> UserRecord:
         """A checked, hashed account not yet stored (no connection is held while hashing)."""
         address = mailbox_address(email, pattern_id=self.pattern_id)
-        checked = self.policy.check(password, email=address)
+        checked = None if password is None else self.policy.check(password, email=address)
         if role is None:
             roles = tuple(self.settings.default_roles)
         else:
@@ -231,7 +234,11 @@ class JwtAuth:
                 "an account with this email address already exists; log in or reset the password",
                 pattern_id=self.pattern_id,
             )
-        password_hash = await self.hasher.hash(checked)
+        if checked is None:
+            # No argon2 string starts with "!": verify() never matches it (Django's idea).
+            password_hash = UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(24)
+        else:
+            password_hash = await self.hasher.hash(checked)
         return UserRecord.new(
             address, password_hash, roles=roles, scopes=chosen_scopes, verified=verified
         )
@@ -340,6 +347,13 @@ class JwtAuth:
             return
         await self.mail.send("exists", record.email, raise_errors=raise_errors)
 
+    async def has_password(self, user_id: str) -> bool:
+        """Whether this account has a usable password (``False`` for an unknown id)."""
+        record = await self.users.by_id(user_id)
+        return record is not None and not record.password_hash.startswith(
+            UNUSABLE_PASSWORD_PREFIX
+        )
+
     async def get_user(self, user_id: str) -> User | None:
         """The account with ``user_id``, if any."""
         record = await self.users.by_id(user_id)
@@ -384,7 +398,8 @@ class JwtAuth:
         self.policy.check_length(password)
         record = await self.users.by_email(self._account_key(email))
         candidate = self._normalised(password)
-        if record is None:
+        if record is None or record.password_hash.startswith(UNUSABLE_PASSWORD_PREFIX):
+            # An account without a password costs as long as an unknown address.
             await self.hasher.verify_dummy(candidate)
             raise self._bad_credentials()
         if not await self.hasher.verify(record.password_hash, candidate):
