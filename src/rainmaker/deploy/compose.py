@@ -118,12 +118,18 @@ def build(plan: DeploymentPlan, *, image: str | None = None) -> dict[str, Any]:
         web["build"] = "."
     services["web"] = web
     if plan.jobs_instance is not None:
-        services["worker"] = {
+        worker: dict[str, Any] = {
             **long_running,
             "command": ["rainmaker", "worker", "--app", "/app", "--profile", plan.profile],
             "stop_grace_period": f"{plan.worker_grace_period}s",
             **({"depends_on": after_migrate} if after_migrate else {}),
         }
+        if plan.worker_metrics_port is not None:
+            port = plan.worker_metrics_port
+            worker["environment"] = {**worker["environment"], **plan.worker_metrics_env}
+            worker["ports"] = [f"{port}:{port}"]
+            worker["healthcheck"] = _http_check(f"http://127.0.0.1:{port}/health/ready")
+        services["worker"] = worker
     for server in plan.servers:
         services[server] = SERVER_SERVICES[server]
     document: dict[str, Any] = {"name": plan.slug, "services": services}
@@ -131,6 +137,17 @@ def build(plan: DeploymentPlan, *, image: str | None = None) -> dict[str, Any]:
     if volumes:
         document["volumes"] = {volume: {} for volume in volumes}
     return document
+
+
+def _http_check(url: str) -> dict[str, Any]:
+    """A healthcheck the app image can run: it has Python, not necessarily curl."""
+    probe = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)"
+    return {
+        "test": ["CMD", "python", "-c", probe],
+        "interval": "10s",
+        "timeout": "5s",
+        "retries": 3,
+    }
 
 
 def _environment(plan: DeploymentPlan) -> dict[str, str]:

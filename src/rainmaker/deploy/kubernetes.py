@@ -3,8 +3,11 @@
 - The web Deployment probes ``<health>/live`` (liveness) and ``<health>/ready``
   (readiness) and gets ``terminationGracePeriodSeconds`` above the HTTP pattern's drain
   bound (``shutdown.delay + shutdown.timeout``), so SIGKILL never cuts a drain short.
+  The startup probe waits for readiness (the app started, its patterns up), not liveness.
 - The worker Deployment (when a jobs pattern is composed) gets a grace period above the
-  jobs pattern's ``drain_timeout``.
+  jobs pattern's ``drain_timeout``. With ``observability`` composed it serves ``/metrics``
+  and ``/health/*`` on its own port (``metrics.worker_port``, else 9464), which its probes
+  use; both pods carry the ``prometheus.io/*`` scrape annotations.
 - The migration Job runs ``rainmaker db upgrade`` (when a database pattern is composed);
   apply it and wait for it before rolling out the Deployments.
 - The ConfigMap holds the profile and every non-secret setting the composition sets, as
@@ -87,16 +90,30 @@ def _web(plan: DeploymentPlan, image: str) -> dict[str, Any]:
     container["ports"] = [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
     container["livenessProbe"] = _probe(f"{plan.health_path}/live", period=10, failures=3)
     container["readinessProbe"] = _probe(f"{plan.health_path}/ready", period=5, failures=1)
-    container["startupProbe"] = _probe(f"{plan.health_path}/live", period=2, failures=30)
-    return _deployment(plan, "web", name, container, replicas=2, grace=plan.grace_period)
+    container["startupProbe"] = _probe(f"{plan.health_path}/ready", period=2, failures=30)
+    scrape = _scrape(PORT, plan.metrics_path) if plan.metrics_path else None
+    return _deployment(
+        plan, "web", name, container, replicas=2, grace=plan.grace_period, annotations=scrape
+    )
 
 
 def _worker(plan: DeploymentPlan, image: str) -> dict[str, Any]:
     command = ["rainmaker", "worker", "--app", "/app", "--profile", plan.profile]
     container = _container(plan, "worker", image, command)
+    port = plan.worker_metrics_port
+    if port is not None:
+        container["env"] = [
+            *container.get("env", []),
+            *({"name": k, "value": v} for k, v in plan.worker_metrics_env.items()),
+        ]
+        container["ports"] = [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
+        container["livenessProbe"] = _probe("/health/live", period=10, failures=3, port="metrics")
+        container["readinessProbe"] = _probe("/health/ready", period=5, failures=1, port="metrics")
+        container["startupProbe"] = _probe("/health/ready", period=2, failures=30, port="metrics")
     return _deployment(
         plan, "worker", f"{plan.slug}-worker", container, replicas=1,
         grace=plan.worker_grace_period,
+        annotations=_scrape(port, "/metrics") if port is not None else None,
     )  # fmt: skip
 
 
@@ -130,7 +147,11 @@ def _deployment(
     *,
     replicas: int,
     grace: int,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    pod_metadata: dict[str, Any] = {"labels": _selector(plan.slug, component)}
+    if annotations:
+        pod_metadata["annotations"] = annotations
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -143,7 +164,7 @@ def _deployment(
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
             },
             "template": {
-                "metadata": {"labels": _selector(plan.slug, component)},
+                "metadata": pod_metadata,
                 "spec": {
                     "terminationGracePeriodSeconds": grace,
                     "securityContext": _pod_security(),
@@ -183,12 +204,21 @@ def _container(plan: DeploymentPlan, name: str, image: str, command: list[str]) 
     }
 
 
-def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
+def _probe(path: str, *, period: int, failures: int, port: str = "http") -> dict[str, Any]:
     return {
-        "httpGet": {"path": path, "port": "http"},
+        "httpGet": {"path": path, "port": port},
         "periodSeconds": period,
         "timeoutSeconds": 3,
         "failureThreshold": failures,
+    }
+
+
+def _scrape(port: int, path: str) -> dict[str, str]:
+    """The ``prometheus.io/*`` annotations Prometheus' usual pod discovery config reads."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": path,
     }
 
 

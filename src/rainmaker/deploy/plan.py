@@ -27,6 +27,9 @@ from rainmaker.kernel.secrets import secret_fields
 PORT = 8000
 # Seconds beyond a drain bound before the kubelet sends SIGKILL: modules still stop.
 GRACE_MARGIN = 15
+WORKER_METRICS_PORT = 9464
+"""The worker's metrics and health port in rendered deployments when the composition sets
+none (the port OpenTelemetry's Prometheus exporter uses)."""
 
 # The extra of rainmaker-patterns each built-in pattern needs.
 EXTRAS = {
@@ -92,6 +95,24 @@ class DeploymentPlan:
     secrets: list[EnvVar] = field(default_factory=list)
     variables: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     """``${VAR}`` without a default -> (instance, pattern id, setting) that references it."""
+    metrics_path: str | None = None
+    """Where Prometheus scrapes the web process (``None``: no metrics are composed)."""
+    metrics_instance: str | None = None
+    worker_metrics_port: int | None = None
+    """The port on which the worker serves ``/metrics`` and ``/health/*`` (``None``: no
+    metrics or no worker). Scraped and probed there."""
+
+    @property
+    def worker_metrics_env(self) -> dict[str, str]:
+        """Environment for the worker: serve metrics and health on its port, on every
+        interface of the container (the composition's own port wins when it sets one)."""
+        if self.worker_metrics_port is None or self.metrics_instance is None:
+            return {}
+        prefix = f"RAINMAKER__{env_name(self.metrics_instance)}__METRICS"
+        return {
+            f"{prefix}__WORKER_PORT": str(self.worker_metrics_port),
+            f"{prefix}__WORKER_HOST": "0.0.0.0",  # a container: its own interfaces
+        }
 
     @property
     def slug(self) -> str:
@@ -150,6 +171,10 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
     jobs = next((i for i in instances if i.pattern.id.startswith("jobs-")), None)
     worker_drain = float(getattr(jobs.settings, "drain_timeout", 0.0)) if jobs else 0.0
     migrates = any(i.pattern.id.startswith("database-") for i in instances)
+    observability = next((i for i in instances if i.pattern.id == "observability"), None)
+    metrics: Any = observability.settings.metrics if observability is not None else None
+    if metrics is not None and not metrics.enabled:
+        metrics = None
 
     plan = DeploymentPlan(
         app=composition.app.name,
@@ -169,6 +194,11 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
             if i.pattern.id.startswith("database-") and hasattr(i.settings, "auto_migrate")
         ],
         variables=referenced,
+        metrics_path=f"{observability.prefix}{metrics.path}" if observability and metrics else None,
+        metrics_instance=observability.name if observability and metrics else None,
+        worker_metrics_port=(metrics.worker_port or WORKER_METRICS_PORT)
+        if metrics is not None and jobs is not None
+        else None,
     )
     plan.config.append(EnvVar("RAINMAKER_PROFILE", profile, False, "the profile"))
     sources = {c.name: c.sources for c in composition.instances.values()}
