@@ -13,6 +13,21 @@ that caused them has committed::
 
     payments.subscribe(SUBSCRIPTION_ACTIVATED, grant_pro)
 
+**Owners.** Customers, subscriptions, payments and invoices belong to an *owner*: a user
+(every method takes a plain user id, as it always did) or an organization, named with
+:meth:`Owner.org`. An organization's subscription is billed per seat: its quantity at the
+provider is the organization's member count, kept up to date as members are added and
+removed (when an ``Organizations`` pattern is composed)::
+
+    org = Owner.org(active.id)                    # active: rainmaker.http's CurrentOrg
+    await payments.create_customer(org, billing_email)
+    checkout = await payments.create_checkout(org, plan="team", success_url=..., cancel_url=...)
+    subscription = await payments.get_subscription(org)   # .seats, .active, .owner
+
+Records keep the owner in ``user_id`` as its :attr:`Owner.key` (the user id itself, or
+``org:<org id>``); their ``owner`` property gives it back as an :class:`Owner`, and so does
+:attr:`PaymentEvent.owner` for handlers that serve both kinds.
+
 Importing this module imports neither stripe nor SQLAlchemy.
 """
 
@@ -22,7 +37,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 from rainmaker.kernel.capability import Capability
 from rainmaker.kernel.errors import InvalidInputError
@@ -137,19 +152,86 @@ def total_of(items: Sequence[LineItem], currency: str) -> int:
     return check_amount(sum(item.total for item in items), what="checkout total")
 
 
+ORG_OWNER_PREFIX = "org:"
+"""How an organization owner's key starts: ``org:<org id>`` (user ids never contain ``:``)."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who pays: a user (``kind="user"``) or an organization (``kind="org"``), by id."""
+
+    kind: Literal["user", "org"]
+    id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("user", "org"):
+            raise InvalidInputError(f"an owner is a 'user' or an 'org', not {self.kind!r}")
+        if not isinstance(self.id, str) or not self.id or ":" in self.id:
+            raise InvalidInputError(f"an owner id is a non-empty id without ':', got {self.id!r}")
+
+    @classmethod
+    def user(cls, user_id: str) -> Owner:
+        """The user ``user_id`` as an owner."""
+        return cls("user", user_id)
+
+    @classmethod
+    def org(cls, org_id: str) -> Owner:
+        """The organization ``org_id`` as an owner (billed per seat)."""
+        return cls("org", org_id)
+
+    @classmethod
+    def parse(cls, key: str) -> Owner:
+        """The owner a stored key (:attr:`key`) names."""
+        if key.startswith(ORG_OWNER_PREFIX):
+            return cls.org(key[len(ORG_OWNER_PREFIX) :])
+        return cls.user(key)
+
+    @property
+    def key(self) -> str:
+        """The stored form: the user id, or ``org:<org id>``."""
+        return self.id if self.kind == "user" else ORG_OWNER_PREFIX + self.id
+
+    @property
+    def is_org(self) -> bool:
+        """Whether an organization owns (and pays per seat)."""
+        return self.kind == "org"
+
+
+OwnerRef: TypeAlias = str | Owner
+"""What the methods of :class:`PaymentProcessor` accept: a user id, or an :class:`Owner`."""
+
+
+def owner_of(owner: str | Owner) -> Owner:
+    """``owner`` as an :class:`Owner` (a plain string is a user id, as before owners)."""
+    if isinstance(owner, Owner):
+        return owner
+    if not isinstance(owner, str) or not owner:
+        raise InvalidInputError(f"an owner is a user id or an Owner, got {owner!r}")
+    if owner.startswith(ORG_OWNER_PREFIX):
+        # A stored key handed back (e.g. from an event's user_id): read it as what it names.
+        return Owner.parse(owner)
+    return Owner.user(owner)
+
+
 @dataclass(frozen=True)
 class Customer:
-    """A user's customer record at the provider."""
+    """An owner's customer record at the provider (``user_id`` holds the owner's key)."""
 
     user_id: str
     provider_id: str
     email: str
     created_at: datetime
 
+    @property
+    def owner(self) -> Owner:
+        """The user or organization this customer is."""
+        return Owner.parse(self.user_id)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "user_id": self.user_id,
+            "owner": _owner_dict(self.user_id),
             "provider_id": self.provider_id,
             "email": self.email,
             "created_at": self.created_at.isoformat(),
@@ -166,6 +248,7 @@ class Checkout:
     amount: int
     currency: str
     plan: str | None = None
+    seats: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -176,6 +259,7 @@ class Checkout:
             "amount": self.amount,
             "currency": self.currency,
             "plan": self.plan,
+            "seats": self.seats,
         }
 
 
@@ -184,7 +268,8 @@ class Subscription:
     """A user's subscription as last reported by the provider.
 
     ``status`` uses Stripe's words (``active``, ``trialing``, ``past_due``, ``canceled``,
-    ``incomplete``…); ``cancel_at_period_end`` says a cancellation is scheduled.
+    ``incomplete``…); ``cancel_at_period_end`` says a cancellation is scheduled; ``seats``
+    is the quantity billed (an organization's member count; 1 for a user).
     """
 
     id: str
@@ -193,11 +278,17 @@ class Subscription:
     status: str
     current_period_end: datetime | None
     cancel_at_period_end: bool
+    seats: int = 1
 
     @property
     def active(self) -> bool:
-        """Whether the user currently has what the plan grants."""
+        """Whether the owner currently has what the plan grants."""
         return self.status in ("active", "trialing")
+
+    @property
+    def owner(self) -> Owner:
+        """The user or organization subscribed."""
+        return Owner.parse(self.user_id)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -210,6 +301,8 @@ class Subscription:
             "active": self.active,
             "current_period_end": end.isoformat() if end else None,
             "cancel_at_period_end": self.cancel_at_period_end,
+            "seats": self.seats,
+            "owner": _owner_dict(self.user_id),
         }
 
 
@@ -224,6 +317,11 @@ class Payment:
     status: str
     amount_refunded: int
     created_at: datetime
+
+    @property
+    def owner(self) -> Owner:
+        """The user or organization that paid."""
+        return Owner.parse(self.user_id)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -270,6 +368,11 @@ class Invoice:
     status: str
     created_at: datetime
 
+    @property
+    def owner(self) -> Owner:
+        """The user or organization billed."""
+        return Owner.parse(self.user_id)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
@@ -285,11 +388,22 @@ class Invoice:
 
 @dataclass(frozen=True)
 class PaymentEvent:
-    """A domain event: ``name`` (one of :data:`EVENT_NAMES`), whose user, and its facts."""
+    """A domain event: ``name`` (one of :data:`EVENT_NAMES`), whose owner (its key in
+    ``user_id``: a user id, or ``org:<org id>``), and its facts."""
 
     name: str
     user_id: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> Owner:
+        """The user or organization the event is about."""
+        return Owner.parse(self.user_id)
+
+
+def _owner_dict(key: str) -> dict[str, str]:
+    owner = Owner.parse(key)
+    return {"kind": owner.kind, "id": owner.id}
 
 
 EventHandler = Callable[[PaymentEvent], Awaitable[None]]
@@ -304,48 +418,58 @@ class PaymentProcessor(Protocol):
     the create. An unreachable provider is an :class:`~rainmaker.UnavailableError` (503).
     """
 
-    async def create_customer(self, user_id: str, email: str) -> Customer:
-        """The user's customer, created at the provider unless it exists already."""
+    async def create_customer(self, owner: OwnerRef, email: str) -> Customer:
+        """The owner's customer, created at the provider unless it exists already."""
         ...
 
-    async def get_customer(self, user_id: str) -> Customer | None:
-        """The user's customer, if any."""
+    async def get_customer(self, owner: OwnerRef) -> Customer | None:
+        """The owner's customer, if any."""
         ...
 
     async def create_checkout(
         self,
-        user_id: str,
+        owner: OwnerRef,
         *,
         items: Sequence[LineItem] | None = None,
         plan: str | None = None,
         success_url: str,
         cancel_url: str,
     ) -> Checkout:
-        """A hosted checkout for one-time ``items`` or a subscription to ``plan``."""
+        """A hosted checkout for one-time ``items`` or a subscription to ``plan``
+        (for an organization: one seat per member)."""
         ...
 
-    async def get_subscription(self, user_id: str) -> Subscription | None:
-        """The user's current (or most recent) subscription."""
+    async def get_subscription(self, owner: OwnerRef) -> Subscription | None:
+        """The owner's current (or most recent) subscription."""
         ...
 
-    async def cancel_subscription(self, user_id: str, at_period_end: bool = True) -> Subscription:
+    async def cancel_subscription(
+        self, owner: OwnerRef, at_period_end: bool = True
+    ) -> Subscription:
         """Cancel now, or at the end of the paid period (the default)."""
         ...
 
-    async def resume_subscription(self, user_id: str) -> Subscription:
+    async def resume_subscription(self, owner: OwnerRef) -> Subscription:
         """Undo a cancellation scheduled for the period end."""
+        ...
+
+    async def sync_seats(self, org_id: str) -> Subscription | None:
+        """Report the organization's member count to the provider as its subscription's
+        quantity; the subscription as it now is (``None`` when it has none live).
+
+        Runs by itself after each committed ``member.added`` / ``member.removed``."""
         ...
 
     async def refund(self, payment_id: str, amount: int | None = None) -> Refund:
         """Give back ``amount`` (default: all that is not refunded yet) of a payment."""
         ...
 
-    async def list_invoices(self, user_id: str) -> list[Invoice]:
-        """The user's invoices, newest first."""
+    async def list_invoices(self, owner: OwnerRef) -> list[Invoice]:
+        """The owner's invoices, newest first."""
         ...
 
-    async def list_payments(self, user_id: str) -> list[Payment]:
-        """The user's payments, newest first."""
+    async def list_payments(self, owner: OwnerRef) -> list[Payment]:
+        """The owner's payments, newest first."""
         ...
 
     def subscribe(self, event: str, handler: EventHandler) -> None:

@@ -46,6 +46,7 @@ class CheckoutRecord:
     success_url: str
     cancel_url: str
     created_at: datetime
+    seats: int = 1
 
 
 class Ledger:
@@ -114,6 +115,7 @@ class Ledger:
                     success_url=record.success_url,
                     cancel_url=record.cancel_url,
                     created_at=record.created_at,
+                    seats=record.seats,
                 )
             )
 
@@ -212,6 +214,7 @@ class Ledger:
             "status": subscription.status,
             "current_period_end": subscription.current_period_end,
             "cancel_at_period_end": subscription.cancel_at_period_end,
+            "seats": subscription.seats,
             "updated_at": now,
         }
         if duplicate_of is not None:
@@ -395,6 +398,7 @@ def _subscription(row: Mapping[str, Any]) -> Subscription:
         status=row["status"],
         current_period_end=row["current_period_end"],
         cancel_at_period_end=bool(row["cancel_at_period_end"]),
+        seats=int(row.get("seats") or 1),
     )
 
 

@@ -64,8 +64,9 @@ class LocalProvider:
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
+        seats: int = 1,
     ) -> ProviderCheckout:
-        """A checkout whose hosted page is served by this app."""
+        """A checkout whose hosted page is served by this app (seats are in the ledger)."""
         checkout_id = new_id("lcs")
         path = self.mount + CHECKOUT_PAGE.format(id=checkout_id)
         return ProviderCheckout(id=checkout_id, url=self.settings.public_url.rstrip("/") + path)
@@ -88,6 +89,11 @@ class LocalProvider:
         """The subscription with its scheduled cancellation removed."""
         current = await self._subscription(subscription_id)
         return {**current, "cancel_at_period_end": False}
+
+    async def update_seats(self, subscription_id: str, seats: int) -> Mapping[str, Any]:
+        """The subscription billing ``seats`` (no proration: nothing is charged locally)."""
+        current = await self._subscription(subscription_id)
+        return {**current, "quantity": seats}
 
     async def refund(self, payment_id: str, amount: int, *, idempotency_key: str) -> str:
         """A local refund id; the ledger records the amount."""
@@ -113,6 +119,7 @@ class LocalProvider:
             "plan": {"id": self._plan_provider_id(subscription.plan)},
             "current_period_end": int(end.replace(tzinfo=UTC).timestamp()) if end else None,
             "cancel_at_period_end": subscription.cancel_at_period_end,
+            "quantity": subscription.seats,
         }
 
     def _plan_provider_id(self, plan: str | None) -> str | None:
@@ -161,6 +168,7 @@ class LocalProvider:
             "plan": {"id": self._plan_provider_id(checkout.plan)},
             "current_period_end": int((datetime.fromtimestamp(now, UTC) + interval).timestamp()),
             "cancel_at_period_end": False,
+            "quantity": checkout.seats,
         }
         session["subscription"] = subscription["id"]
         invoice = {

@@ -4,7 +4,10 @@ Construction does no I/O (``rainmaker routes`` lists the routes without starting
 requires ``Database`` (whose migrations created the ``payments_*`` tables), registers the
 service as ``Payments`` and, when an ``Auth`` pattern is composed and
 ``create_customer_on_signup`` is on, registers the signup hook that creates each new user's
-customer in the signup transaction. ``payment-stripe`` in the ``production`` profile refuses
+customer in the signup transaction. When an ``Organizations`` pattern is composed, it
+subscribes to its ``member.added`` and ``member.removed`` events (delivered after their
+commit) to report each organization's new member count as its subscription's seats.
+``payment-stripe`` in the ``production`` profile refuses
 to be built without its API key and webhook secret.
 """
 
@@ -28,6 +31,7 @@ from rainmaker import (
 )
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.organizations import MEMBER_ADDED, MEMBER_REMOVED, Organizations
 from rainmaker.capabilities.payments import Payments
 from rainmaker.http import auth_guards
 from rainmaker.patterns.payments.pattern import MOUNT
@@ -55,6 +59,7 @@ class PaymentsModule(Module[S], Generic[S]):
         super().__init__(settings, ctx)
         self._service: PaymentsService | None = None
         self._unhook: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
 
     @property
     def service(self) -> PaymentsService:
@@ -87,8 +92,14 @@ class PaymentsModule(Module[S], Generic[S]):
         ctx = self.ctx
         db = ctx.services.require(Database)
         provider = self.build_provider()
+        directory = ctx.services.get(Organizations)
         service = PaymentsService(
-            self.settings, db=db, provider=provider, log=ctx.log, pattern_id=ctx.instance
+            self.settings,
+            db=db,
+            provider=provider,
+            log=ctx.log,
+            pattern_id=ctx.instance,
+            directory=directory,
         )
         try:
             await service.ledger.count_customers()
@@ -107,17 +118,26 @@ class PaymentsModule(Module[S], Generic[S]):
             self._unhook = auth.on_user_created(service.on_user_created)
         elif self.settings.create_customer_on_signup:
             ctx.log.info("payments.no_signup_hook", reason="no Auth pattern is composed")
+        if directory is not None:
+            self._unsubscribe = [
+                directory.subscribe(event, service.on_member_changed)
+                for event in (MEMBER_ADDED, MEMBER_REMOVED)
+            ]
         ctx.log.info(
             "payments.started",
             provider=provider.name,
             plans=sorted(self.settings.plans),
             signup_customers=self._unhook is not None,
+            org_seats=directory is not None,
         )
 
     async def stop(self) -> None:
         unhook, self._unhook = self._unhook, None
         if unhook is not None:
             unhook()
+        unsubscribe, self._unsubscribe = self._unsubscribe, []
+        for undo in unsubscribe:
+            undo()
         service, self._service = self._service, None
         if service is not None:
             await service.provider.close()

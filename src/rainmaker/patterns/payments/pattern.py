@@ -4,7 +4,8 @@ imports stripe, SQLAlchemy or FastAPI).
 Both require ``Database`` (they own ``payments_*`` tables) and take ``Auth`` as optional:
 routes need it to know the current user, and signup customers need its hook, but a worker
 or an admin tool can use the service API with user ids alone. Without Auth the routes answer
-503 saying so.
+503 saying so. ``Organizations`` is optional too: with it, an organization can be an owner,
+billed one seat per member, the seats following its membership changes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from rainmaker import Pattern
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.organizations import Organizations
 from rainmaker.capabilities.payments import Payments
 from rainmaker.patterns.payments.settings import LocalPaymentsSettings, StripeSettings
 
@@ -28,7 +30,7 @@ payment_local: Pattern[LocalPaymentsSettings] = Pattern(
     settings=LocalPaymentsSettings,
     factory="rainmaker.patterns.payments.module:LocalPaymentsModule",
     provides=[Payments],
-    requires=[Database, Auth.optional()],
+    requires=[Database, Auth.optional(), Organizations.optional()],
     mount=MOUNT,
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
@@ -51,7 +53,7 @@ payment_stripe: Pattern[StripeSettings] = Pattern(
     settings=StripeSettings,
     factory="rainmaker.patterns.payments.module:StripePaymentsModule",
     provides=[Payments],
-    requires=[Database, Auth.optional()],
+    requires=[Database, Auth.optional(), Organizations.optional()],
     mount=MOUNT,
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,

@@ -48,8 +48,14 @@ class Provider(Protocol):
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
+        seats: int = 1,
     ) -> ProviderCheckout:
-        """Create a hosted checkout for ``items`` or for the plan ``plan_provider_id``."""
+        """Create a hosted checkout for ``items`` or for ``seats`` of the plan
+        ``plan_provider_id``."""
+        ...
+
+    async def update_seats(self, subscription_id: str, seats: int) -> Mapping[str, Any]:
+        """Bill ``seats`` from now on; the subscription as the provider now has it."""
         ...
 
     async def cancel_subscription(
@@ -86,6 +92,14 @@ def plan_id_of(subscription: Mapping[str, Any]) -> str | None:
         if isinstance(value, Mapping) and isinstance(value.get("id"), str):
             return str(value["id"])
     return None
+
+
+def seats_of(subscription: Mapping[str, Any]) -> int:
+    """The quantity of a Stripe-shaped subscription (its first item's, on newer APIs)."""
+    for value in (subscription.get("quantity"), first_item(subscription).get("quantity")):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return 1
 
 
 def period_end_of(subscription: Mapping[str, Any]) -> Any:

@@ -7,19 +7,27 @@ provider-side create (a saga compensation) when the write fails. Changes of subs
 state that the service makes itself (cancel, resume) update the ledger at once and emit the
 same domain events the webhooks would; the later webhook for the same change then finds
 nothing new and emits nothing.
+
+Every method takes an owner (a user id, or :class:`~rainmaker.capabilities.payments.Owner`)
+and works on its key, so the one-subscription rule and the webhook bookkeeping hold per
+owner with no second code path. An organization's subscription is billed per seat: its
+quantity is the organization's member count, read from ``Organizations`` at checkout and
+reported again after each committed membership change (:meth:`PaymentsService.sync_seats`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from rainmaker import InvalidInputError, utcnow
+from rainmaker import InvalidInputError, UnavailableError, utcnow
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.organizations import OrganizationDirectory, OrgEvent
 from rainmaker.capabilities.payments import (
     REFUND_CREATED,
     Checkout,
@@ -28,11 +36,14 @@ from rainmaker.capabilities.payments import (
     InvalidAmountError,
     Invoice,
     LineItem,
+    Owner,
+    OwnerRef,
     Payment,
     PaymentEvent,
     Refund,
     Subscription,
     check_amount,
+    owner_of,
     total_of,
 )
 from rainmaker.patterns.payments.errors import (
@@ -69,12 +80,17 @@ class PaymentsService:
         provider: Provider,
         log: Any,
         pattern_id: str,
+        directory: OrganizationDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.provider = provider
         self.log = log
         self.pattern_id = pattern_id
+        self.directory = directory
+        # One seat report at a time per organization, so two membership changes in a row
+        # cannot leave the provider with the older count.
+        self._seat_locks: dict[str, asyncio.Lock] = {}
         self.ledger = Ledger(db)
         self.bus = EventBus(db, log=log)
         self.webhooks = WebhookProcessor(
@@ -91,8 +107,9 @@ class PaymentsService:
 
     # -- customers -------------------------------------------------------------------------
 
-    async def create_customer(self, user_id: str, email: str) -> Customer:
-        """The user's customer; created at the provider (then recorded) when missing."""
+    async def create_customer(self, owner: OwnerRef, email: str) -> Customer:
+        """The owner's customer; created at the provider (then recorded) when missing."""
+        user_id = owner_of(owner).key
         existing = await self.ledger.customer(user_id)
         if existing is not None:
             return existing
@@ -132,17 +149,17 @@ class PaymentsService:
             await self._create_customer(saga, user.id, user.email)
         return saga.detach()
 
-    async def get_customer(self, user_id: str) -> Customer | None:
-        """The user's customer, if any."""
-        return await self.ledger.customer(user_id)
+    async def get_customer(self, owner: OwnerRef) -> Customer | None:
+        """The owner's customer, if any."""
+        return await self.ledger.customer(owner_of(owner).key)
 
     async def _require_customer(self, user_id: str) -> Customer:
         customer = await self.ledger.customer(user_id)
         if customer is None:
             raise NoCustomerError(
-                f"user {user_id!r} has no payments customer",
+                f"{_described(Owner.parse(user_id))} has no payments customer",
                 pattern_id=self.pattern_id,
-                hint="call create_customer(user_id, email) first",
+                hint="call create_customer(owner, email) first",
             )
         return customer
 
@@ -150,7 +167,7 @@ class PaymentsService:
 
     async def create_checkout(
         self,
-        user_id: str,
+        owner: OwnerRef,
         *,
         items: Sequence[LineItem] | None = None,
         plan: str | None = None,
@@ -163,8 +180,12 @@ class PaymentsService:
         ``success_url`` and ``cancel_url`` must lead to an allowed origin (see
         :meth:`PaymentsSettings.allowed_return_origins`; ``request_origin`` is the origin
         an HTTP request came in on): the checkout page sends the user there, so any other
-        origin would make the app's checkout an open redirect.
+        origin would make the app's checkout an open redirect. An organization's plan is
+        billed for one seat per member.
         """
+        payer = owner_of(owner)
+        user_id = payer.key
+        seats = 1
         if (items is None) == (plan is None):
             raise InvalidInputError(
                 "give either items (a one-time payment) or plan (a subscription), not both",
@@ -183,13 +204,15 @@ class PaymentsService:
                 raise UnknownPlanError(
                     f"no plan {plan!r} (plans: {known})", pattern_id=self.pattern_id
                 )
-            amount = chosen.amount
+            if payer.is_org:
+                seats = await self.member_count(payer.id)
+            amount = check_amount(chosen.amount * seats, what="subscription amount")
             plan_provider_id = chosen.provider_id or plan
             mode = "subscription"
             current = await self.ledger.slot_holder(user_id)
             if current is not None:
                 raise PaymentStateError(
-                    f"user {user_id!r} already has an active subscription ({current.plan})",
+                    f"{_described(payer)} already has an active subscription ({current.plan})",
                     pattern_id=self.pattern_id,
                     hint="cancel it first, or change plans in the provider's portal",
                 )
@@ -211,6 +234,7 @@ class PaymentsService:
             success_url=success_url,
             cancel_url=cancel_url,
             idempotency_key=idempotency_key("checkout"),
+            seats=seats,
         )
         # An orphaned provider session (if this insert fails) simply expires unpaid.
         await self.ledger.insert_checkout(
@@ -226,11 +250,20 @@ class PaymentsService:
                 success_url=success_url,
                 cancel_url=cancel_url,
                 created_at=utcnow(),
+                seats=seats,
             )
         )
-        self.log.info("payments.checkout_created", user_id=user_id, mode=mode, plan=plan)
+        self.log.info(
+            "payments.checkout_created", user_id=user_id, mode=mode, plan=plan, seats=seats
+        )
         return Checkout(
-            id=created.id, url=created.url, mode=mode, amount=amount, currency=currency, plan=plan
+            id=created.id,
+            url=created.url,
+            mode=mode,
+            amount=amount,
+            currency=currency,
+            plan=plan,
+            seats=seats,
         )
 
     def _check_return_urls(self, urls: dict[str, str], request_origin: str | None) -> None:
@@ -256,30 +289,33 @@ class PaymentsService:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    async def get_subscription(self, user_id: str) -> Subscription | None:
-        """The user's current (or most recent) subscription."""
-        return await self.ledger.current_subscription(user_id)
+    async def get_subscription(self, owner: OwnerRef) -> Subscription | None:
+        """The owner's current (or most recent) subscription."""
+        return await self.ledger.current_subscription(owner_of(owner).key)
 
-    async def _live_subscription(self, user_id: str) -> Subscription:
-        subscription = await self.ledger.current_subscription(user_id)
+    async def _live_subscription(self, owner: OwnerRef) -> Subscription:
+        payer = owner_of(owner)
+        subscription = await self.ledger.current_subscription(payer.key)
         if subscription is None or subscription.status in ENDED:
             raise NoSubscriptionError(
-                f"user {user_id!r} has no subscription that has not ended",
+                f"{_described(payer)} has no subscription that has not ended",
                 pattern_id=self.pattern_id,
             )
         return subscription
 
-    async def cancel_subscription(self, user_id: str, at_period_end: bool = True) -> Subscription:
-        """Cancel at the period end (the default: the user keeps what they paid for) or now."""
-        subscription = await self._live_subscription(user_id)
+    async def cancel_subscription(
+        self, owner: OwnerRef, at_period_end: bool = True
+    ) -> Subscription:
+        """Cancel at the period end (the default: the owner keeps what they paid for) or now."""
+        subscription = await self._live_subscription(owner)
         answer = await self.provider.cancel_subscription(
             subscription.id, at_period_end=at_period_end
         )
         return await self._apply(answer)
 
-    async def resume_subscription(self, user_id: str) -> Subscription:
+    async def resume_subscription(self, owner: OwnerRef) -> Subscription:
         """Undo a cancellation scheduled for the period end."""
-        subscription = await self._live_subscription(user_id)
+        subscription = await self._live_subscription(owner)
         if not subscription.cancel_at_period_end:
             raise PaymentStateError(
                 "the subscription is not scheduled to end; there is nothing to resume",
@@ -287,6 +323,43 @@ class PaymentsService:
             )
         answer = await self.provider.resume_subscription(subscription.id)
         return await self._apply(answer)
+
+    # -- seats -----------------------------------------------------------------------------
+
+    async def member_count(self, org_id: str) -> int:
+        """The organization's member count: the seats its subscription is billed for."""
+        if self.directory is None:
+            raise UnavailableError(
+                "billing an organization needs an Organizations pattern to count its members",
+                pattern_id=self.pattern_id,
+                hint="compose the organizations pattern beside this payments instance",
+            )
+        return max(1, len(await self.directory.members(org_id)))
+
+    async def sync_seats(self, org_id: str) -> Subscription | None:
+        """Report the member count of ``org_id`` as its subscription's quantity.
+
+        ``None`` when the organization has no live subscription (nothing is billed); the
+        subscription unchanged when the provider already bills that many seats.
+        """
+        lock = self._seat_locks.setdefault(org_id, asyncio.Lock())
+        async with lock:
+            subscription = await self.ledger.current_subscription(Owner.org(org_id).key)
+            if subscription is None or subscription.status in ENDED:
+                return None
+            seats = await self.member_count(org_id)
+            if subscription.seats == seats:
+                return subscription
+            answer = await self.provider.update_seats(subscription.id, seats)
+            saved = await self._apply(answer)
+        self.log.info(
+            "payments.seats_updated", org_id=org_id, subscription=saved.id, seats=saved.seats
+        )
+        return saved
+
+    async def on_member_changed(self, event: OrgEvent) -> None:
+        """``member.added`` / ``member.removed`` (after their commit): bill the new count."""
+        await self.sync_seats(event.org_id)
 
     async def end_duplicate(self, subscription_id: str, cancel: bool) -> None:
         """End a subscription recorded as a duplicate at the provider: cancel it now (when
@@ -355,16 +428,21 @@ class PaymentsService:
         self.log.info("payments.refunded", payment_id=payment_id, amount=chosen)
         return refund
 
-    async def list_invoices(self, user_id: str) -> list[Invoice]:
-        """The user's invoices as the webhooks reported them, newest first."""
-        return await self.ledger.invoices_of(user_id)
+    async def list_invoices(self, owner: OwnerRef) -> list[Invoice]:
+        """The owner's invoices as the webhooks reported them, newest first."""
+        return await self.ledger.invoices_of(owner_of(owner).key)
 
-    async def list_payments(self, user_id: str) -> list[Payment]:
-        """The user's payments, newest first."""
-        return await self.ledger.payments_of(user_id)
+    async def list_payments(self, owner: OwnerRef) -> list[Payment]:
+        """The owner's payments, newest first."""
+        return await self.ledger.payments_of(owner_of(owner).key)
 
     # -- events ----------------------------------------------------------------------------
 
     def subscribe(self, event: str, handler: EventHandler) -> None:
         """Call ``handler`` after each committed ``event``."""
         self.bus.subscribe(event, handler)
+
+
+def _described(owner: Owner) -> str:
+    """``user 'u1'`` or ``organization 'o1'``, for messages."""
+    return f"{'organization' if owner.is_org else 'user'} {owner.id!r}"

@@ -19,7 +19,7 @@ import stripe
 from rainmaker import NotFoundError
 from rainmaker.capabilities.payments import LineItem
 from rainmaker.patterns.payments.errors import ProviderError, ProviderUnavailableError
-from rainmaker.patterns.payments.provider import ProviderCheckout
+from rainmaker.patterns.payments.provider import ProviderCheckout, first_item
 from rainmaker.patterns.payments.settings import StripeSettings
 
 T = TypeVar("T")
@@ -120,8 +120,10 @@ class StripeProvider:
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
+        seats: int = 1,
     ) -> ProviderCheckout:
-        """A Checkout Session: ``subscription`` mode for a plan, ``payment`` for items."""
+        """A Checkout Session: ``subscription`` mode for ``seats`` of a plan, ``payment``
+        for items."""
         params: dict[str, Any] = {
             "customer": customer_id,
             "client_reference_id": user_id,
@@ -132,7 +134,7 @@ class StripeProvider:
         if plan_provider_id is not None:
             # A Plan id is accepted wherever a Price id is (Stripe keeps them in one space).
             params["mode"] = "subscription"
-            params["line_items"] = [{"price": plan_provider_id, "quantity": 1}]
+            params["line_items"] = [{"price": plan_provider_id, "quantity": seats}]
         else:
             params["mode"] = "payment"
             params["line_items"] = [
@@ -179,6 +181,26 @@ class StripeProvider:
             "resume a subscription",
             self.client.v1.subscriptions.update_async(
                 subscription_id, {"cancel_at_period_end": False}
+            ),
+        )
+        return subscription.to_dict()
+
+    async def update_seats(self, subscription_id: str, seats: int) -> Mapping[str, Any]:
+        """Set the quantity of the subscription's (one) item; Stripe prorates the change."""
+        current = await self._call(
+            "read a subscription", self.client.v1.subscriptions.retrieve_async(subscription_id)
+        )
+        item = first_item(current.to_dict())
+        if not isinstance(item.get("id"), str):
+            raise ProviderError(
+                f"Stripe's subscription {subscription_id} has no item to set the seats of",
+                pattern_id=self.pattern_id,
+            )
+        subscription = await self._call(
+            "update the seats of a subscription",
+            self.client.v1.subscriptions.update_async(
+                subscription_id,
+                {"items": [{"id": str(item["id"]), "quantity": seats}]},
             ),
         )
         return subscription.to_dict()

@@ -1,8 +1,9 @@
 """The tables the payment patterns own (prefix ``payments_``), created by their migrations.
 
 Provider ids are the primary keys of what the provider owns (subscriptions, invoices,
-payments), so a webhook that reports an object twice updates one row. Users are referred to
-by ``auth_users.id`` as a plain string, never by foreign key (another pattern's table).
+payments), so a webhook that reports an object twice updates one row. Owners are referred
+to in ``user_id`` by their key as a plain string, never by foreign key (another pattern's
+table): an ``auth_users.id``, or ``org:`` and an ``orgs_organizations.id``.
 Times are naive UTC ``DateTime`` columns, as in every Rainmaker pattern.
 """
 
@@ -47,6 +48,8 @@ checkouts = Table(
     Column("success_url", String(2048), nullable=False),
     Column("cancel_url", String(2048), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # The quantity of a subscription checkout: an organization's member count, else 1.
+    Column("seats", Integer, nullable=False, default=1, server_default="1"),
     Index("payments_checkouts_user", "user_id"),
 )
 
@@ -64,6 +67,8 @@ subscriptions = Table(
     # Set when this subscription was ended because the user already held another (the
     # one named here): its payments are refunded, even those reported later.
     Column("duplicate_of", String(255), nullable=True),
+    # The quantity the provider bills: an organization's member count, else 1.
+    Column("seats", Integer, nullable=False, default=1, server_default="1"),
     Index("payments_subscriptions_user", "user_id"),
 )
 

@@ -36,7 +36,7 @@ from rainmaker.patterns.payments import signatures
 from rainmaker.patterns.payments.errors import MalformedWebhookError
 from rainmaker.patterns.payments.events import EventBus
 from rainmaker.patterns.payments.ledger import HOLDS_SLOT, Ledger, from_timestamp
-from rainmaker.patterns.payments.provider import period_end_of, plan_id_of
+from rainmaker.patterns.payments.provider import period_end_of, plan_id_of, seats_of
 
 PROCESSED = "processed"
 DUPLICATE = "duplicate"
@@ -175,6 +175,7 @@ class WebhookProcessor:
             status=status,
             current_period_end=from_timestamp(period_end_of(obj)),
             cancel_at_period_end=bool(obj.get("cancel_at_period_end")) and status not in ENDED,
+            seats=seats_of(obj),
         )
         async with self.db.transaction():
             await self.ledger.lock_customer(user_id)
