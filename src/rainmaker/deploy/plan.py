@@ -202,6 +202,7 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
     )
     plan.config.append(EnvVar("RAINMAKER_PROFILE", profile, False, "the profile"))
     sources = {c.name: c.sources for c in composition.instances.values()}
+    interpolated, used_variables = _interpolated_keys(text, profile)
     for instance in instances:
         secret_keys = secret_fields(type(instance.settings))
         from_variables = {key for inst, key in _variable_keys(first) if inst == instance.name}
@@ -218,10 +219,12 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
                         f"secret setting {instance.name}.{key}",
                     )
                 )
-        for dotted in sorted(sources.get(instance.name, {})):
+        for dotted in sorted({_env_safe(d) for d in sources.get(instance.name, {})}):
             top = dotted.split(".")[0]
             if top in secret_keys or top in from_variables:
                 continue
+            if (instance.name, dotted) in interpolated:
+                continue  # its ${VAR:-default} is rendered: the operator sets that variable
             value = _dotted(instance.settings, dotted)
             if value is _ABSENT:
                 continue
@@ -235,11 +238,18 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
                 )
             )
     for variable, default in sorted(composition.env_vars.items()):
+        if variable not in used_variables:
+            continue  # only another profile reads it (the development database path)
         where = referenced.get(variable)
         why = f"${{{variable}}} in {where[0]}" if where else f"${{{variable}}}"
         # Referenced without a default somewhere (the profile's `${JWT_SECRET}`): it must
         # be supplied, even when the base section gives a development default.
-        if default is None or variable in referenced:
+        feeds_secret = any(
+            key.split(".")[0] in secret_fields(type(application.instances[inst].settings))
+            for inst, key in used_variables[variable]
+            if inst in application.instances
+        )
+        if default is None or variable in referenced or feeds_secret:
             plan.secrets.append(EnvVar(variable, "", True, why))
         else:
             plan.config.append(EnvVar(variable, default, False, why))
@@ -298,6 +308,69 @@ _EXAMPLE_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}$]+)\}")
 
 
 _ABSENT = object()
+_ENV_KEY = re.compile(r"[a-z0-9_]+")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _env_safe(dotted: str) -> str:
+    """The deepest part of ``dotted`` the environment layer can name.
+
+    ``RAINMAKER__X__KEY__SUB`` is lower-cased part by part and Kubernetes keys allow no
+    ``:``, so a table keyed ``"projects:write"`` (or ``"Pro"``) is set whole, as JSON.
+    """
+    parts = dotted.split(".")
+    for index, part in enumerate(parts):
+        if index and not _ENV_KEY.fullmatch(part):
+            return ".".join(parts[:index])
+    return dotted
+
+
+def _interpolated_keys(
+    text: str, profile: str
+) -> tuple[set[tuple[str, str]], dict[str, set[tuple[str, str]]]]:
+    """(instance, dotted key) of every setting whose effective file value uses ``${VAR}``,
+    and the variables the profile's effective values use, with the settings they feed.
+
+    Those settings are not rendered as ``RAINMAKER__…`` values (which would win over the
+    variable, so that changing ``SMTP_PORT`` in the ConfigMap would do nothing): their
+    variables are, and only those (not the development profile's ``SAAS_DB_PATH``).
+    """
+    import tomllib
+
+    raw = tomllib.loads(text)
+    chosen = raw.get("profiles", {}).get(profile, {})
+    effective: dict[tuple[str, str], Any] = {}
+    for layer in (raw.get("patterns", {}), chosen.get("patterns", {})):
+        for instance, table in layer.items():
+            if not isinstance(table, Mapping):
+                continue
+            if "use" in table and table["use"] != raw.get("patterns", {}).get(instance, {}).get(
+                "use"
+            ):  # a profile switching the pattern replaces the table (as the kernel does)
+                effective = {k: v for k, v in effective.items() if k[0] != instance}
+            for dotted, value in _leaves(table):
+                effective[(instance, dotted)] = value
+    for layer in (raw.get("app", {}), chosen.get("app", {})):
+        for dotted, value in _leaves(layer):
+            effective[("app", dotted)] = value
+    found: set[tuple[str, str]] = set()
+    variables: dict[str, set[tuple[str, str]]] = {}
+    for (instance, dotted), value in effective.items():
+        if isinstance(value, str) and "${" in value:
+            found.add((instance, dotted))
+            found.add((instance, _env_safe(dotted)))
+            for variable in _VARIABLE.findall(value):
+                variables.setdefault(variable, set()).add((instance, dotted))
+    return found, variables
+
+
+def _leaves(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{dotted}.")
+        else:
+            yield dotted, value
 
 
 def _dotted(settings: BaseModel, dotted: str) -> Any:
