@@ -27,7 +27,8 @@ from rainmaker.patterns.payments.service import PaymentsService
 from rainmaker.testing.contracts.payments import signed_event
 from rainmaker.testing.harness import build_app
 from rainmaker.testing.stripe_server import API_KEY, StripeServer, stripe_server
-from tests.patterns.auth_jwt.conftest import auth_settings
+from tests.patterns.auth_jwt.conftest import auth_settings, pg_database  # noqa: F401
+from tests.patterns.database.conftest import pg_url
 
 PLAN = "pro"
 PLAN_AMOUNT = 1500
@@ -119,6 +120,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[MakeApp]:
         database: Mapping[str, Any] | None = None,
         auth: bool = True,
         environ: Mapping[str, str] | None = None,
+        extra: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Started:
         folder = tmp_path / uuid.uuid4().hex[:8]
         folder.mkdir()
@@ -129,6 +131,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[MakeApp]:
         if auth:
             patterns["auth"] = auth_settings()
         patterns["payments"] = payments
+        patterns.update(extra or {})
         app = build_app(patterns, root=folder, environ=environ)
         await app.start()
         client = httpx.AsyncClient(
@@ -225,9 +228,10 @@ class StripeBackend:
             )
             return
         plan = session["line_items"][0]["price"]
+        seats = int(session["line_items"][0].get("quantity", 1))
         subscription = (
             await self.stripe.v1.subscriptions.create_async(
-                {"customer": customer, "items": [{"plan": plan}]}
+                {"customer": customer, "items": [{"plan": plan, "quantity": seats}]}
             )
         ).to_dict()
         invoice = (
@@ -254,21 +258,35 @@ class StripeBackend:
         return await self.service.ledger.count_events()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The ``db`` instance on SQLite and on PostgreSQL (127.0.0.1:5432)."""
+    if request.param == "sqlite":
+        return {"use": "database-sqlite", "path": "pay.db"}
+    name = request.getfixturevalue("pg_database")
+    return {"use": "database-postgres", "url": pg_url(name), "auto_migrate": True}
+
+
 @pytest.fixture(params=["local", "stripe"])
 async def payments_backend(
-    request: pytest.FixtureRequest, make_app: MakeApp
+    request: pytest.FixtureRequest, make_app: MakeApp, database: dict[str, Any]
 ) -> LocalBackend | StripeBackend:
-    """Each contract test on ``payment-local`` and on ``payment-stripe`` (localstripe)."""
+    """Each contract test on ``payment-local`` and on ``payment-stripe`` (localstripe),
+    each on SQLite and PostgreSQL."""
     # The contract posts client-priced items and returns to app.example / a.example.
     contract = {
         "client_prices": True,
         "return_origins": ["https://app.example", "https://a.example"],
     }
     if request.param == "local":
-        started = await make_app(payments=payments_settings("local", None, **contract))
+        started = await make_app(
+            payments=payments_settings("local", None, **contract), database=database
+        )
         return LocalBackend(started.client, started.service, started.service)
     server: StripeServer = request.getfixturevalue("localstripe")
-    started = await make_app(payments=payments_settings("stripe", server, **contract))
+    started = await make_app(
+        payments=payments_settings("stripe", server, **contract), database=database
+    )
     return StripeBackend(
         started.client, started.service, started.service, server, stripe_client(server)
     )
