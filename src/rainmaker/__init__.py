@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ProcessRole,
         RoleOptions,
     )
+    from rainmaker.kernel.display import display as display_setting
     from rainmaker.kernel.errors import (
         CompositionError,
         ConflictError,
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
     from rainmaker.kernel.ordering import OrderingCycleError, topological_order
     from rainmaker.kernel.pattern import Pattern, Settings
     from rainmaker.kernel.secrets import MASK as SECRET_MASK
-    from rainmaker.kernel.secrets import display as display_setting
     from rainmaker.kernel.secrets import redact_url, secret_values
 
 __version__ = "0.1.0"
@@ -155,7 +155,7 @@ _EXPORTS: dict[str, str] = {
     "ResolvedLogger": "rainmaker.kernel.logging",
     "add_log_processor": "rainmaker.kernel.logging:add_processor",
     "SECRET_MASK": "rainmaker.kernel.secrets:MASK",
-    "display_setting": "rainmaker.kernel.secrets:display",
+    "display_setting": "rainmaker.kernel.display:display",
     "redact_url": "rainmaker.kernel.secrets",
     "secret_values": "rainmaker.kernel.secrets",
     "Middleware": "rainmaker.kernel.module",

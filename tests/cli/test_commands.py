@@ -116,7 +116,7 @@ def test_config_show_redacts_secrets_and_names_layers(app_dir: Path) -> None:
     assert rows[("db", "path")] == {
         "instance": "db",
         "key": "path",
-        "value": "'/srv/prod.db'",
+        "value": '"/srv/prod.db"',
         "source": "profile production",
     }
     assert rows[("db", "password")]["value"] == "********"

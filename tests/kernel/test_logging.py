@@ -47,7 +47,7 @@ def test_secrets_from_settings_never_reach_a_log_line() -> None:
 
 
 def test_secret_values_search_nested_models_lists_and_urls() -> None:
-    from pydantic import BaseModel, SecretStr
+    from pydantic import BaseModel, Field, SecretStr
 
     from rainmaker.kernel.secrets import secret_values
 
@@ -58,7 +58,8 @@ def test_secret_values_search_nested_models_lists_and_urls() -> None:
     class Settings(BaseModel):
         keys: list[Key]
         url: str
-        api_token: str
+        api_token: str = Field(json_schema_extra={"secret": True})  # marked, not named
+        token_ttl: str  # named like a secret, typed like none: not one
         extra: dict[str, Key]
 
     settings = Settings(
@@ -68,6 +69,7 @@ def test_secret_values_search_nested_models_lists_and_urls() -> None:
         ],
         url="postgresql://u:url-pass@h/db",
         api_token="tok-123456",
+        token_ttl="15 minutes",
         extra={"x": Key(kid="c", secret=SecretStr("third-secret"))},
     )
     assert set(secret_values(settings)) == {

@@ -33,7 +33,7 @@ def test_unknown_key_suggests_and_wrong_type_names_value() -> None:
     text = problems_of(APP + '[patterns.db]\nuse = "fake-store"\npth = "x"\npool_size = "many"\n')
     assert "db.pth: unknown setting 'pth'" in text and "did you mean 'path'" in text
     assert "db.pool_size: Input should be a valid integer" in text
-    assert "(got 'many')" in text
+    assert '(got "many")' in text
 
 
 def test_secret_values_are_redacted_in_problems() -> None:

@@ -25,10 +25,10 @@ from rainmaker.cli.tables import new_table, print_table
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.catalog import LOCAL, Catalog
 from rainmaker.kernel.composition import env_name, find_composition, read_composition
+from rainmaker.kernel.display import display
 from rainmaker.kernel.errors import CompositionError, PatternError, Problem
 from rainmaker.kernel.lock import LOCK_FILE, drift, lock_entries, read_lock
 from rainmaker.kernel.pattern import Pattern
-from rainmaker.kernel.secrets import display
 from rainmaker.kernel.timeline import Timeline
 
 console = Console(highlight=False)
@@ -481,6 +481,8 @@ def settings_table(pattern: Pattern[Any]) -> Table:
 
 
 def _schema_type(prop: dict[str, Any]) -> str:
+    if prop.get("format") == "duration":
+        return "duration"  # a string in the schema; TOML gives seconds or ISO 8601
     if "type" in prop:
         return str(prop["type"])
     if "anyOf" in prop:

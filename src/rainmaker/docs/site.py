@@ -27,10 +27,10 @@ from rainmaker.docs.settings_reference import SettingRow, settings_rows
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import read_composition
+from rainmaker.kernel.display import display
 from rainmaker.kernel.env_example import env_example
 from rainmaker.kernel.graph_svg import dependency_svg, graph_of
 from rainmaker.kernel.pattern import Pattern
-from rainmaker.kernel.secrets import display
 from rainmaker.testing.harness import toml_value
 
 MARKER = ".rainmaker-docs"

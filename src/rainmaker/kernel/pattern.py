@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from rainmaker.kernel.capability import (
     Capability,
@@ -25,6 +25,7 @@ from rainmaker.kernel.capability import (
     as_requirement,
 )
 from rainmaker.kernel.contributions import DocsSection
+from rainmaker.kernel.unset import unset_empty_optionals
 
 if TYPE_CHECKING:
     from rainmaker.kernel.context import AppContext
@@ -38,9 +39,15 @@ Factory = Callable[[Any, "AppContext"], "Module[Any]"]
 
 
 class Settings(BaseModel):
-    """Base for pattern settings: unknown keys are errors and settings are immutable."""
+    """Base for pattern settings: unknown keys are errors, settings are immutable, and
+    ``""`` unsets an optional setting (TOML has no null; see :mod:`rainmaker.kernel.unset`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_string_unsets(cls, data: Any) -> Any:
+        return unset_empty_optionals(cls, data)
 
 
 @dataclass(frozen=True, eq=False)

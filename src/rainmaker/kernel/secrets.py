@@ -1,43 +1,40 @@
-"""Which settings are secrets, and how they are shown once redacted.
+"""Which settings are secrets, and how their plain text is found and masked.
 
-A field is secret when it is typed ``SecretStr``/``SecretBytes``, marked with
-``Field(json_schema_extra={"secret": True})``, or named like a secret (``password``,
-``token``…). URLs keep their shape with the password masked.
+A field is secret when it is typed ``SecretStr``/``SecretBytes`` or marked with
+``Field(json_schema_extra={"secret": True})`` — by type, never by name, so a duration called
+``verify_token_ttl`` or a ``password`` policy table stay readable. URLs keep their shape with
+the password masked. How values are shown lives in :mod:`rainmaker.kernel.display`.
 """
 
 from __future__ import annotations
 
-import re
 import typing
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic.fields import FieldInfo
 
 MASK = "********"
-_SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_key|private_key|credential)", re.I)
 
 
 def secret_fields(model: type[BaseModel]) -> set[str]:
     """Names of ``model``'s fields that hold secrets."""
-    names = set()
-    for name, info in model.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        if extra.get("secret") or _SECRET_NAME.search(name) or _is_secret_type(info.annotation):
-            names.add(name)
-    return names
+    return {name for name, info in model.model_fields.items() if marked_secret(info)}
+
+
+def marked_secret(info: FieldInfo) -> bool:
+    """Whether a field holds a secret: typed ``SecretStr``/``SecretBytes`` (optional or in a
+    container too) or marked ``json_schema_extra={"secret": True}``."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return bool(extra.get("secret")) or _is_secret_type(info.annotation)
 
 
 def _is_secret_type(annotation: Any) -> bool:
     if annotation in (SecretStr, SecretBytes):
         return True
     return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
-
-
-def redact(value: Any) -> str:
-    """The display form of a secret value."""
-    return MASK if value not in (None, "") else repr(value)
 
 
 def redact_url(value: str) -> str:
@@ -50,18 +47,6 @@ def redact_url(value: str) -> str:
         return value
     netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def display(model: type[BaseModel] | None, key: str, value: Any) -> str:
-    """How a settings value is shown to people: redacted when ``key`` is a secret of ``model``."""
-    top = key.split(".")[0]
-    if model is not None and top in secret_fields(model):
-        return redact(value)
-    if isinstance(value, SecretStr | SecretBytes):
-        return MASK
-    if isinstance(value, str):
-        return repr(redact_url(value))
-    return repr(value)
 
 
 def secret_values(settings: BaseModel) -> Iterable[str]:

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ValidationError
 
 from rainmaker.kernel.catalog import LOCAL, Catalog
 from rainmaker.kernel.composition import Composition, InstanceConfig, env_name
+from rainmaker.kernel.display import display
 from rainmaker.kernel.errors import Problem
 from rainmaker.kernel.instance import Instance
-from rainmaker.kernel.secrets import display
+from rainmaker.kernel.setting_schema import expectation
 from rainmaker.kernel.suggest import did_you_mean
 
 
@@ -107,12 +108,13 @@ def _settings_problem(
             fix=f"set {key} under [patterns.{config.name}] or export {env_var}",
         )
     source = config.sources.get(key, "rainmaker.toml")
+    expected = expectation(model, key)
     return Problem(
         error["msg"],
         instance=config.name,
         key=key,
         value=display(model, key, error.get("input")),
-        fix=f"change the value set by {source}",
+        fix=f"change the value set by {source}" + (f": {expected}" if expected else ""),
     )
 
 

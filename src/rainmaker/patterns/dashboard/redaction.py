@@ -1,6 +1,6 @@
 """Keeping secrets on the server: scrub every value the dashboard sends.
 
-Settings are shown through the kernel's :func:`~rainmaker.kernel.secrets.display` (the
+Settings are shown through the kernel's :func:`~rainmaker.kernel.display.display` (the
 same rule as ``rainmaker config show``); free-form data (health details, job errors) may
 quote a secret by accident, so every string in it is searched for the plain text of every
 secret the app's settings hold, and URLs lose their passwords.

@@ -94,12 +94,6 @@ class SmtpSettings(MailerSettings):
         "first send.",
     )
 
-    @field_validator("username", "password", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        # TOML has no null: `username = "${SMTP_USERNAME:-}"` means "no login".
-        return None if value == "" else value
-
     @model_validator(mode="after")
     def _login_pair(self) -> SmtpSettings:
         if (self.username is None) != (self.password is None):
