@@ -26,6 +26,7 @@ import orjson
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from rainmaker.kernel.logging_batch import BatchedLines
 from rainmaker.kernel.secrets import MASK
 
 _secrets: set[str] = set()
@@ -34,6 +35,8 @@ _secrets_pattern: re.Pattern[str] | None = None
 # configured, so adding one reconfigures alike and a later configure_logging keeps it.
 _added_processors: list[Callable[..., Any]] = []
 _last_configuration: dict[str, Any] | None = None
+# The batched binary stream of the JSON configuration in force (see logging_batch).
+_batch: BatchedLines | None = None
 
 
 def configure_logging(
@@ -43,13 +46,16 @@ def configure_logging(
     secrets: Iterable[str] = (),
 ) -> None:
     """Configure structlog (and route stdlib logging through the same renderer)."""
-    global _secrets_pattern, _last_configuration
+    global _secrets_pattern, _last_configuration, _batch
     _last_configuration = {"level": level, "fmt": fmt}
     _secrets.update(s for s in secrets if s)
     if _secrets:
         # Longest first, so a secret containing another is masked whole.
         ordered = sorted(_secrets, key=len, reverse=True)
         _secrets_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+    if _batch is not None:
+        _batch.drain()  # the lines of the previous configuration come out first
+        _batch = None
     stream = _Stderr()
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     # The stdlib formatter needs text; structlog's own loggers may write bytes.
@@ -60,7 +66,9 @@ def configure_logging(
     logger_factory: Any = structlog.WriteLoggerFactory(stream)  # type: ignore[arg-type]
     if use_json and getattr(sys.stderr, "buffer", None) is not None:
         renderer = _render_json_bytes
-        logger_factory = structlog.BytesLoggerFactory(stream.buffer)  # type: ignore[arg-type]
+        # One write per batch of lines instead of one per line (the access log's cost).
+        _batch = stream.batch = BatchedLines(stream.buffer)
+        logger_factory = structlog.BytesLoggerFactory(_batch)  # type: ignore[arg-type]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -120,11 +128,13 @@ class _Stderr:
 
     Test runners and daemons replace ``sys.stderr`` and close the old stream; writing a
     log line to it then would fail the code that logged, so the line goes to the stream
-    in place instead.
+    in place instead. Text (stdlib records) is written after the batched structlog lines
+    still waiting in ``batch``, so lines keep their order.
     """
 
     def __init__(self) -> None:
         self._stream = sys.stderr
+        self.batch: BatchedLines | None = None
 
     def _current(self) -> TextIO:
         if self._stream.closed:
@@ -132,6 +142,9 @@ class _Stderr:
         return self._stream
 
     def write(self, text: str) -> int:
+        batch = self.batch
+        if batch is not None and batch.pending:
+            batch.drain()
         return self._current().write(text)
 
     def flush(self) -> None:
