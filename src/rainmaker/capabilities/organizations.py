@@ -243,10 +243,12 @@ class Invitation:
 @dataclass(frozen=True)
 class IssuedInvitation:
     """What :meth:`OrganizationDirectory.invite` answers: the invitation and its token,
-    which exists only here and in the email."""
+    which exists only here and in the email — or ``None`` when the email is a job (a
+    ``Jobs`` pattern is composed): the job issues the token it mails, so that no plain
+    token waits in the queue."""
 
     invitation: Invitation
-    token: str
+    token: str | None
 
 
 @dataclass(frozen=True)

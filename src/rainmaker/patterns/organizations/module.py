@@ -4,7 +4,10 @@ Construction does no I/O (``rainmaker routes`` lists the routes without starting
 ``start`` requires ``Database`` (whose migrations created the ``orgs_*`` tables), ``Auth``
 and ``Mailer``, and registers the service as ``Organizations``. With a ``Jobs`` pattern
 composed it registers the periodic purge of organizations past their deletion grace
-period (``rainmaker worker`` runs it); without one the purge runs at each start.
+period (``rainmaker worker`` runs it) and the invitation-email job (``<instance>.invitation_email``,
+enqueued with each invitation, so a crash delays an invitation email but never drops it);
+without one the purge runs at each start and the start log says invitation emails are
+best effort.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from typing import Any
 from rainmaker import Health, Module, UnavailableError
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
-from rainmaker.capabilities.jobs import JobRegistry
+from rainmaker.capabilities.jobs import JobRegistry, JobSpec, RetryPolicy
 from rainmaker.capabilities.mailer import Mailer
 from rainmaker.capabilities.organizations import Organizations
 from rainmaker.patterns.organizations.service import OrganizationService
 from rainmaker.patterns.organizations.settings import OrganizationsSettings
 
 PURGE_JOB = "organizations.purge"
+# A mail server down for a while: retried with backoff for about an hour, then dead-lettered.
+EMAIL_RETRY = RetryPolicy(max_attempts=8, backoff=5.0, max_backoff=900.0)
 
 
 class OrganizationsModule(Module[OrganizationsSettings]):
@@ -42,7 +47,18 @@ class OrganizationsModule(Module[OrganizationsSettings]):
         jobs = self.ctx.jobs  # optional: None when the app composes no Jobs pattern
         if jobs is not None:
             jobs.register(purge_registry(service, self.settings.purge_cron))
+            email_job = f"{self.ctx.instance}.invitation_email"
+            jobs.register(
+                JobRegistry([JobSpec(email_job, service.run_invitation_email, EMAIL_RETRY, 60.0)])
+            )
+            service.use_jobs(jobs, email_job)
         else:
+            self.ctx.log.warning(
+                "orgs.emails_best_effort",
+                detail="no Jobs capability composed: invitation emails are sent after the "
+                "commit from this process, so a crash can drop one; compose a jobs pattern "
+                "(jobs-local needs no server) to make them durable",
+            )
             await service.purge()
         services.register(Organizations, service)
         self.service = service

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rainmaker import InvalidInputError, utcnow
 from rainmaker.capabilities.auth import Authenticator
 from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.jobs import JobQueue
 from rainmaker.capabilities.mailer import MailSender
 from rainmaker.capabilities.organizations import (
     ADMIN,
@@ -109,6 +110,16 @@ class OrganizationService:
         self.app_name = settings.app_name or app_name
         self.events = EventBus(db, log=log)
         self._rank = {role: rank for rank, role in enumerate(settings.roles)}
+        # With Jobs (see use_jobs) invitation emails are jobs committed with the invitation.
+        self.jobs: JobQueue | None = None
+        self.email_job: str | None = None
+
+    def use_jobs(self, jobs: JobQueue, job_name: str) -> None:
+        """Send invitation emails through ``jobs`` (``job_name`` runs
+        :meth:`run_invitation_email`): a crash after the commit delays the email, never
+        drops it, and a failed send is retried."""
+        self.jobs = jobs
+        self.email_job = job_name
 
     # -- roles ---------------------------------------------------------------------------
 
@@ -509,6 +520,13 @@ class OrganizationService:
                     expires_at=invitation.expires_at,
                 )
             )
+            if self.jobs is not None and self.email_job is not None:
+                # The job commits with the invitation. It issues the token it mails (the
+                # plain token never sits in the queue), so the caller gets none back.
+                await self.jobs.enqueue(
+                    self.email_job, invitation.id, idempotency_key=f"invitation:{invitation.id}"
+                )
+                return IssuedInvitation(invitation, None)
             send = self._sender(_organization(row), invitation, token)
             if in_callers_transaction:
                 # Inside the caller's unit of work: the email leaves only if it commits.
@@ -527,6 +545,39 @@ class OrganizationService:
                 )
             raise
         return IssuedInvitation(invitation, token)
+
+    async def run_invitation_email(self, invitation_id: str) -> None:
+        """The invitation-email job: a fresh token for a still-pending invitation, mailed.
+
+        Each run replaces the token (only the newest link works), so a retry after a failed
+        send is safe; an invitation accepted, withdrawn or expired meanwhile gets no email.
+        """
+        token = secrets.token_urlsafe(32)
+        async with self.db.transaction() as session:
+            found = await _first(
+                session, sa.select(invitations).where(invitations.c.id == invitation_id)
+            )
+            now = utcnow()
+            if (
+                found is None
+                or found["accepted_at"] is not None
+                or found["revoked_at"] is not None
+                or found["expires_at"] <= now
+            ):
+                self.log.info("orgs.invitation_email_skipped", invitation=invitation_id)
+                return
+            org = await _first(
+                session, sa.select(organizations).where(organizations.c.id == found["org_id"])
+            )
+            if org is None or org["deleted_at"] is not None:
+                self.log.info("orgs.invitation_email_skipped", invitation=invitation_id)
+                return
+            await session.execute(
+                sa.update(invitations)
+                .where(invitations.c.id == invitation_id)
+                .values(token_hash=token_hash(token))
+            )
+        await self._sender(_organization(org), _invitation(found), token)()
 
     def _sender(self, org: Organization, invitation: Invitation, token: str) -> Callable[[], Any]:
         async def send() -> None:
