@@ -54,6 +54,10 @@ Names:
   (``{org}`` path parameter or ``X-Organization`` header) and the user's membership, read
   per request from whichever pattern provides ``Organizations`` (404 for non-members,
   403 ``org_role_required`` for a weaker role); see :mod:`rainmaker.http.organizations`.
+- :func:`responses` ``(*errors)`` / :func:`raises` ``(*errors)`` / :func:`binary_response` —
+  declare the problem+json errors a route (or a dependency, for every route using it)
+  can answer, and a download's raw body, so the OpenAPI document says what the server
+  does; :class:`ProblemDetails` is the error body's model (see :mod:`rainmaker.http.responses`).
 - For apps that compose HTTP (``framework-fastapi``, or another Http pattern):
   :class:`RouteOwners`, :class:`RouteOwner`, :data:`STATE_KEY` record which instance owns
   each route and hand that table to requests; :func:`injection_report` checks the routes'
@@ -77,31 +81,45 @@ from rainmaker.http.inject import Inject, Injection, PatternSettings, injection_
 from rainmaker.http.organizations import CurrentOrg, require_org_role
 from rainmaker.http.owners import STATE_KEY, RouteOwner, RouteOwners, owner_for
 from rainmaker.http.rate_limits import rate_limit
+from rainmaker.http.responses import (
+    PROBLEM_JSON,
+    FieldProblem,
+    ProblemDetails,
+    binary_response,
+    raises,
+    responses,
+)
 
 __all__ = [
+    "PROBLEM_JSON",
     "STATE_KEY",
     "AuthGuards",
     "BearerToken",
     "CurrentOrg",
     "CurrentUser",
+    "FieldProblem",
     "Identity",
     "Inject",
     "Injection",
     "InjectionReport",
     "OptionalUser",
     "PatternSettings",
+    "ProblemDetails",
     "RouteDependencies",
     "RouteOwner",
     "RouteOwners",
     "auth_guards",
     "bearer_scheme",
+    "binary_response",
     "injection_of",
     "injection_report",
     "injections",
     "owner_for",
+    "raises",
     "rate_limit",
     "request_identity",
     "require_org_role",
     "require_roles",
     "require_scopes",
+    "responses",
 ]

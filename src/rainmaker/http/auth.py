@@ -50,10 +50,12 @@ from rainmaker.capabilities.auth import Identity as TokenIdentity
 from rainmaker.capabilities.credentials import API_KEY_HEADER, CredentialGrant, Credentials
 from rainmaker.http.inject import Injection, mark
 from rainmaker.http.owners import RouteOwner, owner_for
+from rainmaker.http.responses import raises
 from rainmaker.kernel.errors import ForbiddenError, UnauthorizedError
 from rainmaker.kernel.registry import Services
 
 
+@raises(UnauthorizedError)
 class BearerToken(HTTPBearer):
     """``Authorization: Bearer <token>`` (or ``X-API-Key: <key>`` without it), answered as
     the raw credential (not a model).
@@ -211,6 +213,7 @@ def require_roles(*roles: str) -> Any:
         raise ValueError("require_roles() needs at least one role")
     wanted = " or ".join(repr(role) for role in roles)
 
+    @raises(ForbiddenError)
     async def role_guard(identity: Annotated[TokenIdentity, Depends(_identity)]) -> TokenIdentity:
         if not identity.has_role(*roles):
             raise InsufficientPermissionError(f"this route requires the role {wanted}")
@@ -225,6 +228,7 @@ def require_scopes(*scopes: str) -> Any:
     if not scopes:
         raise ValueError("require_scopes() needs at least one scope")
 
+    @raises(ForbiddenError)
     async def scope_guard(
         identity: Annotated[TokenIdentity, Depends(_identity)],
     ) -> TokenIdentity:
@@ -279,6 +283,7 @@ class AuthGuards:
             wanted = " or ".join(repr(role) for role in roles)
             base = self.identity
 
+            @raises(ForbiddenError)
             async def role_guard(
                 identity: Annotated[TokenIdentity, Depends(base)],
             ) -> TokenIdentity:
@@ -298,6 +303,7 @@ class AuthGuards:
         if guard is None:
             base = self.identity
 
+            @raises(ForbiddenError)
             async def scope_guard(
                 identity: Annotated[TokenIdentity, Depends(base)],
             ) -> TokenIdentity:

@@ -25,6 +25,7 @@ from fastapi.dependencies.models import Dependant
 from starlette.requests import HTTPConnection
 
 from rainmaker.http.owners import owner_for
+from rainmaker.http.responses import raises
 from rainmaker.kernel.capability import Capability
 
 MARKER = "__rainmaker_injection__"
@@ -95,6 +96,7 @@ def mark(call: Any, injection: Injection) -> None:
 def _capability_dependency(capability: Capability[Any]) -> Any:
     # One callable per capability: FastAPI then resolves it once per request however
     # many parameters ask for it.
+    @raises(503)
     async def inject(connection: HTTPConnection) -> Any:
         return owner_for(connection.scope).require(capability)
 

@@ -37,10 +37,12 @@ from rainmaker.capabilities.organizations import (
     OrganizationRequiredError,
     Organizations,
     OrgRoleRequiredError,
+    principal_org,
 )
 from rainmaker.http.auth import CurrentUser
 from rainmaker.http.inject import Injection, mark
 from rainmaker.http.owners import owner_for
+from rainmaker.http.responses import raises
 
 ORG_PATH_PARAMETER = "org"
 """The path parameter naming the active organization: ``/orgs/{org}/…``."""
@@ -50,10 +52,13 @@ def _directory(connection: HTTPConnection) -> OrganizationDirectory:
     return owner_for(connection.scope).require(Organizations)
 
 
-def _org_reference(connection: HTTPConnection) -> str:
+def _org_reference(connection: HTTPConnection, user_id: str) -> str:
     named = connection.path_params.get(ORG_PATH_PARAMETER)
     if named is None:
         named = connection.headers.get(ORG_HEADER)
+    if named is None:
+        # An organization's own credential (its API key) acts in that organization.
+        named = principal_org(user_id)
     if named is None or not str(named).strip():
         raise OrganizationRequiredError(
             f"this route acts in an organization: send its id or slug in the {ORG_HEADER} header"
@@ -61,8 +66,9 @@ def _org_reference(connection: HTTPConnection) -> str:
     return str(named).strip()
 
 
+@raises(OrganizationRequiredError, 404)
 async def _current_org(connection: HTTPConnection, user: CurrentUser) -> ActiveOrganization:
-    return await _directory(connection).resolve(_org_reference(connection), user.id)
+    return await _directory(connection).resolve(_org_reference(connection, user.id), user.id)
 
 
 mark(_current_org, Injection(capability=Organizations))
@@ -82,6 +88,7 @@ def require_org_role(*roles: str) -> Any:
         raise ValueError("require_org_role() needs at least one role")
     wanted = " or ".join(repr(role) for role in roles)
 
+    @raises(OrgRoleRequiredError)
     async def org_role_guard(connection: HTTPConnection, org: CurrentOrg) -> ActiveOrganization:
         directory = _directory(connection)
         unknown = [role for role in roles if role not in directory.roles]

@@ -34,6 +34,7 @@ from starlette.responses import Response
 from rainmaker.capabilities.rate_limits import RateLimitDecision, RateLimits
 from rainmaker.http.inject import Injection, mark
 from rainmaker.http.owners import owner_for
+from rainmaker.http.responses import raises
 
 KeyFunction = Callable[[HTTPConnection], str | None]
 """A custom key: the request's key under the policy, or ``None`` to use the policy's own."""
@@ -51,6 +52,7 @@ def rate_limit(policy: str, *, key: KeyFunction | None = None, cost: int = 1) ->
     if cost < 1:
         raise ValueError("rate_limit(cost=...) must be at least 1")
 
+    @raises(429)
     async def limit(connection: HTTPConnection, response: Response) -> RateLimitDecision:
         owner = owner_for(connection.scope)
         limiter = owner.require(RateLimits)

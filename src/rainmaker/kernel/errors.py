@@ -68,19 +68,44 @@ class DependencyError(PatternError):
 
 
 class StartupError(PatternError):
-    """A module failed to start (raised, timed out, or did not register what it provides)."""
+    """A module failed to start (raised, timed out, or did not register what it provides).
+
+    ``stopped`` names the instances that had started before it and were stopped again (in
+    that order), so the report can say nothing was left running.
+    """
 
     code = "startup_failed"
     status = 500
     title = "Startup failed"
+    stopped: tuple[str, ...] = ()
 
 
 class UnavailableError(PatternError):
-    """A backing service (database, broker…) cannot be reached right now."""
+    """A backing service (database, broker…) cannot be reached right now.
+
+    Its message and hint are for operators by default (they may name hosts), so an HTTP
+    client gets a generic sentence; ``public=True`` says they were written for the client
+    ("payment-stripe has no webhook_secret…") and the problem body keeps both.
+    """
 
     code = "unavailable"
     status = 503
     title = "Service unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pattern_id: str | None = None,
+        hint: str | None = None,
+        cause: BaseException | None = None,
+        headers: Mapping[str, str] | None = None,
+        public: bool = False,
+    ) -> None:
+        super().__init__(
+            message, pattern_id=pattern_id, hint=hint, cause=cause, headers=headers
+        )
+        self.public = public
 
 
 class NotFoundError(PatternError):

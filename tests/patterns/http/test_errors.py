@@ -116,6 +116,29 @@ async def test_server_side_pattern_error_hides_its_message(client: Any) -> None:
     assert "exception" not in line
 
 
+async def test_public_unavailable_error_keeps_its_message_and_hint(client: Any) -> None:
+    body = assert_problem(await client.get("/api/unavailable-public"), 503, "unavailable")
+    assert body["detail"] == "exports need a storage pattern"
+    assert body["hint"] == "compose storage-local"
+
+
+async def test_client_error_carries_its_hint(client: Any) -> None:
+    body = assert_problem(await client.get("/api/conflict"), 409, "conflict")
+    assert body["detail"] == "the name is taken" and body["hint"] == "pick another name"
+
+
+async def test_server_side_error_shows_no_hint(client: Any) -> None:
+    body = assert_problem(await client.get("/api/unavailable"), 503, "unavailable")
+    assert "hint" not in body
+
+
+async def test_405_allow_lists_every_route_of_the_path(client: Any) -> None:
+    response = await client.delete("/api/pair/a")
+    body = assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, PUT"
+    assert "allowed: GET, PUT" in body["detail"]
+
+
 async def test_unhandled_exception_is_500_without_internals(client: Any) -> None:
     response = await client.get("/api/boom")
     body = assert_problem(response, 500, "internal_error")

@@ -140,6 +140,24 @@ class ItemsModule(rainmaker.Module[ItemSettings]):
         async def unavailable():
             raise rainmaker.UnavailableError("postgres at 10.0.0.5:5432 refused")
 
+        @router.get("/unavailable-public")
+        async def unavailable_public():
+            raise rainmaker.UnavailableError(
+                "exports need a storage pattern", hint="compose storage-local", public=True
+            )
+
+        @router.get("/conflict")
+        async def conflict():
+            raise rainmaker.ConflictError("the name is taken", hint="pick another name")
+
+        @router.get("/pair/{key}")
+        async def read_pair(key: str):
+            return {"key": key}
+
+        @router.put("/pair/{key}")
+        async def write_pair(key: str):
+            return {"key": key}
+
         @router.get("/state")
         async def state(request: Request):
             return {"greeting": request.state.greeting}

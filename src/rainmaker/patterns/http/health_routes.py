@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from rainmaker import AppView
+from rainmaker.patterns.http.health_models import HealthDetail, Liveness, Readiness
 from rainmaker.patterns.http.problems import ProblemResponse, problem_body, request_id_of
 from rainmaker.patterns.http.settings import HealthSettings
 
@@ -51,14 +52,17 @@ def health_router(
     """The health routes for ``app`` under ``settings.path``."""
     router = APIRouter(prefix=settings.path)
 
-    @router.get("/live", summary="Liveness: the process answers")
+    @router.get("/live", summary="Liveness: the process answers", response_model=Liveness)
     async def live() -> JSONResponse:
         return JSONResponse({"status": "alive"}, headers=NO_STORE)
 
     @router.get(
         "/ready",
         summary="Readiness: running and every pattern up",
-        responses={503: {"description": "Starting, draining, or a pattern is down"}},
+        response_model=Readiness,
+        responses={
+            503: {"description": "Starting, draining, or a pattern is down", "model": Readiness}
+        },
     )
     async def ready() -> JSONResponse:
         if app.state != "running":  # no need to ask the patterns
@@ -72,7 +76,11 @@ def health_router(
         @router.get(
             "",
             summary="Every pattern's health, with details and check latency",
-            responses={503: {"description": "Not ready"}, 403: {"description": "Restricted"}},
+            response_model=HealthDetail,
+            responses={
+                503: {"description": "Not ready", "model": HealthDetail},
+                403: {"description": "Restricted to loopback clients"},
+            },
         )
         async def detail(request: Request) -> Response:
             if settings.detail == "loopback" and not is_local_request(request):

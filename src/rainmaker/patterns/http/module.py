@@ -57,9 +57,11 @@ from rainmaker.http import (
     RouteOwners,
     injection_report,
 )
+from rainmaker.patterns.http.docs_page import install_docs_page
 from rainmaker.patterns.http.edge import EDGE_NAMES, EdgeMiddleware
 from rainmaker.patterns.http.health_routes import health_router
 from rainmaker.patterns.http.middleware_order import Contribution, order_middleware
+from rainmaker.patterns.http.openapi import install_openapi, operation_id
 from rainmaker.patterns.http.problems import install_problem_handlers
 from rainmaker.patterns.http.route_table import RouteInfo, route_table
 from rainmaker.patterns.http.settings import HttpSettings
@@ -116,7 +118,6 @@ class FastAPIModule(Module[HttpSettings]):
     def middleware(self) -> Sequence[Middleware]:
         """The edge layer always; trusted hosts and CORS when the settings ask for them."""
         settings = self.settings
-        docs = settings.docs_url
         layers = [
             Middleware(
                 "edge",
@@ -125,8 +126,7 @@ class FastAPIModule(Module[HttpSettings]):
                     "settings": settings,
                     "instance": self.ctx.instance,
                     "log": self.ctx.log,
-                    # Swagger UI loads its script from a CDN, which the API's CSP forbids.
-                    "csp_exempt": frozenset({docs, f"{docs}/oauth2-redirect"} if docs else ()),
+                    # No exemption: the docs page sets its own, as strict, CSP (docs_page).
                 },
             )
         ]
@@ -235,13 +235,10 @@ class FastAPIModule(Module[HttpSettings]):
             title=settings.title or app.name,
             version=settings.version,
             openapi_url=settings.openapi_url,
-            docs_url=settings.docs_url,
-            # Beside the docs page (FastAPI's default stays at /docs/… whatever docs_url
-            # says), which is also where middleware() exempts it from the CSP.
-            swagger_ui_oauth2_redirect_url=(
-                f"{settings.docs_url}/oauth2-redirect" if settings.docs_url else None
-            ),
+            # Our own page (docs_page): FastAPI's loads Swagger UI from a CDN.
+            docs_url=None,
             redoc_url=None,
+            generate_unique_id_function=operation_id,
             openapi_tags=[
                 {
                     "name": name,
@@ -252,6 +249,11 @@ class FastAPIModule(Module[HttpSettings]):
                 for name, _, _ in routers
             ],
         )
+        install_openapi(fastapi)
+        if settings.docs_url and settings.openapi_url:
+            install_docs_page(
+                fastapi, docs_url=settings.docs_url, openapi_url=settings.openapi_url
+            )
         owners: dict[int, str] = {}
         route_owners = RouteOwners(fallback=self._route_owner(self.ctx.instance))
         install_problem_handlers(

@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from structlog.typing import FilteringBoundLogger
@@ -154,10 +155,12 @@ def install_problem_handlers(
             seconds = max(0, math.ceil(exc.retry_after))
             headers["Retry-After"] = str(seconds)
             extra["retry_after"] = seconds
+        # A 503 raised with public=True was written for the client ("no webhook_secret
+        # is set; set …"): it keeps its message and hint, like a 4xx.
+        outage = isinstance(exc, UnavailableError)
         if exc.status >= 500:
-            # A server-side pattern error may carry hostnames or queries: log, don't tell.
-            # An outage (503) is expected and reported by health: a warning, no traceback.
-            outage = isinstance(exc, UnavailableError)
+            # Any other server-side pattern error may carry hostnames or queries: log,
+            # don't tell. An outage is expected and reported by health: no traceback.
             (log.warning if outage else log.error)(
                 "http.pattern_error",
                 code=exc.code,
@@ -165,9 +168,10 @@ def install_problem_handlers(
                 path=request.url.path,
                 exc_info=None if outage else exc,
             )
-            detail = SERVER_ERROR_DETAIL
-        else:
-            detail = exc.message
+        told = exc.status < 500 or (outage and getattr(exc, "public", False))
+        detail = exc.message if told else SERVER_ERROR_DETAIL
+        if told and exc.hint:
+            extra["hint"] = exc.hint
         body = problem_body(
             status=exc.status,
             code=exc.code,
@@ -203,7 +207,11 @@ def install_problem_handlers(
         if status == 404 and exc.detail == "Not Found":
             detail = f"No route matches {request.url.path}"
         elif status == 405 and exc.detail == "Method Not Allowed":
-            allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
+            allowed = allowed_methods(request) or (exc.headers or {}).get("Allow")
+            headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
+            if allowed:
+                headers["Allow"] = allowed
+            exc.headers = headers
             detail = f"{request.method} is not allowed on {request.url.path}" + (
                 f"; allowed: {allowed}" if allowed else ""
             )
@@ -244,6 +252,25 @@ def install_problem_handlers(
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unhandled)
+
+
+def allowed_methods(request: Request) -> str | None:
+    """Every method some route serves on the request's path, as an ``Allow`` value.
+
+    Starlette's 405 names the methods of the first route whose path matched; a path served
+    by two routes (``GET`` and ``PUT /files/{key}``) must list both.
+    """
+    path: str = request.scope["path"]
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):  # routes match below the mount, as Starlette does
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.router.routes):
+        route_methods = getattr(context.original_route, "methods", None)
+        regex = getattr(context, "path_regex", None)
+        if route_methods and regex is not None and regex.match(path):
+            methods.update(route_methods)
+    return ", ".join(sorted(methods)) if methods else None
 
 
 def mark_logged(scope: Scope) -> None:
