@@ -10,6 +10,7 @@ is still running after :data:`STOP_TIMEOUT`.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -58,8 +59,16 @@ def _environment(extra: Mapping[str, str]) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             # Tests stop the server at once; the drain delay is for load balancers.
             "RAINMAKER__WEB__SHUTDOWN__DELAY": "0",
+            # The composition ships no secrets (make demo generates its own): fresh ones
+            # per run, unless the test gives its own.
+            "JWT_SECRET": secrets.token_urlsafe(40),
+            "PAYMENTS_WEBHOOK_SECRET": "whsec_e2e_" + secrets.token_hex(16),
         }
     )
+    # The demo ships no secret (a default in the repository is anyone's, issue 19): each
+    # run makes its own, as `make demo` does.
+    for name in ("JWT_SECRET", "PAYMENTS_WEBHOOK_SECRET"):
+        env.setdefault(name, secrets.token_urlsafe(48))
     env.update(extra)
     return env
 

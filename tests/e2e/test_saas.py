@@ -1,7 +1,9 @@
 """The demo SaaS end to end, over HTTP, against real ``rainmaker run`` and ``rainmaker worker``
-processes: sign up, verify the email, log in, create a project and upload its file, hit the
-free plan's limit, subscribe through checkout, see the limit rise, receive the welcome email
-that a job sent after the signup committed.
+processes: sign up (which makes a personal organization), verify the email, log in, create a
+project of the organization and upload its file, hit the free plan's limit, subscribe
+through checkout, see the organization's limit rise, invite a teammate by email who accepts
+and sees the organization's projects, create a project from the CI script with an API key,
+and receive the welcome email that a job sent after the signup committed.
 
 Two profiles: the default one (embedded defaults only: SQLite, memory cache, local storage,
 console email, local jobs and payments) and ``production`` (PostgreSQL, Redis for the cache
@@ -11,9 +13,13 @@ and the jobs, SeaweedFS for S3, aiosmtpd for SMTP, localstripe for Stripe).
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import secrets
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,11 +30,12 @@ import httpx
 import pytest
 
 from rainmaker.testing.servers import require_server
-from tests.e2e.conftest import SaasProcesses, saas_processes
+from tests.e2e.conftest import APP, SaasProcesses, saas_processes
 
 PASSWORD = "correct horse battery staple"
 PRO_AMOUNT = 1500
 WAIT = 20.0
+CI_SCRIPT = APP / "scripts" / "ci_create_project.py"
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,43 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = WAIT) -> An
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def sign_up_and_log_in(client: httpx.Client, profile: Profile, email: str) -> dict[str, str]:
+    """Register ``email``, confirm it with the code from its email, log in: auth headers."""
+    answer = client.post("/auth/register", json={"email": email, "password": PASSWORD})
+    assert answer.status_code in (201, 202), answer.text  # 202: uniform in production
+
+    def confirmation() -> Mail | None:
+        found = [m for m in profile.mails() if email in m.recipients]
+        return next((m for m in found if "Confirm" in m.subject), None)
+
+    mail = eventually(confirmation, f"the verification email to {email}")
+    match = re.search(r"confirmation code:\s+(\S+)", mail.text)
+    assert match, mail.text
+    assert client.post("/auth/verify", json={"token": match.group(1)}).status_code == 200
+    answer = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def run_ci_script(
+    base_url: str, api_key: str, org: str, name: str
+) -> subprocess.CompletedProcess[str]:
+    """The demo's CI script, as a CI job runs it (its own process, only the environment)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SAAS_")},
+        "SAAS_URL": base_url,
+        "SAAS_API_KEY": api_key,
+        "SAAS_ORG": org,
+    }
+    return subprocess.run(
+        [sys.executable, str(CI_SCRIPT), name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def drive_flow(profile: Profile) -> None:
@@ -103,6 +147,14 @@ def drive_flow(profile: Profile) -> None:
         assert answer.status_code == 200, answer.text
         client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
+        # Sign up made a personal organization, committed with the user.
+        orgs = client.get("/orgs").json()["organizations"]
+        assert [(o["role"], o["name"]) for o in orgs] == [("owner", f"{email}'s projects")]
+        org_id, org_slug = orgs[0]["id"], orgs[0]["slug"]
+        assert profile.query("SELECT user_id FROM orgs_members WHERE org_id = {}", (org_id,)) == [
+            (user_id,)
+        ]
+
         # The welcome email is sent by the worker, from a job enqueued in the signup
         # transaction.
         def welcome() -> Mail | None:
@@ -112,6 +164,10 @@ def drive_flow(profile: Profile) -> None:
         account = client.get("/projects/account").json()
         assert account["plan"] == "free" and account["limit"] == 1 and account["used"] == 0
         assert account["welcome_sent"] is True
+        # Without X-Organization the projects routes act in the personal organization.
+        assert (account["org_id"], account["role"]) == (org_id, "owner")
+        named = client.get("/projects/account", headers={"X-Organization": org_slug}).json()
+        assert named["org_id"] == org_id
 
         # A project with an uploaded file.
         answer = client.post("/projects", json={"name": "first"})
@@ -136,26 +192,24 @@ def drive_flow(profile: Profile) -> None:
         assert answer.status_code == 403, answer.text
         assert answer.json()["code"] == "projects_plan_limit"
 
-        # Subscribe through checkout; the limit follows the subscription.
-        answer = client.post(
-            "/payments/checkout",
-            json={
-                "plan": "pro",
-                "success_url": f"{profile.processes.base_url}/projects/account",
-                "cancel_url": f"{profile.processes.base_url}/projects/account",
-            },
-        )
+        # The organization subscribes through checkout (one seat: its one member); the
+        # limit follows its subscription.
+        answer = client.post("/projects/billing/checkout", json={"plan": "pro"})
         assert answer.status_code == 201, answer.text
         checkout = answer.json()
         assert checkout["mode"] == "subscription" and checkout["amount"] == PRO_AMOUNT
+        assert checkout["seats"] == 1
         profile.pay(client, checkout)
 
         def subscribed() -> dict[str, Any] | None:
-            found = client.get("/payments/subscription")
+            found = client.get("/projects/billing/subscription")
             return found.json() if found.status_code == 200 and found.json()["active"] else None
 
-        subscription = eventually(subscribed, "the active subscription")
+        subscription = eventually(subscribed, "the organization's active subscription")
         assert subscription["plan"] == "pro"
+        assert subscription["owner"] == {"kind": "org", "id": org_id}
+        # The owner's own (user) subscription is not where the organization's plan lives.
+        assert client.get("/payments/subscription").status_code == 404
 
         def upgraded() -> dict[str, Any] | None:
             found = client.get("/projects/account").json()
@@ -168,26 +222,80 @@ def drive_flow(profile: Profile) -> None:
         listed = client.get("/projects").json()["projects"]
         assert [p["name"] for p in listed] == ["first", "second"]
 
-        # Nobody else sees the file: not without a token, not another user.
+        # A teammate, invited by email, accepts and sees the organization's projects; the
+        # plan is the organization's, not the teammate's.
+        mate = f"mate-{secrets.token_hex(5)}@example.com"
+        answer = client.post(f"/orgs/{org_id}/invitations", json={"email": mate})
+        assert answer.status_code == 201, answer.text
+
+        def invitation() -> Mail | None:
+            found = [m for m in profile.mails() if mate in m.recipients]
+            return next((m for m in found if "invited you" in m.subject), None)
+
+        mail = eventually(invitation, "the invitation email")
+        match = re.search(r"/invitations/(\S+)/accept", mail.text)
+        assert match, mail.text
+        mate_auth = sign_up_and_log_in(client, profile, mate)
+        answer = client.post(f"/invitations/{match.group(1)}/accept", headers=mate_auth)
+        assert answer.status_code in (200, 201), answer.text
+        in_org = {**mate_auth, "X-Organization": org_id}
+        seen = client.get("/projects", headers=in_org).json()["projects"]
+        assert [p["name"] for p in seen] == ["first", "second"]
+        answer = client.get(f"/projects/{project_id}/file", headers=in_org)
+        assert answer.status_code == 200 and answer.content == content
+        mate_account = client.get("/projects/account", headers=in_org).json()
+        assert (mate_account["plan"], mate_account["role"]) == ("pro", "member")
+        # Billing is for the organization's admins; the new seat is billed.
+        answer = client.get("/projects/billing/subscription", headers=in_org)
+        assert answer.status_code == 403 and answer.json()["code"] == "org_role_required"
+
+        def two_seats() -> dict[str, Any] | None:
+            found = client.get("/projects/billing/subscription").json()
+            return found if found["seats"] == 2 else None
+
+        eventually(two_seats, "the teammate's seat on the subscription")
+        # The teammate's own personal organization stays theirs alone.
+        assert client.get("/projects", headers=mate_auth).json() == {"projects": []}
+        # A spent invitation is refused.
+        answer = client.post(f"/invitations/{match.group(1)}/accept", headers=mate_auth)
+        assert answer.status_code == 410 and answer.json()["code"] == "org_invitation_spent"
+
+        # CI creates a project with an API key (shown once), acting in the organization.
+        answer = client.post("/api-keys", json={"name": "ci", "scopes": ["projects:write"]})
+        assert answer.status_code == 201, answer.text
+        api_key = answer.json()["key"]
+        base_url = profile.processes.base_url
+        done = run_ci_script(base_url, api_key, org_slug, "nightly build")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["name"] == "nightly build"
+        listed = client.get("/projects", headers=mate_auth | {"X-Organization": org_id})
+        assert [p["name"] for p in listed.json()["projects"]] == [
+            "first",
+            "second",
+            "nightly build",
+        ]
+        # The key acts as its owner: an organization the owner is not in is not found.
+        mate_orgs = client.get("/orgs", headers=mate_auth).json()["organizations"]
+        mate_org = next(o["id"] for o in mate_orgs if o["id"] != org_id)
+        refused = run_ci_script(base_url, api_key, mate_org, "elsewhere")
+        assert refused.returncode == 1 and "org_not_found" in refused.stderr, refused.stderr
+        revoked = client.get("/api-keys").json()["api_keys"][0]["id"]
+        assert client.delete(f"/api-keys/{revoked}").status_code == 204
+        refused = run_ci_script(base_url, api_key, org_slug, "after revoke")
+        assert refused.returncode == 1, refused.stdout
+
+        # Nobody else sees the file: not without a token, not another user, not even when
+        # naming the organization.
         anonymous = httpx.get(f"{profile.processes.base_url}/projects/{project_id}/file")
         assert anonymous.status_code == 401, anonymous.text
         other = f"other-{secrets.token_hex(5)}@example.com"
-        answer = client.post("/auth/register", json={"email": other, "password": PASSWORD})
-        assert answer.status_code in (201, 202), answer.text  # 202: uniform in production
-
-        def other_confirmation() -> Mail | None:
-            found = [m for m in profile.mails() if other in m.recipients]
-            return next((m for m in found if "Confirm" in m.subject), None)
-
-        mail = eventually(other_confirmation, "the other user's verification email")
-        match = re.search(r"confirmation code:\s+(\S+)", mail.text)
-        assert match, mail.text
-        assert client.post("/auth/verify", json={"token": match.group(1)}).status_code == 200
-        answer = client.post("/auth/login", json={"email": other, "password": PASSWORD})
-        assert answer.status_code == 200, answer.text
-        stranger = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        stranger = sign_up_and_log_in(client, profile, other)
         answer = client.get(f"/projects/{project_id}/file", headers=stranger)
         assert answer.status_code == 404, answer.text
+        answer = client.get(
+            f"/projects/{project_id}/file", headers={**stranger, "X-Organization": org_id}
+        )
+        assert answer.status_code == 404 and answer.json()["code"] == "org_not_found"
 
     # Exactly one welcome email, however often the job ran.
     time.sleep(0.5)

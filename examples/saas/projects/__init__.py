@@ -1,10 +1,12 @@
 """``projects``: the demo SaaS's own pattern, written with the public pattern API only.
 
-A signed-in user keeps projects, each with one uploaded file. How many projects a user may
-keep depends on their subscription plan (``limits``); the plan is read from ``Payments``,
-cached in ``Cache`` and forgotten whenever a subscription event arrives, so a checkout
-raises the limit at once. Every new user gets a welcome email, sent by a job that is
-enqueued in the transaction creating the user, so it leaves only if the signup commits.
+Projects belong to organizations (``Organizations``): every member of one sees and
+creates its projects, each with one uploaded file. How many projects an organization may
+keep depends on its plan (``limits``): the subscription of its owner, read from
+``Payments``, cached in ``Cache`` and forgotten whenever a subscription or membership
+event arrives, so a checkout raises the limit at once. Every new user gets a personal
+organization and a welcome email, both made in the transaction creating the user (the
+email by a job), so they exist only if the signup commits.
 
 Importing this package is light (settings and the declaration only); the module, its
 tables and routes are imported when the app is built.
@@ -16,7 +18,16 @@ from pydantic import Field, field_validator
 
 from projects.api import Projects
 from rainmaker import Pattern, Settings
-from rainmaker.capabilities import Auth, Cache, Database, Jobs, Mailer, Payments, Storage
+from rainmaker.capabilities import (
+    Auth,
+    Cache,
+    Database,
+    Jobs,
+    Mailer,
+    Organizations,
+    Payments,
+    Storage,
+)
 
 FREE_PLAN = "free"
 
@@ -26,8 +37,8 @@ class ProjectsSettings(Settings):
 
     limits: dict[str, int] = Field(
         default_factory=lambda: {FREE_PLAN: 1, "pro": 10},
-        description="Projects a user may keep, by plan name; 'free' applies to users "
-        "without an active subscription.",
+        description="Projects an organization may keep, by plan name; 'free' applies "
+        "when its owner has no active subscription.",
     )
     max_file_size: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest file one project may hold, in bytes."
@@ -35,7 +46,8 @@ class ProjectsSettings(Settings):
     plan_cache_ttl: float = Field(
         300.0,
         gt=0,
-        description="Seconds a user's plan stays cached (subscription events forget it at once).",
+        description="Seconds an organization's plan stays cached (subscription and "
+        "membership events forget it at once).",
     )
     product_name: str = Field("Rainmaker SaaS", description="Name used in the welcome email.")
 
@@ -53,11 +65,12 @@ pattern: Pattern[ProjectsSettings] = Pattern(
     id="projects",
     version="0.1.0",
     name="Projects",
-    description="A user's projects, one uploaded file each, limited by the subscription plan.",
+    description="An organization's projects, one uploaded file each, limited by the "
+    "plan of its owner's subscription.",
     settings=ProjectsSettings,
     factory="projects.module:ProjectsModule",
     provides=[Projects],
-    requires=[Database, Auth, Payments, Storage, Mailer, Jobs, Cache],
+    requires=[Database, Auth, Organizations, Payments, Storage, Mailer, Jobs, Cache],
     mount="/projects",
     migrations="projects.migrations",
     table_prefix="projects_",

@@ -19,45 +19,45 @@ if TYPE_CHECKING:
 
 
 class ProjectsApi(Protocol):
-    """A user's projects, their files and the limit of their plan."""
+    """An organization's projects, their files and the limit of its plan."""
 
     settings: ProjectsSettings
 
-    async def plan(self, user_id: str) -> Plan:
-        """The user's plan (their active subscription's, else the free plan)."""
+    async def plan(self, org_id: str) -> Plan:
+        """The organization's plan (its owner's active subscription's, else the free plan)."""
         ...
 
-    async def count(self, user_id: str) -> int:
-        """How many projects the user keeps."""
+    async def count(self, org_id: str) -> int:
+        """How many projects the organization keeps."""
         ...
 
     async def welcomed(self, user_id: str) -> bool:
-        """Whether the welcome email went out."""
+        """Whether the user's welcome email went out."""
         ...
 
-    async def list_for(self, user_id: str) -> list[Project]:
-        """The user's projects, newest first."""
+    async def list_for(self, org_id: str) -> list[Project]:
+        """The organization's projects, oldest first."""
         ...
 
-    async def get(self, user_id: str, project_id: str) -> Project:
-        """One of the user's projects (404 otherwise)."""
+    async def get(self, org_id: str, project_id: str) -> Project:
+        """One of the organization's projects (404 otherwise)."""
         ...
 
-    async def create(self, user_id: str, name: str) -> Project:
-        """A new project, within the plan's limit (403 beyond it)."""
+    async def create(self, org_id: str, user_id: str, name: str) -> Project:
+        """A new project of the organization, within its plan's limit (403 beyond it)."""
         ...
 
     async def attach_file(
-        self, user_id: str, project_id: str, filename: str, content_type: str | None, data: bytes
+        self, org_id: str, project_id: str, filename: str, content_type: str | None, data: bytes
     ) -> Project:
         """Store ``data`` as the project's file."""
         ...
 
-    async def read_file(self, user_id: str, project_id: str) -> tuple[Project, ObjectReader]:
+    async def read_file(self, org_id: str, project_id: str) -> tuple[Project, ObjectReader]:
         """The project and a stream of its file."""
         ...
 
 
 Projects: Capability[ProjectsApi] = Capability(
-    "Projects", ProjectsApi, description="A user's projects, limited by their plan."
+    "Projects", ProjectsApi, description="An organization's projects, limited by its plan."
 )

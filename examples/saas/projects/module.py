@@ -1,10 +1,12 @@
 """The running ``projects`` module: wires the service to the capabilities it requires.
 
-At start it registers the welcome job with ``Jobs``, hooks user creation in ``Auth`` (the
-job is enqueued inside the signup transaction, so it leaves only when the user and the
-payment customer have committed) and subscribes to subscription events in ``Payments``
-(so a changed plan is forgotten from the cache at once). The service is registered as
-``Projects``, which the module-level routes inject.
+At start it registers the welcome job with ``Jobs`` and hooks user creation in ``Auth``:
+inside the signup transaction it creates the user's personal organization and enqueues
+the welcome job, so both exist only when the user and the payment customer have
+committed. It subscribes to subscription events in ``Payments`` (so an organization's
+changed plan is forgotten from the cache at once; ``Payments`` itself keeps the seat count
+in step with the members).
+The service is registered as ``Projects``, which the module-level routes inject.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from projects.service import WELCOME_JOB, ProjectsService
 from rainmaker import Health, Module
 from rainmaker.capabilities.auth import Auth, User
 from rainmaker.capabilities.jobs import JobRegistry, RetryPolicy
+from rainmaker.capabilities.organizations import Organizations
 from rainmaker.capabilities.payments import (
     SUBSCRIPTION_ACTIVATED,
     SUBSCRIPTION_CANCELED,
@@ -48,6 +51,7 @@ class ProjectsModule(Module[ProjectsSettings]):
             storage=services.require(Storage),
             mailer=services.require(Mailer),
             cache=cache,
+            orgs=services.require(Organizations),
         )
 
         registry = JobRegistry()
@@ -59,13 +63,16 @@ class ProjectsModule(Module[ProjectsSettings]):
         jobs.register(registry)
 
         async def on_user_created(user: User) -> None:
-            # Inside the signup transaction: the job leaves only if the signup commits.
+            # Inside the signup transaction: the organization and the job exist only if
+            # the signup commits.
+            await service.create_personal_org(user.id, user.email)
             await jobs.enqueue(
                 WELCOME_JOB, user.id, user.email, idempotency_key=f"welcome:{user.id}"
             )
 
         async def on_subscription_changed(event: PaymentEvent) -> None:
-            await service.forget_plan(event.user_id)
+            if event.owner.is_org:  # organizations pay; a user's own subscription is no plan
+                await service.forget_plan(event.owner.id)
 
         for name in (SUBSCRIPTION_ACTIVATED, SUBSCRIPTION_UPDATED, SUBSCRIPTION_CANCELED):
             payments.subscribe(name, on_subscription_changed)

@@ -1,9 +1,15 @@
 """HTTP routes of ``projects`` (mounted under ``/projects``); every one needs a user.
 
-A plain module-level router: each handler declares what it needs by type (the signed-in
-user, the running service through ``Inject(Projects)``), resolved for the instance that
-mounted the router, so this module uses ``from __future__ import annotations`` like any
-other.
+Every route acts in one organization: the one the ``X-Organization`` header names (its id
+or slug; a user who is not a member gets 404 ``org_not_found``, as for an organization
+that does not exist), else the user's personal organization (their oldest membership:
+the one signup created). Membership is read on every request, so a removed teammate is
+refused on their next one.
+
+A plain module-level router: each handler declares what it needs by type (the active
+organization, the signed-in user, the running service through ``Inject(Projects)``),
+resolved for the instance that mounted the router, so this module uses ``from
+__future__ import annotations`` like any other.
 """
 
 from __future__ import annotations
@@ -11,14 +17,57 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import HTTPConnection
 
 from projects.api import Projects, ProjectsApi
+from rainmaker import NotFoundError
+from rainmaker.capabilities.organizations import (
+    ADMIN,
+    ORG_HEADER,
+    ActiveOrganization,
+    OrganizationDirectory,
+    OrganizationRequiredError,
+    Organizations,
+    OrgRoleRequiredError,
+)
 from rainmaker.http import CurrentUser, Inject
 
 Service = Annotated[ProjectsApi, Inject(Projects)]
+Directory = Annotated[OrganizationDirectory, Inject(Organizations)]
+
+
+async def active_org(
+    connection: HTTPConnection, user: CurrentUser, directory: Directory
+) -> ActiveOrganization:
+    """The organization the request names in ``X-Organization``, else the personal one."""
+    named = (connection.headers.get(ORG_HEADER) or "").strip()
+    if named:
+        return await directory.resolve(named, user.id)
+    mine = await directory.organizations_of(user.id)  # oldest membership first
+    if not mine:
+        raise OrganizationRequiredError(
+            f"you belong to no organization; name one in the {ORG_HEADER} header",
+            hint="create one with POST /orgs or accept an invitation",
+        )
+    return mine[0]
+
+
+Org = Annotated[ActiveOrganization, Depends(active_org)]
+
+
+async def billing_admin(org: Org, directory: Directory) -> ActiveOrganization:
+    """The active organization, for its admins and owners only (403 for other members)."""
+    if not directory.role_satisfies(org.role, ADMIN):
+        raise OrgRoleRequiredError(
+            f"billing of {org.organization.slug!r} is for its admins; your role is {org.role!r}"
+        )
+    return org
+
+
+Billing = Annotated[ActiveOrganization, Depends(billing_admin)]
 
 
 class NewProject(BaseModel):
@@ -29,53 +78,85 @@ class NewProject(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class NewCheckout(BaseModel):
+    """``POST /projects/billing/checkout``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(min_length=1, max_length=100, examples=["pro"])
+
+
 router = APIRouter(tags=["projects"])
 
 
-@router.get("/account", summary="Your plan, its limit, projects used, welcome email")
-async def account(user: CurrentUser, service: Service) -> dict[str, Any]:
-    plan = await service.plan(user.id)
+@router.get("/account", summary="The organization's plan, its limit, projects used")
+async def account(org: Org, user: CurrentUser, service: Service) -> dict[str, Any]:
+    plan = await service.plan(org.id)
     return {
         "user_id": user.id,
         "email": user.email,
         "verified": user.verified,
+        "org_id": org.id,
+        "org_slug": org.organization.slug,
+        "role": org.role,
         "plan": plan.name,
         "limit": plan.limit,
-        "used": await service.count(user.id),
+        "used": await service.count(org.id),
         "welcome_sent": await service.welcomed(user.id),
     }
 
 
-@router.get("", summary="Your projects")
-async def list_projects(user: CurrentUser, service: Service) -> dict[str, Any]:
-    found = await service.list_for(user.id)
+@router.post(
+    "/billing/checkout",
+    status_code=201,
+    summary="Subscribe the organization to a plan, one seat per member (admins)",
+)
+async def checkout(
+    body: NewCheckout, request: Request, org: Billing, user: CurrentUser, service: Service
+) -> dict[str, Any]:
+    # The payer comes back to this app's own account page: no return URL from the client,
+    # so the checkout cannot be made to redirect anywhere else.
+    back = f"{request.url.scheme}://{request.url.netloc}/projects/account"
+    created = await service.checkout(org.id, user.email, plan=body.plan, return_url=back)
+    return created.as_dict()
+
+
+@router.get("/billing/subscription", summary="The organization's subscription (admins)")
+async def subscription(org: Billing, service: Service) -> dict[str, Any]:
+    found = await service.subscription(org.id)
+    if found is None:
+        raise NotFoundError("this organization has no subscription", pattern_id="projects")
+    return found.as_dict()
+
+
+@router.get("", summary="The organization's projects")
+async def list_projects(org: Org, service: Service) -> dict[str, Any]:
+    found = await service.list_for(org.id)
     return {"projects": [project.as_dict() for project in found]}
 
 
-@router.post("", status_code=201, summary="Create a project (within your plan's limit)")
-async def create(body: NewProject, user: CurrentUser, service: Service) -> dict[str, Any]:
-    return (await service.create(user.id, body.name)).as_dict()
+@router.post("", status_code=201, summary="Create a project (within the plan's limit)")
+async def create(body: NewProject, org: Org, service: Service) -> dict[str, Any]:
+    return (await service.create(org.id, org.user_id, body.name)).as_dict()
 
 
-@router.get("/{project_id}", summary="One of your projects")
-async def get(project_id: str, user: CurrentUser, service: Service) -> dict[str, Any]:
-    return (await service.get(user.id, project_id)).as_dict()
+@router.get("/{project_id}", summary="One of the organization's projects")
+async def get(project_id: str, org: Org, service: Service) -> dict[str, Any]:
+    return (await service.get(org.id, project_id)).as_dict()
 
 
 @router.put("/{project_id}/file", summary="Upload the project's file (multipart, 'file')")
-async def upload(
-    project_id: str, file: UploadFile, user: CurrentUser, service: Service
-) -> dict[str, Any]:
+async def upload(project_id: str, file: UploadFile, org: Org, service: Service) -> dict[str, Any]:
     data = await file.read(service.settings.max_file_size + 1)
     project = await service.attach_file(
-        user.id, project_id, file.filename or "file", file.content_type, data
+        org.id, project_id, file.filename or "file", file.content_type, data
     )
     return project.as_dict()
 
 
 @router.get("/{project_id}/file", summary="Download the project's file")
-async def download(project_id: str, user: CurrentUser, service: Service) -> StreamingResponse:
-    project, reader = await service.read_file(user.id, project_id)
+async def download(project_id: str, org: Org, service: Service) -> StreamingResponse:
+    project, reader = await service.read_file(org.id, project_id)
     name = quote(project.file_name or "file")
     return StreamingResponse(
         reader,

@@ -1,7 +1,10 @@
-"""What the ``projects`` pattern does, independent of HTTP: projects, files, plans, welcomes."""
+"""What the ``projects`` pattern does, independent of HTTP: an organization's projects and
+files, its plan, the personal organization and the welcome email of a new user."""
 
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,14 +18,15 @@ from rainmaker import ConflictError, ForbiddenError, InvalidInputError, NotFound
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.mailer import Email, MailSender
-from rainmaker.capabilities.payments import PaymentProcessor
+from rainmaker.capabilities.organizations import Organization, OrganizationDirectory, scoped
+from rainmaker.capabilities.payments import Checkout, Owner, PaymentProcessor, Subscription
 from rainmaker.capabilities.storage import ObjectInfo, ObjectReader, ObjectStore
 
 WELCOME_JOB = "projects.send_welcome"
 
 
 class PlanLimitReachedError(ForbiddenError):
-    """The user keeps as many projects as their plan allows."""
+    """The organization keeps as many projects as its plan allows."""
 
     code: ClassVar[str] = "projects_plan_limit"
     title: ClassVar[str] = "Plan limit reached"
@@ -30,7 +34,7 @@ class PlanLimitReachedError(ForbiddenError):
 
 @dataclass(frozen=True)
 class Plan:
-    """A user's plan and the number of projects it allows."""
+    """An organization's plan and the number of projects it allows."""
 
     name: str
     limit: int
@@ -64,7 +68,11 @@ class Project:
 
 
 class ProjectsService:
-    """Projects of users, their files in ``Storage`` and the limit of their plan."""
+    """Projects of organizations, their files in ``Storage`` and the limit of their plan.
+
+    Every read and write of ``projects_projects`` goes through :func:`scoped` with the
+    organization's id, so no query can forget the tenant filter.
+    """
 
     def __init__(
         self,
@@ -75,6 +83,7 @@ class ProjectsService:
         storage: ObjectStore,
         mailer: MailSender,
         cache: CacheBackend,
+        orgs: OrganizationDirectory,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -82,89 +91,122 @@ class ProjectsService:
         self.storage = storage
         self.mailer = mailer
         self.cache = cache
+        self.orgs = orgs
+
+    # -- the personal organization -----------------------------------------------------------
+
+    async def create_personal_org(self, user_id: str, email: str) -> Organization:
+        """The organization every new user gets, owned by them (inside the signup's
+        transaction: it commits or rolls back with the user)."""
+        local = re.sub(r"[^a-z0-9]+", "-", email.split("@", 1)[0].lower()).strip("-")
+        # A random tail keeps slugs unique without a lookup (and says nothing of the id).
+        slug = f"{local[:40] or 'user'}-{secrets.token_hex(3)}"
+        return await self.orgs.create(user_id, slug=slug, name=f"{email}'s projects")
 
     # -- plans -----------------------------------------------------------------------------
 
-    async def plan(self, user_id: str) -> Plan:
-        """The user's plan: their active subscription's, else the free plan (cached)."""
+    async def plan(self, org_id: str) -> Plan:
+        """The organization's plan: its active subscription's, else the free plan (cached)."""
         cached = await self.cache.get_or_set(
-            self._plan_key(user_id),
-            lambda: self._load_plan(user_id),
+            self._plan_key(org_id),
+            lambda: self._load_plan(org_id),
             ttl=self.settings.plan_cache_ttl,
         )
         return Plan(str(cached["name"]), int(cached["limit"]))
 
-    async def _load_plan(self, user_id: str) -> dict[str, Any]:
-        subscription = await self.payments.get_subscription(user_id)
+    async def _load_plan(self, org_id: str) -> dict[str, Any]:
+        subscription = await self.payments.get_subscription(Owner.org(org_id))
         name = FREE_PLAN
         if subscription is not None and subscription.active and subscription.plan:
             name = subscription.plan
         limits = self.settings.limits
         return {"name": name, "limit": limits.get(name, limits[FREE_PLAN])}
 
-    async def forget_plan(self, user_id: str) -> None:
-        """Drop the cached plan (a subscription changed)."""
-        await self.cache.delete(self._plan_key(user_id))
+    async def forget_plan(self, org_id: str) -> None:
+        """Drop the organization's cached plan (its subscription changed)."""
+        await self.cache.delete(self._plan_key(org_id))
+
+    # -- billing: the organization pays, per seat ------------------------------------------
+
+    async def checkout(
+        self,
+        org_id: str,
+        billing_email: str,
+        *,
+        plan: str,
+        return_url: str,
+    ) -> Checkout:
+        """A subscription checkout paid by the organization (its customer made on first use),
+        billed for one seat per member; the checkout page sends the payer to ``return_url``."""
+        payer = Owner.org(org_id)
+        await self.payments.create_customer(payer, billing_email)
+        return await self.payments.create_checkout(
+            payer, plan=plan, success_url=return_url, cancel_url=return_url
+        )
+
+    async def subscription(self, org_id: str) -> Subscription | None:
+        """The organization's subscription, if it has one."""
+        return await self.payments.get_subscription(Owner.org(org_id))
 
     @staticmethod
-    def _plan_key(user_id: str) -> str:
-        return f"plan:{user_id}"
+    def _plan_key(org_id: str) -> str:
+        return f"plan:org:{org_id}"
 
     # -- projects --------------------------------------------------------------------------
 
-    async def count(self, user_id: str) -> int:
-        """How many projects the user keeps."""
+    async def count(self, org_id: str) -> int:
+        """How many projects the organization keeps."""
         async with self.db.session() as session:
-            found = await session.scalar(
-                select(func.count()).select_from(projects).where(projects.c.owner_id == user_id)
-            )
+            found = await session.scalar(scoped(select(func.count()).select_from(projects), org_id))
         return int(found or 0)
 
-    async def list_for(self, user_id: str) -> list[Project]:
-        """The user's projects, oldest first."""
+    async def list_for(self, org_id: str) -> list[Project]:
+        """The organization's projects, oldest first."""
         async with self.db.session() as session:
             rows = await session.execute(
-                select(projects)
-                .where(projects.c.owner_id == user_id)
-                .order_by(projects.c.created_at, projects.c.id)
+                scoped(select(projects), org_id).order_by(projects.c.created_at, projects.c.id)
             )
             return [_project(row._mapping) for row in rows]
 
-    async def get(self, user_id: str, project_id: str) -> Project:
-        """The user's project ``project_id`` (404 for another user's)."""
-        return _project(await self._row(user_id, project_id))
+    async def get(self, org_id: str, project_id: str) -> Project:
+        """The organization's project ``project_id`` (404 for another organization's)."""
+        return _project(await self._row(org_id, project_id))
 
-    async def create(self, user_id: str, name: str) -> Project:
-        """A new project, unless the user's plan allows no more (403).
+    async def create(self, org_id: str, user_id: str, name: str) -> Project:
+        """A new project of the organization, created by ``user_id``, unless the plan
+        allows no more (403).
 
-        Atomic across processes: the count and the insert run under ``db.lock`` on the user.
+        Atomic across processes: the count and the insert run under ``db.lock`` on the
+        organization.
         """
         name = name.strip()
         if not name:
             raise InvalidInputError("a project needs a name", pattern_id="projects")
-        plan = await self.plan(user_id)
+        plan = await self.plan(org_id)
         async with self.db.transaction() as session:
-            # Count and insert under the user's lock: without it, concurrent requests (other
-            # replicas too) all count the same number and together exceed the plan.
-            await self.db.lock(f"projects:user:{user_id}")
-            used = await self.count(user_id)
+            # Count and insert under the organization's lock: without it, concurrent
+            # requests (other replicas too) all count the same number and together exceed
+            # the plan.
+            await self.db.lock(f"projects:org:{org_id}")
+            used = await self.count(org_id)
             if used >= plan.limit:
                 raise PlanLimitReachedError(
-                    f"the {plan.name} plan allows {plan.limit} project(s) and you keep {used}",
+                    f"the {plan.name} plan allows {plan.limit} project(s) and this "
+                    f"organization keeps {used}",
                     pattern_id="projects",
-                    hint="subscribe to a larger plan through POST /payments/checkout",
+                    hint="its owner can subscribe to a larger plan through POST /payments/checkout",
                 )
             project_id = uuid.uuid4().hex
             created = datetime.now(UTC)
             await session.execute(
                 insert(projects).values(
-                    id=project_id, owner_id=user_id, name=name, created_at=created
+                    id=project_id, org_id=org_id, owner_id=user_id, name=name, created_at=created
                 )
             )
         return Project(project_id, name, None, None, None, created)
 
     async def attach_file(
-        self, user_id: str, project_id: str, filename: str, content_type: str | None, data: bytes
+        self, org_id: str, project_id: str, filename: str, content_type: str | None, data: bytes
     ) -> Project:
         """Store ``data`` as the project's file (replacing the previous one)."""
         if len(data) > self.settings.max_file_size:
@@ -173,15 +215,13 @@ class ProjectsService:
                 f"{self.settings.max_file_size}",
                 pattern_id="projects",
             )
-        row = await self._row(user_id, project_id)
+        row = await self._row(org_id, project_id)
         safe_name = filename.replace("/", "_").replace("\\", "_").strip() or "file"
-        key = f"projects/{user_id}/{project_id}/{uuid.uuid4().hex}"
+        key = f"projects/{org_id}/{project_id}/{uuid.uuid4().hex}"
         info: ObjectInfo = await self.storage.put(key, data, content_type=content_type)
         async with self.db.transaction() as session:
             await session.execute(
-                update(projects)
-                .where(projects.c.id == project_id)
-                .values(
+                scoped(update(projects).where(projects.c.id == project_id), org_id).values(
                     file_key=key,
                     file_name=safe_name,
                     file_size=info.size,
@@ -191,22 +231,20 @@ class ProjectsService:
         old_key = row["file_key"]
         if old_key:
             await self.storage.delete(old_key)
-        return await self.get(user_id, project_id)
+        return await self.get(org_id, project_id)
 
-    async def read_file(self, user_id: str, project_id: str) -> tuple[Project, ObjectReader]:
+    async def read_file(self, org_id: str, project_id: str) -> tuple[Project, ObjectReader]:
         """The project and a stream of its file (404 when it has none)."""
-        row = await self._row(user_id, project_id)
+        row = await self._row(org_id, project_id)
         if not row["file_key"]:
             raise NotFoundError("this project has no file yet", pattern_id="projects")
         return _project(row), await self.storage.get(row["file_key"])
 
-    async def _row(self, user_id: str, project_id: str) -> Any:
+    async def _row(self, org_id: str, project_id: str) -> Any:
         async with self.db.session() as session:
             row = (
                 await session.execute(
-                    select(projects).where(
-                        projects.c.id == project_id, projects.c.owner_id == user_id
-                    )
+                    scoped(select(projects).where(projects.c.id == project_id), org_id)
                 )
             ).first()
         if row is None:

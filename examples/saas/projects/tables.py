@@ -10,6 +10,11 @@ projects = Table(
     "projects_projects",
     metadata,
     Column("id", String(32), primary_key=True),
+    # The organization the project belongs to (its id in ``orgs_organizations``; an id,
+    # not a foreign key, since that table is another pattern's). Every query is scoped to
+    # it. Null only for projects created before organizations existed (p002).
+    Column("org_id", String(64), nullable=True, index=True),
+    # The member who created it.
     Column("owner_id", String(64), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("file_key", String(500), nullable=True),
