@@ -169,6 +169,21 @@ class RateLimiter(Protocol):
         """Forget the counters of ``key`` under ``policy``."""
         ...
 
+    def declare(
+        self,
+        name: str,
+        limit: str,
+        *,
+        strategy: Strategy = "fixed-window",
+        key: KeyKind = "custom",
+    ) -> RateLimitPolicy:
+        """Declare a policy a pattern needs, with its default ``limit``, and answer the
+        policy in force: one of that name in the provider's settings wins, so an app
+        tunes a pattern's limits where it tunes its own. Declaring a name twice answers
+        the first declaration; a ``limit`` that does not parse raises ``ValueError``.
+        """
+        ...
+
     async def key_for(self, policy: str, scope: Mapping[str, Any]) -> str:
         """The key a request (its ASGI ``scope``) counts under ``policy``'s keying.
 

@@ -90,3 +90,40 @@ class RegistrationClosedError(ForbiddenError):
 
     code: ClassVar[str] = "registration_closed"
     title: ClassVar[str] = "Registration closed"
+
+
+class InvalidTwoFactorCodeError(UnauthorizedError):
+    """A TOTP or recovery code that does not match (counted by the two-factor limit)."""
+
+    code: ClassVar[str] = "invalid_two_factor_code"
+    title: ClassVar[str] = "Invalid two-factor code"
+
+
+class TwoFactorCodeReusedError(UnauthorizedError):
+    """A TOTP code of a time step already used, or a spent recovery code (no replay)."""
+
+    code: ClassVar[str] = "two_factor_code_reused"
+    title: ClassVar[str] = "Two-factor code already used"
+
+
+class TwoFactorNotEnrolledError(ConflictError):
+    """Confirming or disabling two-factor authentication that was never set up."""
+
+    code: ClassVar[str] = "two_factor_not_enrolled"
+    title: ClassVar[str] = "Two-factor authentication not set up"
+
+
+class TwoFactorAlreadyEnabledError(ConflictError):
+    """Enrolling again while a confirmed second factor is active (disable it first)."""
+
+    code: ClassVar[str] = "two_factor_already_enabled"
+    title: ClassVar[str] = "Two-factor authentication already enabled"
+
+
+class TwoFactorRequiredError(ForbiddenError):
+    """A role of the account requires two-factor authentication (``required_roles``):
+    it cannot be disabled, and the enrolment token allows nothing but enrolling."""
+
+    code: ClassVar[str] = "two_factor_required"
+    title: ClassVar[str] = "Two-factor authentication required"
+

@@ -21,6 +21,7 @@ from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.jobs import JobRegistry, Jobs, JobSpec, RetryPolicy
 from rainmaker.capabilities.mailer import Mailer
+from rainmaker.capabilities.rate_limits import RateLimits
 from rainmaker.patterns.auth_jwt.emails import AccountMailer
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 from rainmaker.patterns.auth_jwt.passwords import (
@@ -28,11 +29,14 @@ from rainmaker.patterns.auth_jwt.passwords import (
     PasswordPolicyChecker,
     load_common_passwords,
 )
-from rainmaker.patterns.auth_jwt.rate_limit import AttemptLimiter
+from rainmaker.patterns.auth_jwt.policy_limiter import PolicyLimiter
+from rainmaker.patterns.auth_jwt.rate_limit import AttemptCounter, AttemptLimiter
 from rainmaker.patterns.auth_jwt.routes import auth_router
 from rainmaker.patterns.auth_jwt.service import JwtAuth
 from rainmaker.patterns.auth_jwt.settings import AuthSettings
 from rainmaker.patterns.auth_jwt.tokens import TokenCodec
+from rainmaker.patterns.auth_jwt.two_factor import TwoFactor
+from rainmaker.patterns.auth_jwt.two_factor_routes import two_factor_router
 
 
 def uniform_register_answer(settings: AuthSettings, env: str) -> bool:
@@ -77,8 +81,23 @@ class AuthModule(Module[AuthSettings]):
         return self.service
 
     def router(self) -> APIRouter:
-        """The account routes (see :mod:`rainmaker.patterns.auth_jwt.routes`)."""
-        return auth_router(self._resolve, self.ring)
+        """The account routes (see :mod:`rainmaker.patterns.auth_jwt.routes`), with the
+        two-factor ones when ``two_factor.enabled``."""
+        router = auth_router(self._resolve, self.ring)
+        if self.settings.two_factor.enabled:
+            router.include_router(two_factor_router(self._resolve))
+        return router
+
+    def _limiter(self) -> AttemptCounter:
+        """Attempt limits through a composed ``RateLimits`` provider, else built in
+        (counted in ``Cache`` when one runs, else in this process)."""
+        enabled = self.settings.rate_limits.enabled
+        shared = self.ctx.services.get(RateLimits)
+        if shared is not None:
+            return PolicyLimiter(
+                shared, self.settings.rate_limits, enabled=enabled, pattern_id=self.ctx.instance
+            )
+        return AttemptLimiter(self.ctx.cache, enabled=enabled, pattern_id=self.ctx.instance)
 
     async def start(self) -> None:
         settings = self.settings
@@ -103,9 +122,7 @@ class AuthModule(Module[AuthSettings]):
             codec=self.codec,
             hasher=hasher,
             policy=PasswordPolicyChecker(settings.password, common, pattern_id=ctx.instance),
-            limiter=AttemptLimiter(
-                cache, enabled=settings.rate_limits.enabled, pattern_id=ctx.instance
-            ),
+            limiter=self._limiter(),
             mail=AccountMailer(
                 ctx.services.get(Mailer),
                 app_name=ctx.config.name,
@@ -132,6 +149,8 @@ class AuthModule(Module[AuthSettings]):
         except BaseException:
             hasher.close()
             raise
+        if settings.two_factor.enabled:
+            service.two_factor = TwoFactor(service, issuer=ctx.config.name)
         self._hasher = hasher
         self._service = service
         jobs = ctx.services.get(Jobs)
@@ -154,6 +173,7 @@ class AuthModule(Module[AuthSettings]):
             active_key=self.ring.active.kid,
             algorithm=self.ring.active.algorithm,
             rate_limits=service.limiter.backend,
+            two_factor=settings.two_factor.enabled,
             mailer=service.mail.mailer is not None,
             emails="jobs" if service.jobs is not None else "best effort",
         )

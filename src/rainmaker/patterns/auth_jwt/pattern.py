@@ -9,6 +9,7 @@ from rainmaker.capabilities.cache import Cache
 from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.jobs import Jobs
 from rainmaker.capabilities.mailer import Mailer
+from rainmaker.capabilities.rate_limits import RateLimits
 from rainmaker.patterns.auth_jwt.settings import AuthSettings
 
 MOUNT = "/auth"
@@ -21,11 +22,18 @@ auth_jwt: Pattern[AuthSettings] = Pattern(
     name="JWT authentication",
     description="Users in auth_* tables, argon2id passwords, short-lived JWT access tokens, "
     "rotating refresh tokens with reuse detection, key rotation (kid), JWKS, roles and "
-    "scopes, email verification, password reset and brute-force limits.",
+    "scopes, email verification, password reset, TOTP two-factor authentication with "
+    "recovery codes, and brute-force limits (through rate-limit when composed).",
     settings=AuthSettings,
     factory="rainmaker.patterns.auth_jwt.module:AuthModule",
     provides=[Auth],
-    requires=[Database, Mailer.optional(), Cache.optional(), Jobs.optional()],
+    requires=[
+        Database,
+        Mailer.optional(),
+        Cache.optional(),
+        Jobs.optional(),
+        RateLimits.optional(),
+    ],
     mount=MOUNT,
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,

@@ -15,12 +15,28 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from rainmaker import RateLimitedError
 from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.patterns.auth_jwt.settings import RateLimit
 
 MAX_MEMORY_KEYS = 100_000
+
+
+class AttemptCounter(Protocol):
+    """What the service counts attempts with: this module's :class:`AttemptLimiter`, or
+    :class:`~rainmaker.patterns.auth_jwt.policy_limiter.PolicyLimiter` when the app
+    composes a ``RateLimits`` provider."""
+
+    @property
+    def backend(self) -> str:
+        """Where the counters live (health and the start log show it)."""
+        ...
+
+    async def hit(self, name: str, subject: str, limit: RateLimit, *, what: str) -> None:
+        """Count one attempt of ``name`` by ``subject``; raise once past ``limit``."""
+        ...
 
 
 class MemoryCounters:

@@ -2,7 +2,7 @@
 
 =========================================  ==========================================
 ``POST /register`` (201, or 202)            create an account, email a verification
-``POST /login``                             email + password → access and refresh token
+``POST /login``                             email + password → tokens, or a 2FA challenge
 ``POST /refresh``                           spend a refresh token → the next pair
 ``POST /logout`` (204, bearer)              end the session, revoke the access token
 ``GET /me`` (bearer)                        the current user
@@ -38,6 +38,7 @@ from rainmaker.patterns.auth_jwt.dependencies import client_address
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 from rainmaker.patterns.auth_jwt.service import JwtAuth
 from rainmaker.patterns.auth_jwt.tokens import MAX_TOKEN_LENGTH
+from rainmaker.patterns.auth_jwt.two_factor_routes import LOGIN_RESPONSES
 
 # Far above any sensible password, far below what could flood the hasher; the policy's
 # own max_length (default 256) applies after this.
@@ -131,7 +132,11 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         assert user is not None  # without uniform answers a taken address raised a 409
         return JSONResponse(user.as_dict(), status_code=201)
 
-    @router.post("/login", summary="Log in: email and password for a token pair")
+    @router.post(
+        "/login",
+        summary="Log in: email and password for a token pair (or a second-factor challenge)",
+        responses=LOGIN_RESPONSES,
+    )
     async def login(body: Credentials, request: Request) -> JSONResponse:
         pair = await service().login(body.email, body.password, client=client_address(request))
         return tokens(pair.as_dict())

@@ -49,10 +49,11 @@ from rainmaker.patterns.auth_jwt.passwords import (
     PasswordPolicyChecker,
     normalise_password,
 )
-from rainmaker.patterns.auth_jwt.rate_limit import AttemptLimiter
+from rainmaker.patterns.auth_jwt.rate_limit import AttemptCounter
 from rainmaker.patterns.auth_jwt.refresh import Family, RefreshTokenStore, Spent
 from rainmaker.patterns.auth_jwt.settings import AuthSettings
 from rainmaker.patterns.auth_jwt.tokens import TokenCodec
+from rainmaker.patterns.auth_jwt.two_factor import PASSWORD_AMR, Challenge, TwoFactor, amr_of
 from rainmaker.patterns.auth_jwt.users import (
     UserRecord,
     UserRepository,
@@ -94,7 +95,7 @@ class JwtAuth:
         codec: TokenCodec,
         hasher: PasswordHasher,
         policy: PasswordPolicyChecker,
-        limiter: AttemptLimiter,
+        limiter: AttemptCounter,
         mail: AccountMailer,
         cache: CacheBackend | None,
         pattern_id: str,
@@ -127,6 +128,9 @@ class JwtAuth:
         # through a registered job, enqueued in the caller's transaction (durable).
         self.jobs: JobQueue | None = None
         self.email_job: str | None = None
+        # Set by the module when two_factor.enabled: password logins may then answer a
+        # second-factor challenge instead of tokens.
+        self.two_factor: TwoFactor | None = None
 
     def use_jobs(self, jobs: JobQueue, job_name: str) -> None:
         """Send account emails through ``jobs`` (job ``job_name`` runs :meth:`run_email_job`)."""
@@ -433,8 +437,9 @@ class JwtAuth:
             "the email address or the password is wrong", pattern_id=self.pattern_id
         )
 
-    async def login(self, email: str, password: str, *, client: str) -> TokenPair:
-        """``POST /login``: attempt limits, then :meth:`authenticate`, then a new session."""
+    async def login(self, email: str, password: str, *, client: str) -> TokenPair | Challenge:
+        """``POST /login``: attempt limits, then :meth:`authenticate`, then a new session,
+        or the second-factor :class:`~.two_factor.Challenge` the account needs first."""
         self.policy.check_length(password)
         await self.limiter.hit(
             "login-addr", client, self._limits.login_per_address, what="login attempts"
@@ -447,7 +452,12 @@ class JwtAuth:
             what="login attempts",
         )
         record = await self._check_credentials(email, password)
-        pair = await self._new_session(record)
+        if self.two_factor is not None:
+            challenge = await self.two_factor.challenge(record)
+            if challenge is not None:
+                self.log.info("auth.login_challenged", user_id=record.id, step=challenge.step)
+                return challenge
+        pair = await self._new_session(record, amr=PASSWORD_AMR)
         self.log.info("auth.login", user_id=record.id)
         return pair
 
@@ -467,13 +477,16 @@ class JwtAuth:
             "this account is disabled; contact the administrator", pattern_id=self.pattern_id
         )
 
-    async def _new_session(self, user: UserRecord) -> TokenPair:
-        """A new refresh family, ending ``refresh_ttl`` from now, and its first pair."""
+    async def _new_session(self, user: UserRecord, *, amr: Sequence[str] = ()) -> TokenPair:
+        """A new refresh family, ending ``refresh_ttl`` from now, and its first pair;
+        ``amr`` names how the user proved who they are (carried by every refresh)."""
         async with self.db.transaction():
             family = await self.refresh_tokens.start_family(user.id, self.settings.refresh_ttl)
-            return await self._pair(user, family)
+            return await self._pair(user, family, amr=amr)
 
-    async def _pair(self, user: UserRecord, family: Family) -> TokenPair:
+    async def _pair(
+        self, user: UserRecord, family: Family, *, amr: Sequence[str] = ()
+    ) -> TokenPair:
         """An access token and the next refresh token of ``family``.
 
         The refresh token lives until the family ends (or sooner, the idle timeout), never
@@ -486,12 +499,15 @@ class JwtAuth:
             scopes=user.scopes,
             session_id=family.id,
             version=user.token_version,
+            amr=amr,
         )
         expires = self.refresh_tokens.token_expiry(family, utcnow())
         now = int(time.time())
         # Whole seconds, as exp is: every token of a family carries the family's end.
         lifetime = max(1, int(expires.replace(tzinfo=UTC).timestamp()) - now)
-        refresh = self.codec.issue("refresh", user.id, lifetime, claims={"fam": family.id}, now=now)
+        refresh = self.codec.issue(
+            "refresh", user.id, lifetime, claims={"fam": family.id, "amr": list(amr)}, now=now
+        )
         await self.refresh_tokens.add(
             jti=refresh.jti,
             family_id=family.id,
@@ -525,7 +541,7 @@ class JwtAuth:
             if isinstance(spent, Spent):
                 record = await self.users.by_id(spent.user_id)
                 if record is not None and not record.disabled:
-                    return await self._pair(record, spent.family)
+                    return await self._pair(record, spent.family, amr=amr_of(claims))
                 await self.refresh_tokens.revoke_family(spent.family.id)
                 refusal = (
                     self._disabled()

@@ -232,6 +232,68 @@ class RateLimits(Settings):
         RateLimit(attempts=20, window=3600),
         description="Registrations and verifications per client IP address.",
     )
+    two_factor_per_account: RateLimit = Field(
+        RateLimit(attempts=5, window=300),
+        description="Second-factor codes (TOTP or recovery) tried per account, right or "
+        "wrong, at login, enrolment confirmation and disable: a 6-digit code must not be "
+        "guessable by volume.",
+    )
+
+
+class TwoFactorSettings(Settings):
+    """TOTP second factor (RFC 6238): enrolment, login challenge, recovery codes."""
+
+    enabled: bool = Field(
+        False,
+        description="Serve the /2fa routes and ask enrolled users for a code at login.",
+    )
+    encryption_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys (32+ random characters each) that encrypt TOTP secrets at rest "
+        "and key the recovery-code HMAC: the first encrypts, all decrypt, so rotate by "
+        "putting a new key first and keeping the old one until no secret uses it. "
+        "Empty: derived from `secret` (then changing `secret` needs its old value here).",
+    )
+    issuer: str | None = Field(
+        None,
+        description="Issuer name shown by authenticator apps (the otpauth:// URI); "
+        "default: the app's name.",
+    )
+    challenge_ttl: timedelta = Field(
+        timedelta(minutes=5),
+        description="Lifetime of the challenge token a password login answers with, "
+        "spent at POST /login/2fa.",
+    )
+    valid_window: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="30-second steps accepted either side of now (clock drift); each "
+        "step's code works once.",
+    )
+    required_roles: list[str] = Field(
+        default_factory=list,
+        description="Users holding any of these roles must use 2FA: without it a login "
+        "answers two_factor_enrolment_required and they cannot disable it.",
+    )
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _long_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            if len(key.get_secret_value()) < MIN_HMAC_SECRET:
+                raise ValueError(
+                    f"every two_factor encryption key needs {MIN_HMAC_SECRET}+ characters"
+                )
+        return value
+
+    @field_validator("required_roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ROLE.match(name):
+                raise ValueError(f"{name!r}: roles are 1-64 of A-Z a-z 0-9 : . _ -")
+        return value
 
 
 class AuthSettings(Settings):
@@ -317,6 +379,9 @@ class AuthSettings(Settings):
     rate_limits: RateLimits = Field(
         default_factory=RateLimits, description="Brute-force limits on login and reset."
     )
+    two_factor: TwoFactorSettings = Field(
+        default_factory=TwoFactorSettings, description="TOTP two-factor authentication."
+    )
 
     @field_validator("secret")
     @classmethod
@@ -368,6 +433,16 @@ class AuthSettings(Settings):
                 raise ValueError(f"{name} must be positive")
         if self.leeway < timedelta(0):
             raise ValueError("leeway must not be negative")
+        two_factor = self.two_factor
+        if two_factor.enabled and not two_factor.encryption_keys and self.secret is None:
+            raise ValueError(
+                "two_factor.enabled needs two_factor.encryption_keys (32+ random "
+                "characters) when keys are given instead of secret"
+            )
+        if two_factor.required_roles and not two_factor.enabled:
+            raise ValueError("two_factor.required_roles needs two_factor.enabled = true")
+        if two_factor.challenge_ttl <= timedelta(0):
+            raise ValueError("two_factor.challenge_ttl must be positive")
         idle = self.refresh_idle_timeout
         if idle is not None and idle <= timedelta(0):
             raise ValueError("refresh_idle_timeout must be positive (or left out)")

@@ -85,3 +85,29 @@ one_time_tokens = Table(
     UniqueConstraint("token_hash", name="auth_one_time_tokens_hash_key"),
     Index("auth_one_time_tokens_user", "user_id", "purpose"),
 )
+
+# One row per user who started enrolling: the TOTP secret encrypted (Fernet), confirmed_at
+# NULL until a first code proves the authenticator app has it, and the last time step a
+# code was accepted for, so a code works once (replay guard, RFC 6238 section 5.2).
+two_factor = Table(
+    "auth_two_factor",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("secret_encrypted", String(512), nullable=False),
+    Column("confirmed_at", DateTime, nullable=True),
+    Column("last_timestep", Integer, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Recovery codes: HMAC-SHA256 of the code (keyed, see two_factor.py), spent once.
+recovery_codes = Table(
+    "auth_recovery_codes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+    Index("auth_recovery_codes_user", "user_id"),
+)

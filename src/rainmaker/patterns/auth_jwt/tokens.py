@@ -2,10 +2,13 @@
 
 Both carry ``iss``, ``aud``, ``sub``, ``iat``, ``nbf``, ``exp``, ``jti`` and a ``typ``
 claim (``access`` or ``refresh``) that is checked on every use, so neither kind can stand
-in for the other. Access tokens add ``roles``, ``scopes`` and ``sid`` (the refresh family
-they belong to); refresh tokens add ``fam``. Verification requires every registered
-claim, applies the configured leeway to ``exp``/``nbf``/``iat``, and reports *why* a token
-is refused in words a client developer can act on.
+in for the other. Access tokens add ``roles``, ``scopes``, ``sid`` (the refresh family
+they belong to) and ``amr`` (RFC 8176: how the user proved who they are, ``pwd`` and
+``otp``); refresh tokens add ``fam`` and the ``amr`` the session started with. ``2fa``
+tokens are the short-lived challenge between a password and a second factor.
+Verification requires every registered claim, applies the configured leeway to
+``exp``/``nbf``/``iat``, and reports *why* a token is refused in words a client developer
+can act on.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from jwt.utils import base64url_decode
 from rainmaker.patterns.auth_jwt.errors import InvalidTokenError, TokenExpiredError
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "2fa"]
 MAX_TOKEN_LENGTH = 8192  # far above any token we issue; bounds the work on garbage
 MAX_CACHED_HEADERS = 64
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ"]
@@ -100,8 +103,10 @@ class TokenCodec:
         scopes: Sequence[str],
         session_id: str | None,
         version: int = 0,
+        amr: Sequence[str] = (),
     ) -> Issued:
-        """An access token carrying the user's roles, scopes, session and token version."""
+        """An access token carrying the user's roles, scopes, session, token version and
+        authentication methods."""
         return self.issue(
             "access",
             subject,
@@ -111,6 +116,7 @@ class TokenCodec:
                 "scopes": list(scopes),
                 "sid": session_id,
                 "tv": version,
+                "amr": list(amr),
             },
         )
 
@@ -163,8 +169,12 @@ class TokenCodec:
             raise self._invalid("the token is not a valid JWT") from None
         kind = claims.get("typ")
         if kind != expected:
-            if kind in ("access", "refresh"):
-                use = "an Authorization header" if kind == "access" else "POST /refresh"
+            if kind in ("access", "refresh", "2fa"):
+                use = {
+                    "access": "an Authorization header",
+                    "refresh": "POST /refresh",
+                    "2fa": "POST /login/2fa or the 2fa enrolment routes",
+                }[kind]
                 raise self._invalid(f"this is a {kind} token; it belongs in {use}, not here")
             raise self._invalid("the token has no valid typ claim")
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):

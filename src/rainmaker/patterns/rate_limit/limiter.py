@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rainmaker.capabilities.credentials import API_KEY_HEADER, CredentialVerifier
 from rainmaker.capabilities.rate_limits import (
+    KeyKind,
     RateLimitDecision,
     RateLimitPolicy,
     RateLimitUnavailableError,
+    Strategy,
     UnknownPolicyError,
 )
 from rainmaker.patterns.rate_limit.settings import RateLimitSettings
@@ -121,6 +123,42 @@ class LimitsRateLimiter:
     @property
     def policies(self) -> Mapping[str, RateLimitPolicy]:
         return self._policies
+
+    def declare(
+        self,
+        name: str,
+        limit: str,
+        *,
+        strategy: Strategy = "fixed-window",
+        key: KeyKind = "custom",
+    ) -> RateLimitPolicy:
+        existing = self._compiled.get(name)
+        if existing is not None:  # the settings' (or an earlier) declaration wins
+            return existing.policy
+        from limits import parse_many
+
+        items = parse_many(limit)
+        if not items:
+            raise ValueError(f"{limit!r} is not a rate limit")
+        first = items[0]
+        policy = RateLimitPolicy(
+            name=name,
+            limit=limit,
+            strategy=strategy,
+            key=key,
+            amount=first.amount,
+            period=first.get_expiry(),
+        )
+        from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+
+        counter = (
+            MovingWindowRateLimiter(self.storage)
+            if strategy == "moving-window"
+            else FixedWindowRateLimiter(self.storage)
+        )
+        self._compiled[name] = CompiledPolicy(policy, items, counter)
+        self._policies[name] = policy
+        return policy
 
     def _get(self, name: str) -> CompiledPolicy:
         compiled = self._compiled.get(name)
