@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -123,6 +124,8 @@ def main() -> None:
             "RAINMAKER__WEB__SHUTDOWN__DELAY": "0",
             "RAINMAKER_LOG_LEVEL": "warning",
         }
+        for name in ("JWT_SECRET", "PAYMENTS_WEBHOOK_SECRET"):  # the demo ships no secret
+            env.setdefault(name, secrets.token_urlsafe(48))
         subprocess.run(
             [str(BIN / "rainmaker"), "db", "upgrade", "--app", str(APP)],
             env=env,

@@ -29,6 +29,8 @@ from rainmaker.kernel.display import display
 from rainmaker.kernel.errors import CompositionError, PatternError, Problem
 from rainmaker.kernel.lock import LOCK_FILE, drift, lock_entries, read_lock
 from rainmaker.kernel.pattern import Pattern
+from rainmaker.kernel.secret_strength import guard as guard_secret_strength
+from rainmaker.kernel.secret_strength import warning_lines as weak_secret_warnings
 from rainmaker.kernel.timeline import Timeline
 
 console = Console(highlight=False)
@@ -62,12 +64,14 @@ def check(
     if problems:
         raise CompositionError(problems)
     compose_http(application)
+    # Published or low-entropy secrets fail a non-development profile, as `run` would.
+    weak = guard_secret_strength(application, host=None)
     console.print(
         f"[green]✓[/] {escape(application.name)}: {len(application.instances)} instances valid "
         f"(profile {application.composition.profile}); start order: "
         + " → ".join(application.order)
     )
-    for line in configuration_warnings(application):
+    for line in [*weak_secret_warnings(weak), *configuration_warnings(application)]:
         console.print(f"[yellow]warning[/] {escape(line)}")
 
 

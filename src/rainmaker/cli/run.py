@@ -34,6 +34,7 @@ from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import CompositionError, Problem, StartupError
 from rainmaker.kernel.loading import load
 from rainmaker.kernel.logging import WEB_ROLE, bind_role
+from rainmaker.kernel.secret_strength import enforce as enforce_secret_strength
 
 ENV_APP = "RAINMAKER_RUN_APP"
 ENV_PROFILE = "RAINMAKER_RUN_PROFILE"
@@ -76,6 +77,7 @@ def run(
     bind_role(WEB_ROLE)
     application = load(app_path, profile=profile, overrides=overrides or ())
     module = http_module(application)  # composes: an invalid one exits 2 before binding
+    enforce_secret_strength(application, host=host)  # published secrets: exit 2 when exposed
     delay, timeout = _shutdown_settings(module)
     if reload or workers > 1:
         _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)

@@ -21,6 +21,7 @@ from rainmaker.kernel.contributions import WORKER_ROLE, ProcessRole, RoleOptions
 from rainmaker.kernel.errors import PatternError
 from rainmaker.kernel.loading import load
 from rainmaker.kernel.logging import bind_role
+from rainmaker.kernel.secret_strength import enforce as enforce_secret_strength
 from rainmaker.kernel.signals import install_shutdown_handlers
 
 QueuesOption = Annotated[
@@ -49,6 +50,7 @@ def worker(
     bind_role(WORKER_ROLE)
     application = load(app_path, profile=profile, overrides=overrides or ())
     roles = worker_roles(application)  # fail with a message before starting anything
+    enforce_secret_strength(application, host=None)  # it binds nothing: the profile decides
     chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     asyncio.run(_work(application, roles, RoleOptions(queues=chosen, concurrency=concurrency)))
 

@@ -282,6 +282,12 @@ class _Builder:
         self, name: str, table: Mapping[str, Any], source: str, *, replace: bool
     ) -> None:
         if replace or name not in self.raw:
+            if name in self.raw:
+                # A profile switching the pattern drops the base table, so a variable only
+                # the dropped table read (a development-only secret) is not missing.
+                self.problems = [
+                    p for p in self.problems if not (p.instance == name and p.key in self.raw[name])
+                ]
             self.raw[name] = {}
             self.sources[name] = {}
         target = self.raw[name]
