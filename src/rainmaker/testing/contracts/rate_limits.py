@@ -101,6 +101,27 @@ class RateLimiterContract:
         assert (error.status, error.code, error.policy) == (429, "rate_limited", "p")
         assert error.headers["Retry-After"] == headers["Retry-After"]
 
+    async def test_a_declared_policy_counts_and_settings_win(
+        self, limiter_factory: LimiterFactory
+    ) -> None:
+        limiter = await limiter_factory({"tuned": {"limit": "1/minute"}})
+        declared = limiter.declare("coded", "2 per 30 seconds")
+        assert (declared.name, declared.amount, declared.period) == ("coded", 2, 30)
+        assert declared.strategy == "fixed-window" and declared.key == "custom"
+        assert limiter.policies["coded"] == declared
+        key = fresh_key()
+        assert [(await limiter.hit("coded", key)).allowed for _ in range(3)] == [
+            True,
+            True,
+            False,
+        ]
+        # A policy of the same name in the settings wins over the code's default.
+        tuned = limiter.declare("tuned", "100/minute")
+        assert tuned.amount == 1
+        assert limiter.declare("coded", "9/minute") == declared  # the first declaration stays
+        with pytest.raises(ValueError):
+            limiter.declare("bad", "not a limit")
+
     async def test_keys_and_policies_count_apart(self, limiter_factory: LimiterFactory) -> None:
         limiter = await limiter_factory({"a": {"limit": "1/minute"}, "b": {"limit": "1/minute"}})
         first, second = fresh_key(), fresh_key()
