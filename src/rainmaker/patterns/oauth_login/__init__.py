@@ -1,0 +1,1 @@
+"""``oauth-login``: sign in with OpenID Connect and social providers, through ``Auth``."""

@@ -1,0 +1,128 @@
+"""The HTTP routes of ``oauth-login``, under the instance's mount (``/auth``):
+
+- ``GET /auth/oauth/providers`` — the configured providers (for sign-in buttons);
+- ``GET /auth/oauth/{provider}/authorize?next=…`` — redirects to the provider;
+- ``GET /auth/oauth/{provider}/callback`` — finishes: with a ``next``, redirects there
+  with a one-time ``oauth_code`` (no token in a URL); without, answers the token pair;
+- ``POST /auth/oauth/exchange`` — ``{"code": …}`` → the token pair, once;
+- ``POST /auth/oauth/{provider}/link`` — for a signed-in user: the URL that links it;
+- ``GET /auth/identities``, ``DELETE /auth/identities/{id}`` — linked accounts.
+
+No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from rainmaker.http import CurrentUser
+from rainmaker.patterns.oauth_login.service import OAuthLogin, cookie_name
+
+
+class ExchangeBody(BaseModel):
+    """The body of ``POST /auth/oauth/exchange``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=200, description="The one-time oauth_code.")
+
+
+class LinkBody(BaseModel):
+    """The body of ``POST /auth/oauth/{provider}/link`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    next: str | None = Field(None, max_length=2000, description="Where to come back to.")
+
+
+def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
+    """The routes, reading the running service through ``resolve`` (503 when stopped)."""
+    router = APIRouter(tags=["oauth-login"])
+
+    @router.get("/oauth/providers", summary="The sign-in providers configured")
+    async def providers() -> dict[str, Any]:
+        service = resolve()
+        return {
+            "providers": [
+                {"name": name, "label": client.label}
+                for name, client in sorted(service.clients.items())
+            ]
+        }
+
+    @router.get(
+        "/oauth/{provider}/authorize",
+        status_code=302,
+        summary="Start signing in with a provider (redirects there)",
+    )
+    async def authorize(
+        provider: str, next: str | None = None, link: str | None = None
+    ) -> Response:
+        service = resolve()
+        started = await service.start(provider, next_url=next, link_ticket=link)
+        answer = RedirectResponse(started.url, status_code=302)
+        answer.set_cookie(
+            started.cookie_name,
+            started.cookie_value,
+            max_age=int(service.settings.flow_ttl),
+            path=f"{service.mount}/oauth/{provider}/callback",
+            secure=service.settings.secure_cookie,
+            httponly=True,
+            samesite="lax",  # sent on the provider's top-level redirect back
+        )
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+    @router.get("/oauth/{provider}/callback", summary="Finish signing in with a provider")
+    async def callback(
+        provider: str,
+        request: Request,
+        state: str | None = None,
+        code: str | None = None,
+        error: str | None = None,
+    ) -> Response:
+        service = resolve()
+        finished = await service.finish(
+            provider, state=state, code=code, error=error, cookies=dict(request.cookies)
+        )
+        answer: Response
+        if finished.redirect is not None:
+            answer = RedirectResponse(finished.redirect, status_code=302)
+        else:
+            assert finished.tokens is not None
+            answer = JSONResponse(finished.tokens.as_dict())
+        if state:
+            answer.delete_cookie(
+                cookie_name(state), path=f"{service.mount}/oauth/{provider}/callback"
+            )
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+    @router.post("/oauth/exchange", summary="Trade a one-time sign-in code for the tokens")
+    async def exchange(body: ExchangeBody) -> dict[str, Any]:
+        return (await resolve().exchange(body.code)).as_dict()
+
+    @router.post("/oauth/{provider}/link", summary="The URL that links a provider to you")
+    async def link(
+        provider: str, user: CurrentUser, body: LinkBody | None = None
+    ) -> dict[str, str]:
+        url = await resolve().link_ticket(user, provider, body.next if body else None)
+        return {"authorize_url": url}
+
+    @router.get("/identities", summary="Your linked sign-in providers")
+    async def identities(user: CurrentUser) -> dict[str, Any]:
+        found = await resolve().list_identities(user)
+        return {"identities": [identity.as_dict() for identity in found]}
+
+    @router.delete(
+        "/identities/{identity_id}",
+        status_code=204,
+        summary="Unlink a provider (refused if it is your only way in)",
+    )
+    async def unlink(identity_id: str, user: CurrentUser) -> Response:
+        await resolve().unlink(user, identity_id)
+        return Response(status_code=204)
+
+    return router
