@@ -73,6 +73,24 @@ path has no ``{org}`` parameter."""
 TENANT_COLUMN = "org_id"
 """The column :func:`scoped` and :func:`tenant_scope` filter on."""
 
+ORG_PRINCIPAL_PREFIX = "org:"
+"""How the user id of a credential acting for an organization itself starts (an
+organization's API key signs in as ``org:<org id>``). :meth:`OrganizationDirectory.resolve`
+treats such a principal as a ``member`` of that one organization, and ``CurrentOrg`` picks
+that organization when the request names none."""
+
+
+def org_principal(org_id: str) -> str:
+    """The user id a credential of the organization ``org_id`` acts as."""
+    return ORG_PRINCIPAL_PREFIX + org_id
+
+
+def principal_org(user_id: str) -> str | None:
+    """The organization a principal acts for, or ``None`` for an ordinary user."""
+    if user_id.startswith(ORG_PRINCIPAL_PREFIX):
+        return user_id[len(ORG_PRINCIPAL_PREFIX) :] or None
+    return None
+
 
 # -- errors: every provider raises these, so callers and the HTTP layer can rely on them --
 

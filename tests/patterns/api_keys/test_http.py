@@ -228,7 +228,7 @@ async def test_a_rate_limit_policy_needs_a_rate_limit_instance_declaring_it(
 ) -> None:
     with pytest.raises(StartupError, match="rate_limit_policy"):
         await make_app(keys={"rate_limit_policy": "per-key"})
-    with pytest.raises(StartupError, match="declared: other"):
+    with pytest.raises(StartupError, match=r"declared: (.*, )?other\b"):
         await make_app(
             keys={"rate_limit_policy": "per-key"},
             extra={"limits": {"use": "rate-limit", "policies": {"other": {"limit": "1/second"}}}},

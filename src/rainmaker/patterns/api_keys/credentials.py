@@ -6,6 +6,11 @@ key prefix, once per request. The grant acts as the key's owner with the key's s
 console) stay closed to keys, and routes that check scopes see the key's. The owner must
 still exist and be enabled. With a rate limit policy set, every authenticated request
 counts under it, per key.
+
+An organization's key (stored under the owner id ``org:<org id>``) acts as that principal:
+no account behind it, the key's scopes, and ``CurrentOrg`` resolves to its organization
+(see :func:`rainmaker.capabilities.organizations.org_principal`). The organization must
+still exist (not deleted); who created the key no longer matters.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rainmaker.capabilities.api_keys import ApiKeyOwnerDisabledError
-from rainmaker.capabilities.auth import Authenticator, Identity
+from rainmaker.capabilities.auth import Authenticator, Identity, User
 from rainmaker.capabilities.credentials import CredentialGrant
+from rainmaker.capabilities.organizations import principal_org
 from rainmaker.patterns.api_keys.store import PATTERN_ID, SqlApiKeyStore
 
 if TYPE_CHECKING:
+    from rainmaker.capabilities.api_keys import ApiKey
+    from rainmaker.capabilities.organizations import OrganizationDirectory
     from rainmaker.capabilities.rate_limits import RateLimiter
 
 
@@ -33,9 +41,11 @@ class ApiKeyCredentials:
         *,
         limiter: RateLimiter | None = None,
         policy: str | None = None,
+        directory: OrganizationDirectory | None = None,
     ) -> None:
         self.store = store
         self.auth = auth
+        self.directory = directory
         self.limiter = limiter
         self.policy = policy
         self._prefixes = (store.prefix,)
@@ -50,6 +60,9 @@ class ApiKeyCredentials:
             decision = await self.limiter.hit(self.policy, f"api-key:{key.id}")
             if not decision.allowed:
                 raise decision.error(pattern_id=PATTERN_ID)
+        org_id = principal_org(key.owner_id)
+        if org_id is not None:
+            return await self._org_grant(key, org_id)
         user = await self.auth.get_user(key.owner_id)
         if user is None or user.disabled:
             raise ApiKeyOwnerDisabledError(
@@ -66,6 +79,36 @@ class ApiKeyCredentials:
             expires_at=_unix(key.expires_at) if key.expires_at is not None else 0,
         )
         return CredentialGrant(identity, replace(user, roles=(), scopes=key.scopes))
+
+    async def _org_grant(self, key: ApiKey, org_id: str) -> CredentialGrant:
+        """The grant of an organization's key: the organization itself, the key's scopes."""
+        organization = await self.directory.get(org_id) if self.directory is not None else None
+        if organization is None:
+            # Deleted (or no Organizations pattern composed any more): its keys stop.
+            raise ApiKeyOwnerDisabledError(
+                f"the organization that owns API key {key.prefix}… no longer exists",
+                pattern_id=PATTERN_ID,
+            )
+        identity = Identity(
+            user_id=key.owner_id,
+            roles=frozenset(),
+            scopes=frozenset(key.scopes),
+            token_id=key.id,
+            session_id=None,
+            issued_at=_unix(key.created_at),
+            expires_at=_unix(key.expires_at) if key.expires_at is not None else 0,
+        )
+        principal = User(
+            id=key.owner_id,
+            email="",  # an organization has no address of its own
+            roles=(),
+            scopes=key.scopes,
+            verified=True,
+            disabled=False,
+            created_at=organization.created_at,
+            updated_at=organization.created_at,
+        )
+        return CredentialGrant(identity, principal)
 
 
 def _unix(moment: datetime) -> int:

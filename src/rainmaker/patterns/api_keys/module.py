@@ -1,5 +1,9 @@
 """The running ``api-keys`` module: the key store (``ApiKeys``) and the verifier
-(``Credentials``) that lets keys through ``rainmaker.http``'s auth dependencies."""
+(``Credentials``) that lets keys through ``rainmaker.http``'s auth dependencies.
+
+Its routes are ``/api-keys`` (personal keys, :mod:`.routes`) and ``/orgs/{org}/api-keys``
+(organization keys, :mod:`.org_routes`; they need an ``Organizations`` pattern composed,
+which the verifier also asks whether a key's organization still exists)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from rainmaker.capabilities.api_keys import ApiKeys
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.credentials import Credentials
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.organizations import Organizations
 from rainmaker.capabilities.rate_limits import RateLimits
 from rainmaker.patterns.api_keys.credentials import ApiKeyCredentials
 from rainmaker.patterns.api_keys.settings import ApiKeySettings
@@ -48,6 +53,7 @@ class ApiKeysModule(Module[ApiKeySettings]):
             services.require(Auth),
             limiter=limiter if policy is not None else None,
             policy=policy,
+            directory=services.get(Organizations),
         )
         services.register(ApiKeys, self.store)
         services.register(Credentials, self.verifier)
@@ -62,6 +68,12 @@ class ApiKeysModule(Module[ApiKeySettings]):
         return Health.up(prefix=self.settings.prefix, scopes=sorted(self.store.known_scopes))
 
     def router(self) -> Any:
+        from fastapi import APIRouter
+
+        from rainmaker.patterns.api_keys.org_routes import org_router
         from rainmaker.patterns.api_keys.routes import router
 
-        return router
+        combined = APIRouter()
+        combined.include_router(router, prefix="/api-keys")
+        combined.include_router(org_router)
+        return combined

@@ -7,6 +7,7 @@ from rainmaker.capabilities.api_keys import ApiKeys
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.credentials import Credentials
 from rainmaker.capabilities.database import Database
+from rainmaker.capabilities.organizations import Organizations
 from rainmaker.capabilities.rate_limits import RateLimits
 from rainmaker.patterns.api_keys.settings import ApiKeySettings
 
@@ -14,16 +15,19 @@ api_keys: Pattern[ApiKeySettings] = Pattern(
     id="api-keys",
     version="1.0.0",
     name="API keys",
-    description="Personal API keys: shown once at creation, stored as a SHA-256 digest "
-    "behind a public prefix (rk_live_…), named, scoped, optionally expiring, last use "
-    "recorded; list, revoke, rotate with overlap. 'Authorization: Bearer rk_…' or "
-    "X-API-Key authenticates as the owner with the key's scopes through rainmaker.http's "
-    "CurrentUser and require_scopes; per-key rate limits when rate-limit is composed.",
+    description="Personal and organization API keys: shown once at creation, stored as a "
+    "SHA-256 digest behind a public prefix (rk_live_…), named, scoped, optionally "
+    "expiring, last use recorded; list, revoke, rotate with overlap. 'Authorization: "
+    "Bearer rk_…' or X-API-Key authenticates as the owner with the key's scopes through "
+    "rainmaker.http's CurrentUser and require_scopes; an organization's keys "
+    "(/orgs/{org}/api-keys, managed by its owners and admins) act as the organization in "
+    "CurrentOrg; per-key rate limits when rate-limit is composed.",
     settings=ApiKeySettings,
     factory="rainmaker.patterns.api_keys.module:ApiKeysModule",
     provides=[ApiKeys, Credentials],
-    requires=[Database, Auth, RateLimits.optional()],
-    mount="/api-keys",
+    requires=[Database, Auth, RateLimits.optional(), Organizations.optional()],
+    # Routes carry their own paths: /api-keys/… and /orgs/{org}/api-keys/….
+    mount=None,
     migrations="rainmaker.patterns.api_keys.migrations",
     table_prefix="api_keys_",
     examples=[

@@ -26,6 +26,7 @@ from rainmaker.capabilities.api_keys import (
     ApiKeyStore,
 )
 from rainmaker.capabilities.auth import User
+from rainmaker.capabilities.organizations import principal_org
 from rainmaker.http import CurrentUser, Inject, PatternSettings, bearer_scheme
 from rainmaker.patterns.api_keys.settings import ApiKeySettings
 
@@ -60,6 +61,14 @@ async def key_manager(
 ) -> KeyManager:
     if not credential.startswith(settings.prefix):
         return KeyManager(user, None)  # an access token: the account itself
+    if principal_org(user.id) is not None:
+        # An organization's key acts for the organization, which holds no role: its keys
+        # are managed by its owners and admins (org_routes), never by one of them.
+        raise ApiKeyScopeRequiredError(
+            "an organization's API key manages no keys; the organization's owners and "
+            "admins manage them at /orgs/{org}/api-keys",
+            pattern_id="api-keys",
+        )
     scopes = frozenset(user.scopes)  # a key's user carries the key's scopes
     if MANAGE_SCOPE not in scopes:
         raise ApiKeyScopeRequiredError(

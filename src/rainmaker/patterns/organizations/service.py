@@ -55,6 +55,7 @@ from rainmaker.capabilities.organizations import (
     SlugInvalidError,
     SlugTakenError,
     UnknownRoleError,
+    principal_org,
 )
 from rainmaker.patterns.organizations.events import EventBus
 from rainmaker.patterns.organizations.settings import OrganizationsSettings
@@ -257,6 +258,9 @@ class OrganizationService:
         return _organization(row)
 
     async def resolve(self, org: str, user_id: str) -> ActiveOrganization:
+        acting_for = principal_org(user_id)
+        if acting_for is not None:
+            return await self._resolve_principal(org, acting_for, user_id)
         # One round trip per request: the organization and the membership together.
         async with self.db.session() as session:
             row = await _first(
@@ -274,6 +278,18 @@ class OrganizationService:
         organization = _organization(row)
         return ActiveOrganization(
             organization, Membership(organization.id, user_id, row["role"], row["joined_at"])
+        )
+
+    async def _resolve_principal(self, org: str, org_id: str, user_id: str) -> ActiveOrganization:
+        """An organization's own credential (its API key): a plain member of that one
+        organization, so role-guarded routes stay closed to it; any other is not found."""
+        async with self.db.session() as session:
+            row = await self._find(session, org)
+        if row is None or row["id"] != org_id:
+            raise self._not_found(org)
+        organization = _organization(row)
+        return ActiveOrganization(
+            organization, Membership(organization.id, user_id, MEMBER, organization.created_at)
         )
 
     async def organizations_of(self, user_id: str) -> list[ActiveOrganization]:
