@@ -3,7 +3,9 @@ argon2 or FastAPI)."""
 
 from __future__ import annotations
 
-from rainmaker import Pattern
+from pathlib import Path
+
+from rainmaker import DocsSection, Pattern
 from rainmaker.capabilities.auth import Auth
 from rainmaker.capabilities.cache import Cache
 from rainmaker.capabilities.database import Database
@@ -15,6 +17,11 @@ from rainmaker.patterns.auth_jwt.settings import AuthSettings
 MOUNT = "/auth"
 MIGRATIONS = "rainmaker.patterns.auth_jwt.migrations"
 TABLE_PREFIX = "auth_"
+
+TWO_FACTOR_GUIDE = DocsSection(
+    "Two-factor authentication",
+    (Path(__file__).parent / "two-factor.md").read_text(encoding="utf-8"),
+)
 
 auth_jwt: Pattern[AuthSettings] = Pattern(
     id="auth-jwt",
@@ -37,6 +44,7 @@ auth_jwt: Pattern[AuthSettings] = Pattern(
     mount=MOUNT,
     migrations=MIGRATIONS,
     table_prefix=TABLE_PREFIX,
+    docs=[TWO_FACTOR_GUIDE],
     examples=[
         {"secret": "${JWT_SECRET:-change-me-to-at-least-32-random-characters}"},
         {
@@ -63,6 +71,13 @@ auth_jwt: Pattern[AuthSettings] = Pattern(
             "reset_url": "https://app.acme.example/reset?token={token}",
             "password": {"min_length": 12},
             "rate_limits": {"login_per_account": {"attempts": 5, "window": 900}},
+            "two_factor": {
+                "enabled": True,
+                "encryption_keys": [
+                    "${AUTH_2FA_KEY:-change-me-to-at-least-32-random-characters}"
+                ],
+                "required_roles": ["admin"],
+            },
         },
     ],
 )

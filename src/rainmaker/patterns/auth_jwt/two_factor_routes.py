@@ -127,7 +127,7 @@ class TokenAnswer(BaseModel):
     """A token pair (OAuth 2-style)."""
 
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = Field(examples=["bearer"])
     expires_in: int
     refresh_token: str
     refresh_expires_in: int

@@ -1,5 +1,6 @@
 """Migrations of ``auth-jwt``: the ``auth_users``, ``auth_refresh_families``,
-``auth_refresh_tokens`` and ``auth_one_time_tokens`` tables.
+``auth_refresh_tokens``, ``auth_one_time_tokens``, ``auth_two_factor`` and
+``auth_recovery_codes`` tables.
 
 Every file here but this one is an Alembic revision; ``target_metadata`` is what
 ``rainmaker db revision --autogenerate`` compares the database against.
