@@ -32,6 +32,7 @@ ORDER = (
     "cache",
     "storage",
     "auth",
+    "orgs",
     "jobs",
     "demo",
     "zero_to_running",
