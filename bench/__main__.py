@@ -34,6 +34,7 @@ ORDER = (
     "auth",
     "orgs",
     "jobs",
+    "app",
     "demo",
     "zero_to_running",
 )
