@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck audit unit bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Known vulnerabilities in the installed dependency set (pip-audit asks the index's advisory
+# data). Offline it is skipped with a message, so `make test` needs no network; under CI=true
+# an unreachable index fails instead, so CI always audits.
+AUDIT_INDEX ?= https://pypi.org/simple/
+audit: $(STAMP)
+	@if $(BIN)/python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)" \
+		"$(AUDIT_INDEX)" 2>/dev/null; then \
+		$(BIN)/pip-audit --local --skip-editable --progress-spinner off; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "audit: $(AUDIT_INDEX) is unreachable and CI=true: cannot audit" >&2; exit 1; \
+	else \
+		echo "audit: skipped, $(AUDIT_INDEX) is unreachable (offline); CI audits"; \
+	fi
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit
+test: lint typecheck audit unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -289,7 +289,7 @@ def _install(
         )
     requirement = f"{offered.distribution}=={offered.release}"
     console.print(f"installing {requirement} from {escape(offer.index)} (for {pattern_id}) …")
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - this interpreter's pip, a pinned name==version
         [sys.executable, "-m", "pip", "install", "--index-url", simple_url(index), requirement],
         capture_output=True,
         text=True,

@@ -111,7 +111,7 @@ class DeploymentPlan:
         prefix = f"RAINMAKER__{env_name(self.metrics_instance)}__METRICS"
         return {
             f"{prefix}__WORKER_PORT": str(self.worker_metrics_port),
-            f"{prefix}__WORKER_HOST": "0.0.0.0",  # a container: its own interfaces
+            f"{prefix}__WORKER_HOST": "0.0.0.0",  # noqa: S104 - a container: its own interfaces
         }
 
     @property

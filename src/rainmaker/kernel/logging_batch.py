@@ -102,7 +102,8 @@ class BatchedLines:
             self._waiting = False  # before draining: a line queued from now wakes us again
             try:
                 self.drain()
-            except Exception:  # stderr closed or broken: the next write retries
+            # stderr closed or broken: the next write retries (and has nowhere to log this)
+            except Exception:  # noqa: S112
                 continue
 
 

@@ -34,9 +34,11 @@ def fetch(url: str) -> bytes | None:
             return None
         except OSError as exc:
             raise IndexReadError(f"cannot read {path}: {exc}") from None
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    if parts.scheme not in ("http", "https"):
+        raise IndexReadError(f"cannot read {url}: only http(s) and file: indexes are supported")
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})  # noqa: S310 - http(s)
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
             body: bytes = response.read()
             return body
     except urllib.error.HTTPError as exc:

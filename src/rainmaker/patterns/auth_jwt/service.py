@@ -63,7 +63,8 @@ from rainmaker.patterns.auth_jwt.users import (
 )
 
 MAX_LOCAL_DENIALS = 100_000
-UNUSABLE_PASSWORD_PREFIX = "!"  # the stored hash of an account created without a password
+# The stored hash of an account created without a password (a marker, not a password).
+UNUSABLE_PASSWORD_PREFIX = "!"  # noqa: S105
 
 
 class LocalRevocations:

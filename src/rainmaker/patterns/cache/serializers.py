@@ -55,7 +55,7 @@ class PickleSerializer:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
     def loads(self, data: bytes) -> Any:
-        return pickle.loads(data)
+        return pickle.loads(data)  # noqa: S301 - opt-in, documented for trusted caches only
 
     def __repr__(self) -> str:
         return "PickleSerializer()"

@@ -71,7 +71,7 @@ class MetricsSettings(Settings):
         min_length=1,
         description="Interface the worker's metrics port binds: 0.0.0.0 in a container, "
         "so that Prometheus and the probes reach it.",
-        examples=["0.0.0.0"],
+        examples=["0.0.0.0"],  # noqa: S104 - documents the container case
     )
     health_timeout: float = Field(
         2.0,
