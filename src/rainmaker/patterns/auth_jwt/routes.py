@@ -33,12 +33,19 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rainmaker.capabilities.auth import Identity, User
-from rainmaker.http import AuthGuards
+from rainmaker.http import AuthGuards, responses
+from rainmaker.patterns.auth_jwt.answers import MessageAnswer, UserAnswer
 from rainmaker.patterns.auth_jwt.dependencies import client_address
+from rainmaker.patterns.auth_jwt.errors import (
+    AccountDisabledError,
+    EmailTakenError,
+    InvalidTokenError,
+    RegistrationClosedError,
+)
 from rainmaker.patterns.auth_jwt.keys import KeyRing
 from rainmaker.patterns.auth_jwt.service import JwtAuth
 from rainmaker.patterns.auth_jwt.tokens import MAX_TOKEN_LENGTH
-from rainmaker.patterns.auth_jwt.two_factor_routes import LOGIN_RESPONSES
+from rainmaker.patterns.auth_jwt.two_factor_routes import LOGIN_RESPONSES, TokenAnswer
 
 # Far above any sensible password, far below what could flood the hasher; the policy's
 # own max_length (default 256) applies after this.
@@ -120,7 +127,14 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         "/register",
         status_code=201,
         summary="Create an account",
-        responses={202: {"description": REGISTER_ANSWER + " (uniform_register_answer)"}},
+        response_model=UserAnswer,
+        responses={
+            202: {
+                "description": REGISTER_ANSWER + " (uniform_register_answer)",
+                "model": MessageAnswer,
+            },
+            **responses(EmailTakenError, RegistrationClosedError, 429),
+        },
     )
     async def register(body: Credentials, request: Request) -> JSONResponse:
         auth = service()
@@ -135,13 +149,18 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
     @router.post(
         "/login",
         summary="Log in: email and password for a token pair (or a second-factor challenge)",
-        responses=LOGIN_RESPONSES,
+        responses={**LOGIN_RESPONSES, **responses(401, 403, 429)},
     )
     async def login(body: Credentials, request: Request) -> JSONResponse:
         pair = await service().login(body.email, body.password, client=client_address(request))
         return tokens(pair.as_dict())
 
-    @router.post("/refresh", summary="Spend a refresh token for the next token pair")
+    @router.post(
+        "/refresh",
+        summary="Spend a refresh token for the next token pair",
+        response_model=TokenAnswer,
+        responses=responses(InvalidTokenError, AccountDisabledError),
+    )
     async def refresh(body: RefreshRequest) -> JSONResponse:
         pair = await service().refresh(body.refresh_token)
         return tokens(pair.as_dict())
@@ -151,24 +170,37 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         await service().logout(identity)
         return Response(status_code=204)
 
-    @router.get("/me", summary="The current user")
+    @router.get("/me", summary="The current user", response_model=UserAnswer)
     async def me(user: Annotated[User, Depends(guards.current_user)]) -> dict[str, Any]:
         return user.as_dict()
 
-    @router.post("/password", summary="Change the password (ends every other session)")
+    @router.post(
+        "/password",
+        summary="Change the password (ends every other session)",
+        response_model=TokenAnswer,
+    )
     async def change_password(
         body: PasswordChange, user: Annotated[User, Depends(guards.current_user)]
     ) -> JSONResponse:
         pair = await service().change_password(user.id, body.current_password, body.new_password)
         return tokens(pair.as_dict())
 
-    @router.post("/password-reset", status_code=202, summary="Email a password-reset token")
+    @router.post(
+        "/password-reset",
+        status_code=202,
+        summary="Email a password-reset token",
+        response_model=MessageAnswer,
+        responses=responses(429),
+    )
     async def password_reset(body: ResetRequest, request: Request) -> JSONResponse:
         await service().request_password_reset(body.email, client=client_address(request))
         return JSONResponse({"detail": RESET_ANSWER}, status_code=202)
 
     @router.post(
-        "/password-reset/confirm", status_code=204, summary="Set a new password with a reset token"
+        "/password-reset/confirm",
+        status_code=204,
+        summary="Set a new password with a reset token",
+        responses=responses(429),
     )
     async def password_reset_confirm(body: ResetConfirm, request: Request) -> Response:
         await service().confirm_password_reset(
@@ -176,12 +208,23 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         )
         return Response(status_code=204)
 
-    @router.post("/verify", summary="Confirm the email address with its token")
+    @router.post(
+        "/verify",
+        summary="Confirm the email address with its token",
+        response_model=UserAnswer,
+        responses=responses(429),
+    )
     async def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
         user = await service().verify_email(body.token, client=client_address(request))
         return user.as_dict()
 
-    @router.post("/verify/resend", status_code=202, summary="Email a new verification token")
+    @router.post(
+        "/verify/resend",
+        status_code=202,
+        summary="Email a new verification token",
+        response_model=MessageAnswer,
+        responses=responses(429),
+    )
     async def verify_resend(body: ResendRequest, request: Request) -> JSONResponse:
         # One answer whether the address is unknown, unverified or already verified.
         await service().resend_verification(body.email, client=client_address(request))

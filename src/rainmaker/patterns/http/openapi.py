@@ -8,7 +8,8 @@ error at all. :func:`build_openapi` starts from FastAPI's document
 
 - declares the shared ``Problem`` schema (:class:`rainmaker.http.ProblemDetails`) as
   ``application/problem+json`` for each error it can return: 422 where it takes input,
-  404 where its path has parameters, 413 where it takes a body, and what its dependencies
+  404 where its path has parameters, 400 and 413 where it takes a body (one that does not
+  parse, one over the size limit), and what its dependencies
   declared with :func:`rainmaker.http.raises` (401/403 for the auth guards, 429 for rate
   limits, 503 for ``Inject``) or its decorator with :func:`rainmaker.http.responses`;
 - keeps one tag (the instance's) and a unique operationId (see :func:`operation_id`);
@@ -132,7 +133,7 @@ def _complete_operation(
     if "{" in (route.path_format or ""):
         statuses.add(404)
     if "requestBody" in operation:
-        statuses.add(413)
+        statuses.update((400, 413))  # a body that does not parse; one over the size limit
     if "422" in responses or operation.get("parameters") or "requestBody" in operation:
         statuses.add(422)
     for code in sorted(statuses):
