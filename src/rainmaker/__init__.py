@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from rainmaker.kernel.module import Middleware, Module
     from rainmaker.kernel.ordering import OrderingCycleError, topological_order
     from rainmaker.kernel.pattern import Pattern, Settings
+    from rainmaker.kernel.profile_owners import ProfileOwners
     from rainmaker.kernel.secrets import MASK as SECRET_MASK
     from rainmaker.kernel.secrets import redact_url, secret_values
 
@@ -86,6 +87,7 @@ __all__ = [
     "NotFoundError",
     "OrderingCycleError",
     "PanelTable",
+    "ProfileOwners",
     "Pattern",
     "PatternError",
     "Problem",
@@ -128,6 +130,7 @@ _EXPORTS: dict[str, str] = {
     "DashboardPanel": "rainmaker.kernel.contributions",
     "DocsSection": "rainmaker.kernel.contributions",
     "PanelTable": "rainmaker.kernel.contributions",
+    "ProfileOwners": "rainmaker.kernel.profile_owners",
     "MigrationRunner": "rainmaker.kernel.contributions",
     "MigrationState": "rainmaker.kernel.contributions",
     "ProcessRole": "rainmaker.kernel.contributions",

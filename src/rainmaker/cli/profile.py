@@ -20,11 +20,8 @@ that is invalid or fails to start exits 2 with the composition's error.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,14 +35,13 @@ from rainmaker.cli.render import print_pattern_error
 from rainmaker.cli.tables import new_table, print_table
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import StartupError
+from rainmaker.kernel.profile_owners import ProfileOwners
 
 if TYPE_CHECKING:
-    from pyinstrument.frame import Frame
+    pass
 
 console = Console(highlight=False)
 
-KERNEL = "rainmaker (kernel)"
-OTHER = "other (event loop, libraries called outside a pattern)"
 LOAD = "the load (httpx client, not the app)"
 INTERVAL = 0.001  # seconds between samples: pyinstrument's default, fine-grained enough
 
@@ -137,7 +133,11 @@ async def _profile(application: Application, load: Load) -> Outcome:
     from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer
 
     async with application.running():
-        owners = Owners.of(application)
+        # The load itself runs in this process: its client's share is not the app's.
+        owners = ProfileOwners.of(
+            application.instances.values(), Path(application.composition.root),
+            apart={"httpx": LOAD},
+        )  # fmt: skip
         transport = httpx.ASGITransport(app=application)
         statuses: Counter[int] = Counter()
         errors: Counter[str] = Counter()
@@ -191,75 +191,6 @@ async def _send(client: Any, route: str, statuses: Counter[int], errors: Counter
     statuses[response.status_code] += 1
 
 
-@dataclass
-class Owners:
-    """Which file belongs to whom: path prefixes, longest first, mapped to an owner label."""
-
-    prefixes: list[tuple[str, str]]
-    app_root: str
-    instances: dict[str, list[str]]  # owner label -> instance names (every instance once)
-
-    @classmethod
-    def of(cls, application: Application) -> Owners:
-        packages: dict[str, list[str]] = {}
-        for instance in application.instances.values():
-            path = _owner_path(instance.pattern.factory, instance.module)
-            packages.setdefault(path or f"<{instance.name}>", []).append(instance.name)
-        prefixes: list[tuple[str, str]] = []
-        instances: dict[str, list[str]] = {}
-        for path, names in packages.items():
-            label = ", ".join(names)
-            instances[label] = names
-            if not path.startswith("<"):
-                prefixes.append((path, label))
-        kernel = str(Path(importlib.import_module("rainmaker.kernel").__file__ or "").parent)
-        prefixes.append((kernel + "/", KERNEL))
-        # The load itself runs in this process: its client's share is not the app's.
-        client = str(Path(importlib.import_module("httpx").__file__ or "").parent)
-        prefixes.append((client + "/", LOAD))
-        prefixes.sort(key=lambda item: len(item[0]), reverse=True)
-        return cls(prefixes, str(Path(application.composition.root).resolve()) + "/", instances)
-
-    def owner(self, file_path: str | None) -> str | None:
-        if not file_path:
-            return None
-        for prefix, label in self.prefixes:
-            if file_path == prefix or file_path.startswith(prefix):
-                return label
-        if file_path.startswith(self.app_root) and "/.venv/" not in file_path:
-            return f"app: {file_path[len(self.app_root) :]}"
-        return None
-
-    def attribute(self, root: Frame) -> tuple[dict[str, float], float]:
-        """Seconds of self time per owner (the innermost owned frame on each stack)."""
-        totals: dict[str, float] = dict.fromkeys(self.instances, 0.0)
-        stack: list[tuple[Frame, str]] = [(root, OTHER)]
-        while stack:
-            frame, inherited = stack.pop()
-            owner = self.owner(frame.file_path) or inherited
-            own = frame.time - sum(child.time for child in frame.children)
-            if own > 0:
-                totals[owner] = totals.get(owner, 0.0) + own
-            stack.extend((child, owner) for child in frame.children)
-        return totals, root.time
-
-
-def _owner_path(factory: object, module: object) -> str | None:
-    """The folder of a built-in pattern's package, or the file of an app-local one."""
-    name = factory.partition(":")[0] if isinstance(factory, str) else type(module).__module__
-    parts = name.split(".")
-    if parts[:2] == ["rainmaker", "patterns"] and len(parts) > 2:
-        package = sys.modules.get(".".join(parts[:3]))
-        file = getattr(package, "__file__", None)
-        return str(Path(file).parent) + "/" if file else None
-    loaded = sys.modules.get(name)
-    file = getattr(loaded, "__file__", None)
-    if file is None:
-        return None
-    path = Path(file)
-    return str(path.parent) + "/" if path.name == "__init__.py" else str(path)
-
-
 def _print_summary(
     application: Application, load: Load, result: Outcome, html: Path, speedscope: Path
 ) -> None:
@@ -282,14 +213,9 @@ def _print_summary(
     table = new_table("Time by pattern instance", ("owner", "pattern", "seconds", "share"))
     patterns = {name: i.pattern.id for name, i in application.instances.items()}
     total = result.sampled or 1.0
-    for owner, seconds in _rows(result.by_owner):
+    for owner, seconds in ProfileOwners.ranked(result.by_owner):
         names = owner.split(", ")
         pattern = ", ".join(sorted({patterns[n] for n in names if n in patterns})) or "-"
         table.add_row(escape(owner), pattern, f"{seconds:.3f}", f"{seconds / total:.1%}")
     print_table(console, table)
     console.print(f"HTML: {html}\nspeedscope: {speedscope} (open at https://www.speedscope.app)")
-
-
-def _rows(by_owner: dict[str, float]) -> Iterator[tuple[str, float]]:
-    """Owners by time, instances first even at zero (every composed instance is listed)."""
-    yield from sorted(by_owner.items(), key=lambda item: item[1], reverse=True)

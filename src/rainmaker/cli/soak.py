@@ -43,11 +43,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
-from rainmaker.cli.profile import LOAD, Owners
+from rainmaker.cli.profile import LOAD
 from rainmaker.cli.render import print_pattern_error
 from rainmaker.cli.tables import new_table, print_table
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.errors import StartupError
+from rainmaker.kernel.profile_owners import ProfileOwners
 
 console = Console(highlight=False)
 
@@ -186,7 +187,10 @@ async def _soak(
     import httpx
 
     async with application.running():
-        owners = Owners.of(application)
+        owners = ProfileOwners.of(
+            application.instances.values(), Path(application.composition.root),
+            apart={"httpx": LOAD},
+        )  # fmt: skip
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             warm: Counter[int] = Counter()
@@ -268,7 +272,7 @@ def _open_fds() -> int | None:
 
 def _attribute(
     report: Report,
-    owners: Owners,
+    owners: ProfileOwners,
     snapshot: tracemalloc.Snapshot,
     baseline: tracemalloc.Snapshot,
     patterns: dict[str, str],

@@ -174,10 +174,28 @@ class ObservabilityModule(Module[ObservabilitySettings]):
     def dashboard_panels(self) -> Sequence[DashboardPanel]:
         """The startup timeline (which instance made the last start slow) and the
         process's runtime figures, leak watch and changed log levels."""
-        return [
+        panels = [
             DashboardPanel("Startup timeline", self._timeline_panel),
             DashboardPanel("Runtime", self._runtime_panel),
         ]
+        if self.operator is not None and self.ctx.env == "development":
+            panels.append(DashboardPanel("Profile", self._profile_panel))
+        return panels
+
+    async def _profile_panel(self, limit: int) -> PanelTable:
+        """The last profile of this process by pattern (taken through the operator surface)."""
+        assert self.operator is not None
+        path = self.settings.operator.path
+        last = self.operator.profiler.last
+        if last is None:
+            note = f"no profile yet: POST {path}/profile?seconds=10 samples this process"
+            return PanelTable(("owner", "pattern", "seconds", "share"), [], note)
+        rows = [
+            [row["owner"], row["pattern"] or "-", f"{row['seconds']:.3f}", f"{row['share']:.1%}"]
+            for row in last.rows()
+        ]
+        note = f"{last.seconds:g} s sampled; the report: GET {path}/profile.html"
+        return PanelTable(("owner", "pattern", "seconds", "share"), rows[:limit], note)
 
     async def _runtime_panel(self, limit: int) -> PanelTable:
         rows = [list(row) for row in runtime_rows(self.registry, self.settings.metrics.namespace)]

@@ -3,7 +3,9 @@
 Spring Boot Actuator's ``/loggers``, ``/threaddump`` and ``/startup``, answered by pattern
 instance: the effective log level of every logger (and ``PUT`` to change one), a stack dump
 of every thread and asyncio task, the startup timeline, the effective configuration
-(redacted, as ``rainmaker config show`` prints it) and the installed pattern versions.
+(redacted, as ``rainmaker config show`` prints it), the installed pattern versions and, in
+development, a profile of the running process by pattern
+(:mod:`~rainmaker.patterns.observability.process_profile`).
 
 Off by default. On, every request passes :meth:`OperatorGuard.__call__` first:
 
@@ -26,7 +28,8 @@ import platform
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from rainmaker import (
@@ -41,6 +44,7 @@ from rainmaker import (
 )
 from rainmaker.capabilities.auth import Auth
 from rainmaker.patterns.observability import log_levels
+from rainmaker.patterns.observability.process_profile import MAX_SECONDS, ProcessProfiler
 from rainmaker.patterns.observability.stacks import task_stacks, thread_stacks
 
 if TYPE_CHECKING:
@@ -147,6 +151,7 @@ class OperatorSurface:
         self.ctx = ctx
         self.guard = OperatorGuard(settings, ctx)
         self.levels = log_levels.LevelChanges()
+        self.profiler = ProcessProfiler(ctx)
 
     def instances(self) -> list[str]:
         return list(self.ctx.app.instances)
@@ -233,7 +238,8 @@ class OperatorSurface:
                     "startup": f"{path}/startup",
                     "config": f"{path}/config",
                     "versions": f"{path}/versions",
-                }
+                },
+                "actions": {"profile": f"POST {path}/profile?seconds=10 (development only)"},
             }
 
         @router.get("/loggers")
@@ -259,6 +265,22 @@ class OperatorSurface:
         @router.get("/versions")
         async def versions() -> dict[str, Any]:
             return self.versions()
+
+        @router.post("/profile")
+        async def profile(
+            seconds: float = Query(10.0, gt=0, le=MAX_SECONDS, description="How long to sample."),
+        ) -> dict[str, Any]:
+            finished = await self.profiler.run(seconds)
+            return finished.as_dict(f"{path}/profile.html")
+
+        @router.get("/profile.html", response_class=HTMLResponse)
+        async def profile_html() -> HTMLResponse:
+            if self.profiler.last is None:
+                raise NotFoundError(
+                    f"no profile yet: POST {path}/profile?seconds=10 takes one",
+                    pattern_id=self.ctx.instance,
+                )
+            return HTMLResponse(self.profiler.last.html, headers={"Cache-Control": "no-store"})
 
         return router
 
