@@ -62,6 +62,9 @@ class Identity:
     session_id: str | None
     issued_at: int
     expires_at: int
+    amr: frozenset[str] = frozenset()
+    """How the user proved who they are (RFC 8176 ``amr``: ``pwd``, ``otp``…); empty when
+    the credential does not say (API keys, tokens issued without a login)."""
 
     def has_role(self, *roles: str) -> bool:
         """Whether this identity holds at least one of ``roles``."""

@@ -116,6 +116,14 @@ class OrgRoleRequiredError(ForbiddenError):
     title: ClassVar[str] = "Organization role required"
 
 
+class OrgTwoFactorRequiredError(ForbiddenError):
+    """The organization requires two-factor authentication (``require_two_factor``) and
+    the request's token was not issued after a second factor (its ``amr`` lacks ``otp``)."""
+
+    code: ClassVar[str] = "org_two_factor_required"
+    title: ClassVar[str] = "Two-factor authentication required by the organization"
+
+
 class UnknownRoleError(InvalidInputError):
     """A role the app did not declare (settings ``roles``)."""
 
@@ -201,6 +209,8 @@ class Organization:
     created_at: datetime
     deleted_at: datetime | None = None
     purge_after: datetime | None = None
+    require_two_factor: bool = False
+    """Members act in it only with a token from a two-factor login (``CurrentOrg``)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The organization as JSON."""
@@ -211,6 +221,7 @@ class Organization:
             "created_at": self.created_at.isoformat(),
             "deleted_at": self.deleted_at.isoformat() if self.deleted_at else None,
             "purge_after": self.purge_after.isoformat() if self.purge_after else None,
+            "require_two_factor": self.require_two_factor,
         }
 
 
@@ -339,9 +350,14 @@ class OrganizationDirectory(Protocol):
         ...
 
     async def update(
-        self, org: str, *, name: str | None = None, slug: str | None = None
+        self,
+        org: str,
+        *,
+        name: str | None = None,
+        slug: str | None = None,
+        require_two_factor: bool | None = None,
     ) -> Organization:
-        """Rename it or change its slug."""
+        """Rename it, change its slug, or turn its two-factor requirement on or off."""
         ...
 
     async def resolve(self, org: str, user_id: str) -> ActiveOrganization:

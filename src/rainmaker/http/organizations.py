@@ -7,6 +7,9 @@
   request (no role is trusted from a token). An organization the user is not a member of
   answers 404 ``org_not_found``, exactly like one that does not exist, so ids don't leak;
   no organization named answers 422 ``org_required``.
+- An organization with ``require_two_factor`` refuses (403 ``org_two_factor_required``)
+  requests whose token does not carry ``otp`` in its ``amr`` claim (no second factor at
+  login), through ``CurrentOrg`` and every guard built on it.
 - ``require_org_role(*roles)`` — the same, refusing (403 ``org_role_required``) members
   whose role is not one of ``roles`` or more powerful than one of them (roles are ordered
   by the provider's settings: ``owner`` > ``admin`` > ``member`` by default).
@@ -37,9 +40,10 @@ from rainmaker.capabilities.organizations import (
     OrganizationRequiredError,
     Organizations,
     OrgRoleRequiredError,
+    OrgTwoFactorRequiredError,
     principal_org,
 )
-from rainmaker.http.auth import CurrentUser
+from rainmaker.http.auth import CurrentUser, request_identity
 from rainmaker.http.inject import Injection, mark
 from rainmaker.http.owners import owner_for
 from rainmaker.http.responses import raises
@@ -66,9 +70,20 @@ def _org_reference(connection: HTTPConnection, user_id: str) -> str:
     return str(named).strip()
 
 
-@raises(OrganizationRequiredError, 404)
+@raises(OrganizationRequiredError, 404, OrgTwoFactorRequiredError)
 async def _current_org(connection: HTTPConnection, user: CurrentUser) -> ActiveOrganization:
-    return await _directory(connection).resolve(_org_reference(connection, user.id), user.id)
+    active = await _directory(connection).resolve(_org_reference(connection, user.id), user.id)
+    if active.organization.require_two_factor and principal_org(user.id) is None:
+        # Read from the token, not the account: a session that skipped the second factor
+        # (or a personal API key) must not act here, even for a user who has one. An
+        # organization's own key is its machine credential and acts as before.
+        identity = await request_identity(connection)
+        if identity is None or "otp" not in identity.amr:
+            raise OrgTwoFactorRequiredError(
+                f"organization {active.organization.slug!r} requires two-factor "
+                "authentication: enable it on your account and log in with a code"
+            )
+    return active
 
 
 mark(_current_org, Injection(capability=Organizations))

@@ -572,6 +572,7 @@ class JwtAuth:
         roles = claims.get("roles") or ()
         scopes = claims.get("scopes") or ()
         session = claims.get("sid")
+        amr = claims.get("amr") or ()
         return Identity(
             user_id=user_id,
             roles=frozenset(str(r) for r in roles) if isinstance(roles, list) else frozenset(),
@@ -580,6 +581,7 @@ class JwtAuth:
             session_id=session if isinstance(session, str) else None,
             issued_at=int(claims["iat"]),
             expires_at=int(claims["exp"]),
+            amr=frozenset(str(m) for m in amr) if isinstance(amr, list) else frozenset(),
         )
 
     async def user_for_token(self, token: str) -> User:

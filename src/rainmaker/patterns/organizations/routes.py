@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rainmaker.capabilities.organizations import (
@@ -28,8 +28,9 @@ from rainmaker.capabilities.organizations import (
     OrganizationDirectory,
     Organizations,
     OrgRoleRequiredError,
+    OrgTwoFactorRequiredError,
 )
-from rainmaker.http import CurrentOrg, CurrentUser, Inject, require_org_role
+from rainmaker.http import CurrentOrg, CurrentUser, Inject, request_identity, require_org_role
 
 Directory = Annotated[OrganizationDirectory, Inject(Organizations)]
 AdminOrg = Annotated[ActiveOrganization, require_org_role(ADMIN)]
@@ -55,6 +56,10 @@ class OrganizationPatch(BaseModel):
 
     slug: str | None = Field(default=None, min_length=1, max_length=63)
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    require_two_factor: bool | None = Field(
+        default=None,
+        description="Members act in the organization only after a two-factor login.",
+    )
 
 
 class RoleChange(BaseModel):
@@ -128,9 +133,23 @@ async def read(org: CurrentOrg) -> Any:
     return _with_role(org)
 
 
-@router.patch("/orgs/{org}", summary="Rename an organization or change its slug (admins)")
-async def update(body: OrganizationPatch, org: AdminOrg, directory: Directory) -> Any:
-    updated = await directory.update(org.id, name=body.name, slug=body.slug)
+@router.patch(
+    "/orgs/{org}",
+    summary="Rename an organization, change its slug or its two-factor requirement (admins)",
+)
+async def update(
+    body: OrganizationPatch, org: AdminOrg, directory: Directory, request: Request
+) -> Any:
+    if body.require_two_factor and not org.organization.require_two_factor:
+        identity = await request_identity(request)
+        if identity is None or "otp" not in identity.amr:
+            # Turning it on from a session without a second factor would lock its author out.
+            raise OrgTwoFactorRequiredError(
+                "log in with two-factor authentication before requiring it of the organization"
+            )
+    updated = await directory.update(
+        org.id, name=body.name, slug=body.slug, require_two_factor=body.require_two_factor
+    )
     return {**updated.as_dict(), "role": org.role}
 
 

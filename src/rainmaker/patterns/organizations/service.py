@@ -234,9 +234,16 @@ class OrganizationService:
         )
 
     async def update(
-        self, org: str, *, name: str | None = None, slug: str | None = None
+        self,
+        org: str,
+        *,
+        name: str | None = None,
+        slug: str | None = None,
+        require_two_factor: bool | None = None,
     ) -> Organization:
         values: dict[str, Any] = {}
+        if require_two_factor is not None:
+            values["require_two_factor"] = require_two_factor
         if name is not None:
             values["name"] = self._check_name(name)
         if slug is not None:
@@ -730,6 +737,7 @@ def _organization(row: Any) -> Organization:
         created_at=row["created_at"],
         deleted_at=row["deleted_at"],
         purge_after=row["purge_after"],
+        require_two_factor=bool(row["require_two_factor"]),
     )
 
 

@@ -8,6 +8,7 @@ their SHA-256 only; emails are stored case-folded, as they are compared.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -30,6 +31,8 @@ organizations = Table(
     Column("created_at", DateTime, nullable=False),
     Column("deleted_at", DateTime, nullable=True),
     Column("purge_after", DateTime, nullable=True),
+    # CurrentOrg refuses members whose token lacks a second factor (amr "otp").
+    Column("require_two_factor", Boolean, nullable=False, default=False),
     # Deleted organizations keep their slug until purged, so a restore never collides.
     UniqueConstraint("slug", name="orgs_organizations_slug_key"),
 )
