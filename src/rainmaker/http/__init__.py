@@ -54,10 +54,11 @@ Names:
   (``{org}`` path parameter or ``X-Organization`` header) and the user's membership, read
   per request from whichever pattern provides ``Organizations`` (404 for non-members,
   403 ``org_role_required`` for a weaker role); see :mod:`rainmaker.http.organizations`.
-- :func:`responses` ``(*errors)`` / :func:`raises` ``(*errors)`` / :func:`binary_response` —
-  declare the problem+json errors a route (or a dependency, for every route using it)
-  can answer, and a download's raw body, so the OpenAPI document says what the server
-  does; :class:`ProblemDetails` is the error body's model (see :mod:`rainmaker.http.responses`).
+- :func:`responses` ``(*errors)`` / :func:`raises` ``(*errors)`` — declare the
+  problem+json errors a route (or a dependency, for every route using it) can answer;
+  :func:`binary_response` / :func:`binary_body` a download's or an upload's raw bytes, so
+  the OpenAPI document says what the server does; :class:`ProblemDetails` is the error
+  body's model (see :mod:`rainmaker.http.responses`).
 - For apps that compose HTTP (``framework-fastapi``, or another Http pattern):
   :class:`RouteOwners`, :class:`RouteOwner`, :data:`STATE_KEY` record which instance owns
   each route and hand that table to requests; :func:`injection_report` checks the routes'
@@ -85,6 +86,7 @@ from rainmaker.http.responses import (
     PROBLEM_JSON,
     FieldProblem,
     ProblemDetails,
+    binary_body,
     binary_response,
     raises,
     responses,
@@ -110,6 +112,7 @@ __all__ = [
     "RouteOwners",
     "auth_guards",
     "bearer_scheme",
+    "binary_body",
     "binary_response",
     "injection_of",
     "injection_report",

@@ -133,14 +133,37 @@ def responses(*errors: ErrorSpec) -> dict[int | str, dict[str, Any]]:
     return {status: problem_response(status) for status in sorted(map(status_of, errors))}
 
 
+BINARY_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
+
+
 def binary_response(
-    media_type: str = "application/octet-stream", description: str = "The file's bytes."
+    *media_types: str, description: str = "The file's bytes."
 ) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route answering raw bytes (a download) with status 200."""
+    """``responses=`` for a route answering raw bytes (a download) with status 200.
+
+    ``media_types`` default to ``application/octet-stream``; add ``"*/*"`` when the body
+    keeps the content type it was stored with.
+    """
     return {
         200: {
             "description": description,
-            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                media: {"schema": dict(BINARY_SCHEMA)}
+                for media in media_types or ("application/octet-stream",)
+            },
+        }
+    }
+
+
+def binary_body(*media_types: str) -> dict[str, Any]:
+    """``openapi_extra=`` for a route reading its raw request body (an upload) itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": dict(BINARY_SCHEMA)}
+                for media in media_types or ("application/octet-stream",)
+            },
         }
     }
 

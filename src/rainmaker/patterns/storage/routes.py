@@ -23,6 +23,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from rainmaker import InvalidInputError, PatternError
 from rainmaker.capabilities.storage import ObjectReader, ObjectStore
+from rainmaker.http import binary_body, binary_response, responses
+from rainmaker.patterns.storage.answers import StoredObject
+from rainmaker.patterns.storage.errors import ObjectTooLargeError
 from rainmaker.patterns.storage.keys import validate_key
 from rainmaker.patterns.storage.multipart_upload import MultipartFile
 from rainmaker.patterns.storage.policy import UploadPolicy
@@ -32,6 +35,28 @@ from rainmaker.patterns.storage.signing import UrlSigner
 _OBJECT_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+# The routes read their query and body themselves (streamed); the document says what.
+SIGNED_QUERY = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("expires", "signature")
+    ]
+}
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
 }
 
 
@@ -59,7 +84,14 @@ def storage_router(
 
     if public:
 
-        @router.post("", status_code=201, summary="Upload a file (multipart/form-data)")
+        @router.post(
+            "",
+            status_code=201,
+            summary="Upload a file (multipart/form-data)",
+            response_model=StoredObject,
+            responses=responses(ObjectTooLargeError, 503),
+            openapi_extra=UPLOAD_FORM,
+        )
         async def upload(request: Request) -> JSONResponse:
             upload = MultipartFile(
                 request.stream(), request.headers.get("content-type"), pattern_id=pattern_id
@@ -71,7 +103,13 @@ def storage_router(
             location = f"{request.url.path.rstrip('/')}/{quote(key, safe='/')}"
             return JSONResponse(info.as_dict(), status_code=201, headers={"Location": location})
 
-    @router.get("/{key:path}", summary="Download an object (public, or by signed URL)")
+    @router.get(
+        "/{key:path}",
+        summary="Download an object (public, or by signed URL)",
+        response_class=StreamingResponse,
+        responses={**binary_response("*/*"), **responses(401, 403, 503)},
+        openapi_extra=SIGNED_QUERY,
+    )
     async def download(key: str, request: Request) -> StreamingResponse:
         query = request.query_params
         signed = "signature" in query or "expires" in query
@@ -90,7 +128,13 @@ def storage_router(
 
     if signer is not None:
 
-        @router.put("/{key:path}", summary="Upload an object by signed URL")
+        @router.put(
+            "/{key:path}",
+            summary="Upload an object by signed URL",
+            response_model=StoredObject,
+            responses=responses(401, 403, ObjectTooLargeError, 503),
+            openapi_extra={**binary_body("*/*"), **SIGNED_QUERY},
+        )
         async def upload_signed(key: str, request: Request) -> JSONResponse:
             query = request.query_params
             bound = query.get("content_type")

@@ -1,0 +1,17 @@
+"""The JSON bodies of the storage routes, as models: what their OpenAPI declares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class StoredObject(BaseModel):
+    """A stored object's metadata (``ObjectInfo.as_dict()``), the answer to an upload."""
+
+    key: str
+    size: int
+    content_type: str | None
+    etag: str
+    last_modified: datetime | None
