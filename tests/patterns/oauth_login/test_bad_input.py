@@ -186,3 +186,17 @@ async def test_identity_routes_need_a_signed_in_user(make_app: MakeApp) -> None:
     sso = await make_app()
     assert_problem(await sso.client.get("/auth/identities"), 401, "credentials_missing")
     assert_problem(await sso.client.post("/auth/oauth/corp/link"), 401, "credentials_missing")
+
+
+async def test_wrong_client_credentials_are_a_503_not_the_users_fault(
+    make_app: MakeApp, provider: OidcProvider
+) -> None:
+    # This provider authenticates confidential clients only: without the secret, every
+    # exchange is refused with invalid_client — a configuration error of the app.
+    public = {"issuer": provider.url, "client_id": CLIENT_ID, "client_secret": ""}
+    sso = await make_app(sso={"clients": {"corp": public}})
+    body = assert_problem(await sso.sign_in("zed"), 503, "oauth_provider_unavailable")
+    assert "token exchange" in body["detail"]
+    report = await sso.app.health()
+    (mine,) = [item for item in report.instances if item.instance == "sso"]
+    assert mine.status is Status.DEGRADED

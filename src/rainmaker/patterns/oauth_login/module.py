@@ -86,7 +86,7 @@ class OAuthLoginModule(Module[OAuthLoginSettings]):
         await asyncio.gather(
             *(self._probe(client) for client in clients.values() if client.last_error)
         )
-        failing = {name: c.last_error for name, c in clients.items() if c.last_error}
+        failing = {name: c.problem for name, c in clients.items() if c.problem}
         providers = sorted(clients)
         if failing:
             return Health.degraded(providers=providers, unreachable=failing)

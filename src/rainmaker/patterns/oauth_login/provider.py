@@ -83,6 +83,12 @@ class ProviderClient:
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
         self.last_error: str | None = None
+        self.credentials_refused: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the provider is not usable now (for health), if it is not."""
+        return self.last_error or self.credentials_refused
 
     @property
     def label(self) -> str:
@@ -97,6 +103,7 @@ class ProviderClient:
         return ProviderUnavailableError(
             f"the sign-in provider {self.name!r} is unavailable ({what}); try again later",
             pattern_id=PATTERN_ID,
+            public=True,  # names the provider and the step, never a host (that is in health)
         )
 
     async def _get_json(self, url: str, what: str, **options: Any) -> Any:
@@ -194,6 +201,12 @@ class ProviderClient:
         self.last_error = None
         if not isinstance(body, dict):
             raise self._unavailable("token exchange", "the answer is not a JSON object")
+        if body.get("error") in {"invalid_client", "unauthorized_client"}:
+            # Not the user's doing: this app's client id or secret is wrong at the provider.
+            # Kept until an exchange succeeds (discovery answering does not fix it).
+            self.credentials_refused = f"token exchange: the provider says {body['error']}"
+            raise self._unavailable("token exchange", f"the provider says {body['error']}")
+        self.credentials_refused = None
         if "error" in body or answer.status_code >= 400 or "access_token" not in body:
             raise CodeInvalidError(
                 f"{self.name} refused the authorization code "

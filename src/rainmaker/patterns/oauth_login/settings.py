@@ -50,6 +50,12 @@ class ProviderSettings(Settings):
     )
     label: str | None = Field(None, description="Name shown to users ('Sign in with …').")
 
+    @field_validator("client_secret")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # "${SECRET:-}" in a composition: an unset variable means a public client.
+        return None if value is not None and not value.get_secret_value() else value
+
     @model_validator(mode="after")
     def _complete(self) -> ProviderSettings:
         if self.preset == "oidc" and not self.issuer:
