@@ -13,11 +13,22 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rainmaker.capabilities.auth import User
-from rainmaker.http import AuthGuards
-from rainmaker.patterns.payments.errors import NoSubscriptionError
+from rainmaker.http import AuthGuards, responses
+from rainmaker.patterns.payments.answers import (
+    CheckoutAnswer,
+    InvoiceList,
+    SubscriptionAnswer,
+    WebhookAnswer,
+)
+from rainmaker.patterns.payments.errors import (
+    NoSubscriptionError,
+    PaymentStateError,
+    ProviderError,
+    WebhookRejectedError,
+)
 from rainmaker.patterns.payments.pricing import ItemBody, price_items
 from rainmaker.patterns.payments.service import PaymentsService
 
@@ -38,7 +49,24 @@ class CancelBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at_period_end: bool = True
+    at_period_end: StrictBool = True  # strict: 0 or "yes" is a client mistake, not True
+
+# The webhook reads its raw body itself (the signature covers the exact bytes).
+WEBHOOK_REQUEST = {
+    "parameters": [
+        {
+            "name": "Stripe-Signature",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "t=<timestamp>,v1=<HMAC-SHA256 of the body>",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
 
 
 def payments_router(
@@ -52,7 +80,12 @@ def payments_router(
     """The routes; ``resolve`` returns the running service (503 while stopped)."""
     router = APIRouter(tags=["payments"])
 
-    @router.post("/checkout", status_code=201)
+    @router.post(
+        "/checkout",
+        status_code=201,
+        response_model=CheckoutAnswer,
+        responses=responses(PaymentStateError, ProviderError, 503),
+    )
     async def checkout(
         body: CheckoutBody, request: Request, user: Annotated[User, Depends(guards.current_user)]
     ) -> Any:
@@ -75,29 +108,46 @@ def payments_router(
         )
         return created.as_dict()
 
-    @router.get("/subscription")
+    @router.get(
+        "/subscription",
+        response_model=SubscriptionAnswer,
+        responses=responses(NoSubscriptionError, ProviderError, 503),
+    )
     async def subscription(user: Annotated[User, Depends(guards.current_user)]) -> Any:
         found = await resolve().get_subscription(user.id)
         if found is None:
             raise NoSubscriptionError("you have no subscription")
         return found.as_dict()
 
-    @router.post("/subscription/cancel")
+    @router.post(
+        "/subscription/cancel",
+        response_model=SubscriptionAnswer,
+        responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
+    )
     async def cancel(
         user: Annotated[User, Depends(guards.current_user)], body: CancelBody | None = None
     ) -> Any:
         at_period_end = body.at_period_end if body is not None else True
         return (await resolve().cancel_subscription(user.id, at_period_end)).as_dict()
 
-    @router.post("/subscription/resume")
+    @router.post(
+        "/subscription/resume",
+        response_model=SubscriptionAnswer,
+        responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
+    )
     async def resume(user: Annotated[User, Depends(guards.current_user)]) -> Any:
         return (await resolve().resume_subscription(user.id)).as_dict()
 
-    @router.get("/invoices")
+    @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def invoices(user: Annotated[User, Depends(guards.current_user)]) -> Any:
         return {"invoices": [i.as_dict() for i in await resolve().list_invoices(user.id)]}
 
-    @router.post("/webhook", include_in_schema=True)
+    @router.post(
+        "/webhook",
+        response_model=WebhookAnswer,
+        responses=responses(WebhookRejectedError, 503),
+        openapi_extra=WEBHOOK_REQUEST,
+    )
     async def webhook(request: Request) -> Any:
         payload = await request.body()
         result = await resolve().webhooks.receive(
@@ -116,7 +166,11 @@ def payments_router(
 def _add_local_checkout(router: APIRouter, resolve: Callable[[], PaymentsService]) -> None:
     """``payment-local``'s simulated hosted checkout page and its three outcomes."""
 
-    @router.get("/local/checkout/{checkout_id}", response_class=HTMLResponse)
+    @router.get(
+        "/local/checkout/{checkout_id}",
+        response_class=HTMLResponse,
+        responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    )
     async def page(checkout_id: str) -> Response:
         from rainmaker.patterns.payments.local_checkout import checkout_of
 
@@ -138,7 +192,18 @@ def _add_local_checkout(router: APIRouter, resolve: Callable[[], PaymentsService
         )
         return HTMLResponse(body)
 
-    @router.post("/local/checkout/{checkout_id}/{outcome}")
+    @router.post(
+        "/local/checkout/{checkout_id}/{outcome}",
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={
+            303: {
+                "description": "Back to the app's success or cancel URL.",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            },
+            **responses(PaymentStateError),
+        },
+    )
     async def finish(
         checkout_id: str, outcome: Literal["complete", "fail", "cancel"]
     ) -> RedirectResponse:
