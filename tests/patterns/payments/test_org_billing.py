@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rainmaker import ConflictError, InvalidInputError
+from rainmaker import ConflictError, InvalidInputError, UnavailableError
 from rainmaker.capabilities.auth import Auth, Authenticator, User
 from rainmaker.capabilities.organizations import MEMBER_ADDED, OrganizationDirectory, Organizations
 from rainmaker.capabilities.payments import (
@@ -230,3 +230,96 @@ async def test_org_events_name_the_member_and_payments_ignores_orgs_without_bill
     assert seen == [org.id]
     assert await billing.backend.payments.get_subscription(Owner.org(org.id)) is None
     assert await billing.backend.payments.sync_seats(org.id) is None
+
+
+def problem(answer: Any, status: int, code: str) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == code, answer.json()
+
+
+async def test_org_billing_over_http_by_role(billing: OrgBilling) -> None:
+    client = billing.backend.client
+    ada, bob, cy = await billing.user(), await billing.user(), await billing.user()
+    tokens = {}
+    for user in (ada, bob, cy):
+        pair = await billing.auth.issue_tokens(user)
+        tokens[user.id] = {"Authorization": f"Bearer {pair.access_token}"}
+    org = await billing.orgs.create(ada.id, slug=f"web-{secrets.token_hex(3)}", name="Web")
+    await billing.orgs.add_member(org.id, bob.id)
+    base = f"/payments/orgs/{org.id}"
+    body = {"plan": PLAN, **RETURN}
+
+    problem(
+        await client.post(f"{base}/checkout", json=body, headers=tokens[bob.id]),
+        403,
+        "org_role_required",
+    )
+    problem(
+        await client.post(f"{base}/checkout", json=body, headers=tokens[cy.id]),
+        404,
+        "org_not_found",
+    )
+    problem(
+        await client.post(
+            f"{base}/checkout", json={**body, "plan": "gold"}, headers=tokens[ada.id]
+        ),
+        422,
+        "payments_unknown_plan",
+    )
+    problem(
+        await client.get(f"{base}/subscription", headers=tokens[bob.id]),
+        404,
+        "payments_no_subscription",
+    )
+    started = await client.post(f"{base}/checkout", json=body, headers=tokens[ada.id])
+    assert started.status_code == 201, started.text
+    assert started.json()["seats"] == 2 and started.json()["amount"] == 2 * PLAN_AMOUNT
+    await billing.backend.complete_checkout(started.json()["id"])
+
+    seen = await client.get(f"{base}/subscription", headers=tokens[bob.id])
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["active"] and seen.json()["seats"] == 2
+    assert seen.json()["owner"] == {"kind": "org", "id": org.id}
+    problem(await client.get(f"{base}/subscription", headers=tokens[cy.id]), 404, "org_not_found")
+    problem(await client.get(f"{base}/invoices", headers=tokens[bob.id]), 403, "org_role_required")
+    invoices = (await client.get(f"{base}/invoices", headers=tokens[ada.id])).json()["invoices"]
+    assert [i["amount_due"] for i in invoices] == [2 * PLAN_AMOUNT]
+    # The owner's own billing is apart from the organization's.
+    problem(
+        await client.get("/payments/subscription", headers=tokens[ada.id]),
+        404,
+        "payments_no_subscription",
+    )
+    problem(
+        await client.post(f"{base}/checkout", json=body, headers=tokens[ada.id]),
+        409,
+        "payments_state_conflict",
+    )
+
+    cancel = await client.post(f"{base}/subscription/cancel", headers=tokens[ada.id])
+    assert cancel.status_code == 200 and cancel.json()["cancel_at_period_end"] is True
+    problem(
+        await client.post(f"{base}/subscription/resume", headers=tokens[bob.id]),
+        403,
+        "org_role_required",
+    )
+    resumed = await client.post(f"{base}/subscription/resume", headers=tokens[ada.id])
+    assert resumed.status_code == 200 and resumed.json()["cancel_at_period_end"] is False
+
+
+async def test_without_organizations_org_billing_is_unavailable(make_app: MakeApp) -> None:
+    started = await make_app(
+        payments=payments_settings("local", None, return_origins=["https://app.example"])
+    )
+    auth = started.app.services.require(Auth)
+    user = await auth.create_user(random_email(), "correct horse battery staple")
+    token = (await auth.issue_tokens(user)).access_token
+    answer = await started.client.get(
+        "/payments/orgs/acme/subscription", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    await started.service.create_customer(Owner.org("o1"), "billing@example.com")
+    with pytest.raises(UnavailableError, match="Organizations pattern"):
+        await started.service.create_checkout(Owner.org("o1"), plan=PLAN, **RETURN)

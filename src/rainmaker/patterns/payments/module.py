@@ -79,14 +79,18 @@ class PaymentsModule(Module[S], Generic[S]):
         raise NotImplementedError
 
     def router(self) -> APIRouter:
-        """See :mod:`rainmaker.patterns.payments.routes`."""
-        return payments_router(
+        """See :mod:`rainmaker.patterns.payments.routes` and ``org_routes``."""
+        from rainmaker.patterns.payments.org_routes import org_billing_router
+
+        router = payments_router(
             lambda: self.service,
             auth_guards(self.ctx.services),
             webhook_secret=self.webhook_secret,
             tolerance=lambda: self.settings.webhook_tolerance.total_seconds(),
             local_checkout=self.local_checkout,
         )
+        router.include_router(org_billing_router(lambda: self.service))
+        return router
 
     async def start(self) -> None:
         ctx = self.ctx
