@@ -51,9 +51,7 @@ async def test_org_requiring_two_factor_refuses_sessions_without_it(make_app: Ma
         403,
         "org_two_factor_required",
     )
-    answer = await app.client.patch(
-        path, json={"require_two_factor": True}, headers=bearer(owner)
-    )
+    answer = await app.client.patch(path, json={"require_two_factor": True}, headers=bearer(owner))
     assert answer.status_code == 200, answer.text
     assert answer.json()["require_two_factor"] is True
 

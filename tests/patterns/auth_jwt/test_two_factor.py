@@ -221,9 +221,7 @@ async def test_bad_input_answers_problems(make_app: MakeApp) -> None:
     other = await app.register()
     other_headers = bearer((await app.login(other))["access_token"])
     assert_problem(
-        await app.client.post(
-            "/auth/2fa/confirm", json={"code": "123456"}, headers=other_headers
-        ),
+        await app.client.post("/auth/2fa/confirm", json={"code": "123456"}, headers=other_headers),
         409,
         "two_factor_not_enrolled",
     )
@@ -267,9 +265,7 @@ async def test_required_role_must_enrol_at_login(make_app: MakeApp) -> None:
     token = answer["challenge_token"]
     # The enrolment challenge opens only enrolment, not the second-factor login.
     assert_problem(
-        await app.client.post(
-            "/auth/login/2fa", json={"challenge_token": token, "code": "123456"}
-        ),
+        await app.client.post("/auth/login/2fa", json={"challenge_token": token, "code": "123456"}),
         401,
         "invalid_token",
     )
@@ -386,3 +382,54 @@ def test_settings_need_a_key_and_enabled_for_roles() -> None:
         )
     # The secret shorthand is enough key material on its own.
     AuthSettings.model_validate({"secret": SECRET, "two_factor": {"enabled": True}})
+
+
+async def test_a_password_change_voids_the_challenge(make_app: MakeApp) -> None:
+    app = await make_app(two_factor=TWO_FACTOR)
+    email, _, confirmed = await enrolled(app)
+    token = await challenge(app, email)
+    user = await app.auth.get_user_by_email(email)
+    assert user is not None
+    await app.auth.users.update(user.id, bump_version=True)  # what a reset does
+    assert_problem(
+        await app.client.post(
+            "/auth/login/2fa",
+            json={"challenge_token": token, "recovery_code": confirmed["recovery_codes"][0]},
+        ),
+        401,
+        "invalid_token",
+    )
+
+
+async def test_rotated_encryption_keys_keep_secrets_readable(
+    make_app: MakeApp, tmp_path: Any
+) -> None:
+    folder = tmp_path / "shared"
+    old = {"enabled": True, "encryption_keys": ["a" * 40]}
+    first = await make_app(root=folder, two_factor=old)
+    email, secret, confirmed = await enrolled(first)
+    rotated = {"enabled": True, "encryption_keys": ["b" * 40, "a" * 40]}
+    second = await make_app(root=folder, two_factor=rotated)
+    token = await challenge(second, email)
+    answer = await second.client.post(
+        "/auth/login/2fa", json={"challenge_token": token, "code": code(secret, 1)}
+    )
+    assert answer.status_code == 200, answer.text
+    # Recovery codes hashed under the old key still work while it is configured.
+    answer = await second.client.post(
+        "/auth/login/2fa",
+        json={"challenge_token": token, "recovery_code": confirmed["recovery_codes"][0]},
+    )
+    assert answer.status_code == 200, answer.text
+    # With the old key gone the secret cannot be read: a wrong code, never a 500.
+    dropped = await make_app(
+        root=folder, two_factor={"enabled": True, "encryption_keys": ["b" * 40]}
+    )
+    token = await challenge(dropped, email)
+    assert_problem(
+        await dropped.client.post(
+            "/auth/login/2fa", json={"challenge_token": token, "code": code(secret, 1)}
+        ),
+        401,
+        "invalid_two_factor_code",
+    )

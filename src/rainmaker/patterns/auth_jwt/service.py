@@ -660,7 +660,8 @@ class JwtAuth:
         self.log.info("auth.password_changed", user_id=user_id)
         fresh = await self.users.by_id(user_id)
         assert fresh is not None
-        return await self._new_session(fresh)
+        # The password was proven, not a second factor: the new session says only "pwd".
+        return await self._new_session(fresh, amr=PASSWORD_AMR)
 
     async def _set_password(self, record: UserRecord, password: str, **extra: Any) -> None:
         """A credential change: new hash, older tokens refused, sessions and pending reset
