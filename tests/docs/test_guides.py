@@ -61,6 +61,7 @@ EXPECTED = {
     "writing-a-pattern",
     "public-api",
     "from-fastapi",
+    "security",
 }
 RUNNABLE = {"python", "toml", "console"}
 FILE_FLAG = "file="
