@@ -154,7 +154,21 @@ async def upload(project_id: str, file: UploadFile, org: Org, service: Service) 
     return project.as_dict()
 
 
-@router.get("/{project_id}/file", summary="Download the project's file")
+@router.get(
+    "/{project_id}/file",
+    summary="Download the project's file",
+    response_class=StreamingResponse,
+    # Raw bytes in the type they were uploaded with (a generated client reads bytes).
+    responses={
+        200: {
+            "description": "The file's bytes.",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("application/octet-stream", "*/*")
+            },
+        }
+    },
+)
 async def download(project_id: str, org: Org, service: Service) -> StreamingResponse:
     project, reader = await service.read_file(org.id, project_id)
     name = quote(project.file_name or "file")
