@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from rainmaker.kernel.logging import configure_logging
-from rainmaker.kernel.logging_batch import BatchedLines
+from rainmaker.kernel.logging_batch import BatchedLines, drain_all
 from tests.patterns.http.conftest import MakeApp
 from tests.patterns.http.test_cli import Server
 
@@ -124,3 +124,39 @@ def test_no_access_line_is_lost_when_the_server_stops(make_app: MakeApp) -> None
     events = [line["event"] for line in lines]
     last_access = max(i for i, line in enumerate(lines) if line.get("event") == "http.request")
     assert events.index("app.stopped") > last_access  # and in order with the others
+
+
+def test_emit_writes_the_line_structlog_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rainmaker.kernel import logging as kernel_logging
+
+    def fixed_time(_logger: object, _method: str, event: dict[str, object]) -> object:
+        event["timestamp"] = "2026-12-01T00:00:00.000000Z"
+        return event
+
+    monkeypatch.setattr(kernel_logging, "_add_timestamp", fixed_time)
+    raw = io.BytesIO()
+    real_stderr, sys.stderr = sys.stderr, io.TextIOWrapper(raw, write_through=True)
+    try:
+        configure_logging(fmt="json", secrets=["emit-secret-value-1"])
+    finally:
+        sys.stderr = real_stderr
+    log = kernel_logging.ResolvedLogger(
+        structlog.get_logger().bind(app="a", instance="http", pattern="p")
+    )
+
+    def fields() -> dict[str, object]:
+        return {"method": "GET", "path": "/x/emit-secret-value-1", "status": 404,
+                "duration_ms": 1.25, "client": None}
+
+    with structlog.contextvars.bound_contextvars(request_id="r-1", role="web"):
+        for level in ("info", "warning", "error"):
+            log.emit(level, "http.request", fields())
+            getattr(log.get(), level)("http.request", **fields())
+        log.emit("debug", "http.request", fields())  # below the level: nothing
+        drain_all()
+    fast, usual = raw.getvalue().splitlines()[::2], raw.getvalue().splitlines()[1::2]
+    assert fast == usual and len(fast) == 3
+    assert b"emit-secret-value-1" not in raw.getvalue()
+    with structlog.testing.capture_logs() as captured:  # not the kernel's chain: structlog's
+        log.emit("info", "http.request", fields())
+    assert captured[0]["event"] == "http.request" and captured[0]["status"] == 404
