@@ -230,3 +230,13 @@ async def test_org_keys_have_per_key_rate_limits(make_app: MakeApp) -> None:
     assert_problem(refused, 429, "rate_limited")
     assert "retry-after" in refused.headers
     assert (await client.get("/p/here", headers=bearer(second))).status_code == 200
+
+
+async def test_the_org_routes_are_documented(make_app: MakeApp) -> None:
+    team = await team_app(make_app)
+    document = (await team.keys.client.get("/openapi.json")).json()
+    paths = document["paths"]
+    assert {"/api-keys", "/orgs/{org}/api-keys", "/orgs/{org}/api-keys/{key_id}/rotate"} <= set(
+        paths
+    )
+    assert {"201", "403", "404"} <= set(paths["/orgs/{org}/api-keys"]["post"]["responses"])
