@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,16 +34,22 @@ STOP_TIMEOUT = 15.0
 
 @dataclass
 class SaasProcesses:
-    """The running demo: its base URL, the processes and where their logs go."""
+    """The running demo: its base URL, the processes and where their logs go.
+
+    ``base_urls`` lists every web process (``base_url`` is the first one's).
+    """
 
     base_url: str
     web: subprocess.Popen[bytes]
     worker: subprocess.Popen[bytes]
     logs: Path
+    base_urls: list[str] = field(default_factory=list)
+    more_webs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def log_tail(self, lines: int = 40) -> str:
         parts = []
-        for name in ("migrate", "web", "worker"):
+        names = ["migrate", "web", *(f"web{n}" for n in range(2, len(self.more_webs) + 2))]
+        for name in (*names, "worker"):
             path = self.logs / f"{name}.log"
             if path.exists():
                 text = path.read_text(errors="replace").splitlines()[-lines:]
@@ -87,10 +93,15 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 @contextmanager
-def saas_processes(profile: str, env: Mapping[str, str], logs: Path) -> Iterator[SaasProcesses]:
-    """Migrate, then run the web server and a worker of the demo SaaS in ``profile``."""
+def saas_processes(
+    profile: str, env: Mapping[str, str], logs: Path, *, app: Path = APP, webs: int = 1
+) -> Iterator[SaasProcesses]:
+    """Migrate, then run ``webs`` web servers and a worker of the demo SaaS in ``profile``.
+
+    ``app`` is the demo's folder, or a copy of it with test profiles added.
+    """
     environ = _environment(env)
-    common = ["--app", str(APP), "--profile", profile]
+    common = ["--app", str(app), "--profile", profile]
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "migrate.log", "wb") as out:
         migrated = subprocess.run(
@@ -103,19 +114,24 @@ def saas_processes(profile: str, env: Mapping[str, str], logs: Path) -> Iterator
         )
     if migrated.returncode != 0:
         pytest.fail("rainmaker db upgrade failed:\n" + (logs / "migrate.log").read_text())
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     started: list[subprocess.Popen[bytes]] = []
-    with open(logs / "web.log", "wb") as web_log, open(logs / "worker.log", "wb") as worker_log:
-        try:
-            web = subprocess.Popen(
-                [*RAINMAKER, "run", *common, "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO,
-                env=environ,
-                stdout=web_log,
-                stderr=subprocess.STDOUT,
-            )
-            started.append(web)
+    urls: list[str] = []
+    try:
+        for number in range(1, webs + 1):
+            port = free_port()
+            name = "web" if number == 1 else f"web{number}"
+            with open(logs / f"{name}.log", "wb") as web_log:
+                started.append(
+                    subprocess.Popen(
+                        [*RAINMAKER, "run", *common, "--host", "127.0.0.1", "--port", str(port)],
+                        cwd=REPO,
+                        env=environ,
+                        stdout=web_log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            urls.append(f"http://127.0.0.1:{port}")
+        with open(logs / "worker.log", "wb") as worker_log:
             worker = subprocess.Popen(
                 [*RAINMAKER, "worker", *common],
                 cwd=REPO,
@@ -123,26 +139,30 @@ def saas_processes(profile: str, env: Mapping[str, str], logs: Path) -> Iterator
                 stdout=worker_log,
                 stderr=subprocess.STDOUT,
             )
-            started.append(worker)
-            running = SaasProcesses(base_url, web, worker, logs)
-            _wait_ready(running)
-            yield running
-        finally:
-            _stop(started)
+        started.append(worker)
+        running = SaasProcesses(urls[0], started[0], worker, logs, urls, started[1:webs])
+        _wait_ready(running)
+        yield running
+    finally:
+        _stop(started)
 
 
 def _wait_ready(running: SaasProcesses) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
+    waiting = list(running.base_urls or [running.base_url])
     while time.monotonic() < deadline:
-        for process in (running.web, running.worker):
+        for process in (running.web, *running.more_webs, running.worker):
             if process.poll() is not None:
                 pytest.fail(
                     f"a demo process exited with {process.returncode} before the app was "
                     f"ready:\n{running.log_tail()}"
                 )
         try:
-            if httpx.get(f"{running.base_url}/health/ready", timeout=2).status_code == 200:
-                return
+            if httpx.get(f"{waiting[0]}/health/ready", timeout=2).status_code == 200:
+                waiting.pop(0)
+                if not waiting:
+                    return
+                continue
         except httpx.TransportError:
             pass
         time.sleep(0.1)

@@ -88,15 +88,16 @@ def sign_up_and_log_in(client: httpx.Client, profile: Profile, email: str) -> di
 
 
 def run_ci_script(
-    base_url: str, api_key: str, org: str, name: str
+    base_url: str, api_key: str, org: str | None, name: str
 ) -> subprocess.CompletedProcess[str]:
     """The demo's CI script, as a CI job runs it (its own process, only the environment)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SAAS_")},
         "SAAS_URL": base_url,
         "SAAS_API_KEY": api_key,
-        "SAAS_ORG": org,
     }
+    if org is not None:
+        env["SAAS_ORG"] = org
     return subprocess.run(
         [sys.executable, str(CI_SCRIPT), name],
         env=env,
@@ -260,12 +261,15 @@ def drive_flow(profile: Profile) -> None:
         answer = client.post(f"/invitations/{match.group(1)}/accept", headers=mate_auth)
         assert answer.status_code == 410 and answer.json()["code"] == "org_invitation_spent"
 
-        # CI creates a project with an API key (shown once), acting in the organization.
-        answer = client.post("/api-keys", json={"name": "ci", "scopes": ["projects:write"]})
+        # CI creates a project with the organization's own API key (shown once): it acts
+        # in its organization without naming it, and keeps working whoever leaves.
+        answer = client.post(
+            f"/orgs/{org_id}/api-keys", json={"name": "ci", "scopes": ["projects:write"]}
+        )
         assert answer.status_code == 201, answer.text
-        api_key = answer.json()["key"]
+        org_key, org_key_id = answer.json()["key"], answer.json()["id"]
         base_url = profile.processes.base_url
-        done = run_ci_script(base_url, api_key, org_slug, "nightly build")
+        done = run_ci_script(base_url, org_key, None, "nightly build")
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["name"] == "nightly build"
         listed = client.get("/projects", headers=mate_auth | {"X-Organization": org_id})
@@ -274,14 +278,23 @@ def drive_flow(profile: Profile) -> None:
             "second",
             "nightly build",
         ]
-        # The key acts as its owner: an organization the owner is not in is not found.
+        # The key is its organization's only: another one is not found.
         mate_orgs = client.get("/orgs", headers=mate_auth).json()["organizations"]
         mate_org = next(o["id"] for o in mate_orgs if o["id"] != org_id)
-        refused = run_ci_script(base_url, api_key, mate_org, "elsewhere")
+        refused = run_ci_script(base_url, org_key, mate_org, "elsewhere")
         assert refused.returncode == 1 and "org_not_found" in refused.stderr, refused.stderr
-        revoked = client.get("/api-keys").json()["api_keys"][0]["id"]
-        assert client.delete(f"/api-keys/{revoked}").status_code == 204
-        refused = run_ci_script(base_url, api_key, org_slug, "after revoke")
+        # A personal key acts as its user, in the user's organizations, with its scopes: made
+        # without the write scope, it reads but does not create.
+        answer = client.post("/api-keys", json={"name": "read-only"})
+        read_only = answer.json()["key"]
+        refused = run_ci_script(base_url, read_only, org_slug, "not allowed")
+        assert refused.returncode == 1, refused.stdout
+        assert "insufficient_permission" in refused.stderr, refused.stderr
+        seen = client.get("/projects", headers={"X-API-Key": read_only, "X-Organization": org_id})
+        assert len(seen.json()["projects"]) == 3
+        # Revoked, the organization's key stops at once.
+        assert client.delete(f"/orgs/{org_id}/api-keys/{org_key_id}").status_code == 204
+        refused = run_ci_script(base_url, org_key, None, "after revoke")
         assert refused.returncode == 1, refused.stdout
 
         # Nobody else sees the file: not without a token, not another user, not even when

@@ -1,8 +1,9 @@
 """Reading across organizations through every route of the demo SaaS finds nothing.
 
 Two tenants on real ``rainmaker run``/``rainmaker worker`` processes of ``examples/saas``
-(embedded defaults): Alice's organization holds a project with a file, an API key, a
-member and a pending invitation; Bob owns another organization. Bob then aims every route
+(embedded defaults): Alice's organization holds a project with a file, a paid
+subscription, an organization API key, a member and a pending invitation (and Alice a
+personal key); Bob owns another organization. Bob then aims every route
 the app serves (``/openapi.json`` is the list, so a new route fails this test until it is
 classified here) at Alice's data — by her organization's id and slug in the path and in
 ``X-Organization``, by her project, invitation, member and key ids under his own
@@ -128,7 +129,48 @@ def attacks(alice: Tenant, bob: Tenant, facts: dict[str, str]) -> list[Attack]:
                 "DELETE",
                 f"/orgs/{org}/invitations/{invitation}",
             ),
+            Attack(("GET", "/orgs/{org}/api-keys"), "GET", f"/orgs/{org}/api-keys"),
+            Attack(
+                ("POST", "/orgs/{org}/api-keys"),
+                "POST",
+                f"/orgs/{org}/api-keys",
+                json={"name": "bob-in-a", "scopes": []},
+            ),
+            Attack(
+                ("DELETE", "/orgs/{org}/api-keys/{key_id}"),
+                "DELETE",
+                f"/orgs/{org}/api-keys/{facts['org_key_id']}",
+            ),
+            Attack(
+                ("POST", "/orgs/{org}/api-keys/{key_id}/rotate"),
+                "POST",
+                f"/orgs/{org}/api-keys/{facts['org_key_id']}/rotate",
+            ),
         ]
+        for route in ("subscription", "invoices"):
+            found.append(
+                Attack(
+                    ("GET", f"/payments/orgs/{{org}}/{route}"),
+                    "GET",
+                    f"/payments/orgs/{org}/{route}",
+                )
+            )
+        for route in ("subscription/cancel", "subscription/resume"):
+            found.append(
+                Attack(
+                    ("POST", f"/payments/orgs/{{org}}/{route}"),
+                    "POST",
+                    f"/payments/orgs/{org}/{route}",
+                )
+            )
+        found.append(
+            Attack(
+                ("POST", "/payments/orgs/{org}/checkout"),
+                "POST",
+                f"/payments/orgs/{org}/checkout",
+                json={"plan": "pro", "success_url": "/", "cancel_url": "/"},
+            )
+        )
     # Alice's ids under Bob's own organization, where Bob is the owner.
     found += [
         Attack(
@@ -152,6 +194,16 @@ def attacks(alice: Tenant, bob: Tenant, facts: dict[str, str]) -> list[Attack]:
             ("DELETE", "/orgs/{org}/invitations/{invitation_id}"),
             "DELETE",
             f"/orgs/{b_id}/invitations/{invitation}",
+        ),
+        Attack(
+            ("DELETE", "/orgs/{org}/api-keys/{key_id}"),
+            "DELETE",
+            f"/orgs/{b_id}/api-keys/{facts['org_key_id']}",
+        ),
+        Attack(
+            ("POST", "/orgs/{org}/api-keys/{key_id}/rotate"),
+            "POST",
+            f"/orgs/{b_id}/api-keys/{facts['org_key_id']}/rotate",
         ),
         # Alice's invitation token (as if it leaked) is bound to the invited address.
         Attack(
@@ -293,6 +345,7 @@ def alice_state(client: httpx.Client, alice: Tenant) -> dict[str, Any]:
             {k: v for k, v in key.items() if k not in {"last_used_at", "last_used_ip"}}
             for key in client.get("/api-keys", headers=alice.auth).json()["api_keys"]
         ],
+        "org_keys": client.get(f"/orgs/{alice.org_id}/api-keys", headers=alice.auth).json(),
     }
 
 
@@ -350,6 +403,9 @@ def test_no_route_reads_across_organizations(tmp_path: Path) -> None:
         assert pending.status_code == 201, pending.text
         token = eventually(token_for(outsider), "the outsider's invitation")
         key = client.post("/api-keys", headers=alice.auth, json={"name": "alice-ci"}).json()
+        org_key = client.post(
+            f"/orgs/{alice.org_id}/api-keys", headers=alice.auth, json={"name": "a-ci"}
+        ).json()
         # Alice's organization pays for the pro plan (two seats: Alice and the teammate).
         checkout = client.post(
             "/projects/billing/checkout", headers=alice.auth, json={"plan": "pro"}
@@ -371,6 +427,7 @@ def test_no_route_reads_across_organizations(tmp_path: Path) -> None:
             "invitation": pending.json()["id"],
             "token": token,
             "key_id": key["id"],
+            "org_key_id": org_key["id"],
             "object": object_name,
         }
         # Bob's API key (no scopes) is his second way in.
@@ -387,6 +444,9 @@ def test_no_route_reads_across_organizations(tmp_path: Path) -> None:
             key["id"],
             key["prefix"],
             key["key"],
+            org_key["id"],
+            org_key["prefix"],
+            org_key["key"],
             token,
             f"{alice.email}'s projects",
             subscription["id"],
@@ -437,5 +497,6 @@ def test_no_route_reads_across_organizations(tmp_path: Path) -> None:
         assert not leaks, "\n".join(leaks)
         assert alice_state(client, alice) == before
         assert client.get("/projects", headers={"X-API-Key": key["key"]}).status_code == 200
+        assert client.get("/projects", headers={"X-API-Key": org_key["key"]}).status_code == 200
         bob_orgs = client.get("/orgs", headers=bob.auth).json()["organizations"]
         assert [o["id"] for o in bob_orgs] == [bob.org_id]

@@ -2,9 +2,9 @@
 
 Every route acts in one organization: the one the ``X-Organization`` header names (its id
 or slug; a user who is not a member gets 404 ``org_not_found``, as for an organization
-that does not exist), else the user's personal organization (their oldest membership:
-the one signup created). Membership is read on every request, so a removed teammate is
-refused on their next one.
+that does not exist), else the one an organization's API key belongs to, else the
+user's personal organization (their oldest membership: the one signup created).
+Membership is read on every request, so a removed teammate is refused on their next one.
 
 A plain module-level router: each handler declares what it needs by type (the active
 organization, the signed-in user, the running service through ``Inject(Projects)``),
@@ -32,8 +32,14 @@ from rainmaker.capabilities.organizations import (
     OrganizationRequiredError,
     Organizations,
     OrgRoleRequiredError,
+    OrgTwoFactorRequiredError,
+    principal_org,
 )
-from rainmaker.http import CurrentUser, Inject
+from rainmaker.http import CurrentUser, Inject, request_identity, require_scopes
+
+WRITE_SCOPE = "projects:write"
+"""The scope creating a project or uploading its file needs: every signed-up user holds it
+(auth-jwt's ``default_scopes``); an API key only when created with it."""
 
 Service = Annotated[ProjectsApi, Inject(Projects)]
 Directory = Annotated[OrganizationDirectory, Inject(Organizations)]
@@ -42,17 +48,32 @@ Directory = Annotated[OrganizationDirectory, Inject(Organizations)]
 async def active_org(
     connection: HTTPConnection, user: CurrentUser, directory: Directory
 ) -> ActiveOrganization:
-    """The organization the request names in ``X-Organization``, else the personal one."""
-    named = (connection.headers.get(ORG_HEADER) or "").strip()
+    """The organization the request names in ``X-Organization``, else the one an
+    organization's API key acts for, else the caller's personal organization.
+
+    ``CurrentOrg`` with one addition, the personal fallback (``CurrentOrg`` answers 422
+    without a header), so its policies are repeated here: membership read now (404 for a
+    non-member) and an organization's ``require_two_factor``.
+    """
+    named = (connection.headers.get(ORG_HEADER) or "").strip() or principal_org(user.id)
     if named:
-        return await directory.resolve(named, user.id)
-    mine = await directory.organizations_of(user.id)  # oldest membership first
-    if not mine:
-        raise OrganizationRequiredError(
-            f"you belong to no organization; name one in the {ORG_HEADER} header",
-            hint="create one with POST /orgs or accept an invitation",
-        )
-    return mine[0]
+        active = await directory.resolve(named, user.id)
+    else:
+        mine = await directory.organizations_of(user.id)  # oldest membership first
+        if not mine:
+            raise OrganizationRequiredError(
+                f"you belong to no organization; name one in the {ORG_HEADER} header",
+                hint="create one with POST /orgs or accept an invitation",
+            )
+        active = mine[0]
+    if active.organization.require_two_factor and principal_org(user.id) is None:
+        identity = await request_identity(connection)
+        if identity is None or "otp" not in identity.amr:
+            raise OrgTwoFactorRequiredError(
+                f"organization {active.organization.slug!r} requires two-factor "
+                "authentication: enable it on your account and log in with a code"
+            )
+    return active
 
 
 Org = Annotated[ActiveOrganization, Depends(active_org)]
@@ -135,7 +156,12 @@ async def list_projects(org: Org, service: Service) -> dict[str, Any]:
     return {"projects": [project.as_dict() for project in found]}
 
 
-@router.post("", status_code=201, summary="Create a project (within the plan's limit)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a project (within the plan's limit)",
+    dependencies=[require_scopes(WRITE_SCOPE)],
+)
 async def create(body: NewProject, org: Org, service: Service) -> dict[str, Any]:
     return (await service.create(org.id, org.user_id, body.name)).as_dict()
 
@@ -145,7 +171,11 @@ async def get(project_id: str, org: Org, service: Service) -> dict[str, Any]:
     return (await service.get(org.id, project_id)).as_dict()
 
 
-@router.put("/{project_id}/file", summary="Upload the project's file (multipart, 'file')")
+@router.put(
+    "/{project_id}/file",
+    summary="Upload the project's file (multipart, 'file')",
+    dependencies=[require_scopes(WRITE_SCOPE)],
+)
 async def upload(project_id: str, file: UploadFile, org: Org, service: Service) -> dict[str, Any]:
     data = await file.read(service.settings.max_file_size + 1)
     project = await service.attach_file(

@@ -2,14 +2,16 @@
 
 Standard library only, so a CI job runs it with any ``python3``::
 
-    SAAS_API_KEY=rk_live_… SAAS_ORG=acme-labs \\
+    SAAS_URL=https://saas.example SAAS_API_KEY=rk_live_… \\
         python3 examples/saas/scripts/ci_create_project.py "nightly build 2026-12-01"
 
 - ``SAAS_URL`` — where the app answers (default ``http://127.0.0.1:8000``);
-- ``SAAS_API_KEY`` — a key made with ``POST /api-keys`` (scope ``projects:write``); it acts
-  as the user who created it, never with more than that user may do;
-- ``SAAS_ORG`` — the organization (id or slug, sent as ``X-Organization``); unset: the key
-  owner's personal organization.
+- ``SAAS_API_KEY`` — best an organization's key, made by one of its admins with ``POST
+  /orgs/{org}/api-keys`` and the scope ``projects:write``: it acts in that organization
+  and keeps working when its creator leaves. A personal key (``POST /api-keys``) acts as
+  the user who made it, never with more than that user may do;
+- ``SAAS_ORG`` — the organization (id or slug, sent as ``X-Organization``); unset: the
+  organization key's own, or a personal key's personal organization.
 
 Prints the created project as JSON and exits 0; a refusal (plan limit, unknown
 organization, revoked key…) prints the problem's code and detail to stderr and exits 1;
