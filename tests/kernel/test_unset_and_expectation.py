@@ -54,3 +54,10 @@ def test_display_masks_nested_secrets_by_type_and_keeps_the_rest() -> None:
     assert display(Outer, "password", None) == "(not set)"
     assert display(Outer, "inner", Inner(label=None)) == "{ retries = 3 }"
     assert display(Outer, "expiry", timedelta(seconds=1.5)) == "1.5"
+
+
+def test_a_whole_table_of_raw_input_keeps_its_secrets_masked() -> None:
+    # A model-level validation error shows the instance's whole input: field by field.
+    shown = display(Outer, "", {"password": "hunter2-raw", "inner": {"retries": 1}, "x": 1})
+    assert "hunter2" not in shown
+    assert shown == "{ password = ********, inner = { retries = 1 }, x = 1 }"

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         _maybe_traceback()
         sys.exit(2)
     except PatternError as error:
-        print_pattern_error(error)
+        print_pattern_error(error, debug=_debug)
         _maybe_traceback()
         sys.exit(1)
     except KeyboardInterrupt:

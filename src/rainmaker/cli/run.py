@@ -4,8 +4,12 @@ Graceful shutdown under ``run``: the first SIGTERM/SIGINT marks the app as drain
 ``/health/ready`` answers 503 while the server still accepts connections for
 ``shutdown.delay`` seconds (the load balancer notices and stops sending traffic); then the
 socket closes, in-flight requests get ``shutdown.timeout`` seconds to finish, and the
-modules stop in reverse start order. The exit code is 0. A second signal skips the delay;
-a third SIGINT cuts open connections.
+modules stop in reverse start order. The exit code is 0. A second signal skips the delay,
+and a second Ctrl-C (SIGINT) also stops waiting for open requests: a person pressing it
+twice wants the process gone. The development profile has no load balancer to warn, so
+there the delay is skipped from the first signal.
+
+``--reload`` restarts on edits of the app's ``.py`` files and of its composition file.
 
 With ``--workers N`` or ``--reload`` uvicorn runs the app in child processes, which need
 an import string: :func:`create_app` rebuilds the app there from environment variables.
@@ -19,6 +23,7 @@ import asyncio
 import json
 import math
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -31,6 +36,7 @@ from rich.table import Table
 
 from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
 from rainmaker.kernel.application import Application
+from rainmaker.kernel.composition import DEFAULT_PROFILE, find_composition
 from rainmaker.kernel.errors import CompositionError, Problem, StartupError
 from rainmaker.kernel.loading import load
 from rainmaker.kernel.logging import WEB_ROLE, bind_role
@@ -79,6 +85,8 @@ def run(
     module = http_module(application)  # composes: an invalid one exits 2 before binding
     enforce_secret_strength(application, host=host)  # published secrets: exit 2 when exposed
     delay, timeout = _shutdown_settings(module)
+    if application.composition.profile == DEFAULT_PROFILE:
+        delay = 0.0  # shutdown.delay lets a load balancer notice; development has none
     if reload or workers > 1:
         _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)
         return
@@ -159,6 +167,11 @@ class GracefulServer:
                     self.force_exit = True
                 else:
                     self.should_exit = True
+                    # Ctrl-C twice: stop now, without waiting for open requests.
+                    self.force_exit = sig == signal.SIGINT
+                    application.log.info(
+                        "server.stopping", signal=sig, waits_for_requests=not self.force_exit
+                    )
 
             async def on_tick(self, counter: int) -> bool:
                 if self.drain_deadline is not None and time.monotonic() >= self.drain_deadline:
@@ -261,6 +274,8 @@ def _run_supervised(
         port=port,
         reload=reload,
         reload_dirs=[str(folder.resolve())] if reload else None,
+        # The composition is the app too: an edited rainmaker.toml restarts it like a .py.
+        reload_includes=["*.py", find_composition(app_path).name] if reload else None,
         workers=None if reload else workers,
         lifespan="on",
         log_config=None,

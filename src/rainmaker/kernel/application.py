@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ import structlog
 
 from rainmaker.capabilities.http import Http, HttpApp, Receive, Scope, Send
 from rainmaker.kernel.app_view import AppView
+from rainmaker.kernel.capability import Capability
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import Composition
 from rainmaker.kernel.context import AppContext
@@ -62,7 +63,6 @@ class Application:
         self.log = structlog.get_logger("rainmaker", app=composition.app.name)
         self.state = "created"
         self._started: list[Instance] = []
-        self._built = False
         self._lock = asyncio.Lock()
         self._shutdown_hooks: list[Callable[[], Any]] = []
         self._http: HttpApp | None = None
@@ -94,16 +94,20 @@ class Application:
 
     # -- building --------------------------------------------------------------------------
 
-    def build(self) -> None:
-        """Build every module (no I/O). Idempotent; ``start`` calls it."""
-        if self._built:
+    def build(self, only: Collection[str] | None = None) -> None:
+        """Build every module (no I/O), or the instances named in ``only``. Idempotent;
+        ``start`` calls it."""
+        wanted = [i for i in self.instances.values() if only is None or i.name in only]
+        if all(i.module is not None for i in wanted):
             return
         if not structlog.is_configured():
             # Built without load() (tests, embedding): still log like the app says, not with
             # structlog's development defaults, and still scrub secrets.
             self.configure_logging()
         view = AppView(self)
-        for instance in self.instances.values():
+        for instance in wanted:
+            if instance.module is not None:
+                continue
             ctx = AppContext(
                 env=self.composition.profile,
                 instance=instance.name,
@@ -136,7 +140,6 @@ class Application:
                     hint=self._missing_library_hint(instance.pattern.id, exc),
                     cause=exc,
                 ) from exc
-        self._built = True
 
     def modules(self) -> dict[str, Module[Any]]:
         """Every instance's module, in start order (building them first, no I/O)."""
@@ -185,20 +188,26 @@ class Application:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, needs: Iterable[Capability[Any]] | None = None) -> None:
         """Start every module in dependency order, each within ``[app] start_timeout``.
 
-        If one fails, those already started are stopped in reverse and a
-        :class:`StartupError` names the failing instance and why.
+        With ``needs``, only the instances providing those capabilities and what they
+        require (transitively) are built and started: a command that reads the job queue
+        starts the jobs backend and its database, not the whole app. If one fails, those
+        already started are stopped in reverse and a :class:`StartupError` names the
+        failing instance and why.
         """
         async with self._lock:
             if self.state == "running":
                 return
-            self.build()
+            selected = None if needs is None else self.instances_needed_for(needs)
+            self.build(selected)
             self.state = "starting"
             self._timeline.begin_start()
             timeout = self.composition.app.start_timeout
             for instance in self.instances.values():
+                if selected is not None and instance.name not in selected:
+                    continue
                 assert instance.module is not None
                 began = time.perf_counter()
                 try:
@@ -214,6 +223,7 @@ class Application:
                     self.log.error(
                         "pattern.start_failed", instance=instance.name, error=error.message
                     )
+                    error.stopped = tuple(i.name for i in reversed(self._started))
                     await self._stop_started()
                     self.state = "failed"
                     raise error from exc
@@ -274,10 +284,29 @@ class Application:
         """Call ``hook()`` when shutdown begins (before anything stops)."""
         self._shutdown_hooks.append(hook)
 
+    def instances_needed_for(self, needs: Iterable[Capability[Any]]) -> set[str]:
+        """Names of the instances providing ``needs`` and of everything they require."""
+        names = {c.name for c in needs}
+        pending = [
+            i.name
+            for i in self.instances.values()
+            if any(p.capability.name in names for p in i.pattern.provisions)
+        ]
+        needed: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name not in needed:
+                needed.add(name)
+                pending.extend(self.instances[name].bindings.values())
+        return needed
+
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[Application]:
-        """``async with app.running():`` starts the app and always stops it."""
-        await self.start()
+    async def running(
+        self, needs: Iterable[Capability[Any]] | None = None
+    ) -> AsyncIterator[Application]:
+        """``async with app.running():`` starts the app (or only what ``needs`` asks for,
+        see :meth:`start`) and always stops it."""
+        await self.start(needs)
         try:
             yield self
         finally:
@@ -378,9 +407,12 @@ def _startup_error(instance: Instance, exc: BaseException, timeout: float) -> St
             hint=exc.hint,
             cause=exc,
         )
+    # An unexpected exception carries no advice of its own: point at what usually causes it.
     return StartupError(
         f"{label} failed to start: {type(exc).__name__}: {exc}",
         pattern_id=instance.name,
+        hint=f"check the settings of [patterns.{instance.name}] (rainmaker config show) and "
+        f"the service {instance.pattern.id} uses",
         cause=exc,
     )
 

@@ -15,12 +15,14 @@ masked; a duration called ``verify_token_ttl`` or a ``password`` policy table ar
 from __future__ import annotations
 
 import enum
+import typing
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import tomlkit
 from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic.fields import FieldInfo
 
 from rainmaker.kernel.secrets import MASK, marked_secret, redact_url
 
@@ -39,6 +41,10 @@ def display(model: type[BaseModel] | None, key: str, value: Any) -> str:
     the field it names decides whether the value is a secret.
     """
     secret = model is not None and _key_is_secret(model, key)
+    table = _model_at(model, key) if model is not None and not secret else None
+    if table is not None and isinstance(value, Mapping):
+        # Raw input for a whole table (a model-level validation error): its secrets by field.
+        return render(_plain_input(table, value))
     return render(_plain(value, secret=secret))
 
 
@@ -47,23 +53,51 @@ def display_value(value: Any) -> str:
     return render(_plain(value, secret=False))
 
 
+def _field(model: type[BaseModel], name: str) -> FieldInfo | None:
+    return model.model_fields.get(name) or next(
+        (f for f in model.model_fields.values() if f.alias == name), None
+    )
+
+
+def _nested_model(info: FieldInfo) -> type[BaseModel] | None:
+    candidates = [info.annotation, *typing.get_args(info.annotation)]
+    return next(
+        (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+    )
+
+
+def _model_at(model: type[BaseModel], key: str) -> type[BaseModel] | None:
+    """The settings model a (dotted) key names: ``model`` itself for ``""``."""
+    current: type[BaseModel] | None = model
+    for part in filter(None, key.split(".")):
+        info = _field(current, part) if current is not None else None
+        current = _nested_model(info) if info is not None else None
+    return current
+
+
+def _plain_input(model: type[BaseModel], data: Mapping[Any, Any]) -> dict[str, Any]:
+    plain = {}
+    for name, value in data.items():
+        info = _field(model, str(name))
+        nested = _nested_model(info) if info is not None else None
+        if info is not None and marked_secret(info):
+            plain[str(name)] = _plain(value, secret=True)
+        elif nested is not None and isinstance(value, Mapping):
+            plain[str(name)] = _plain_input(nested, value)
+        else:
+            plain[str(name)] = _plain(value, secret=False)
+    return plain
+
+
 def _key_is_secret(model: type[BaseModel], key: str) -> bool:
     current: type[BaseModel] | None = model
     for part in key.split("."):
-        if current is None:
-            return False
-        info = current.model_fields.get(part) or next(
-            (f for f in current.model_fields.values() if f.alias == part), None
-        )
+        info = _field(current, part) if current is not None else None
         if info is None:
             return False
         if marked_secret(info):
             return True
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            current = annotation
-        else:
-            current = None
+        current = _nested_model(info)
     return False
 
 

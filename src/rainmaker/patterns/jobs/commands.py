@@ -3,7 +3,8 @@
 The jobs patterns contribute this command group through the ``rainmaker.commands``
 entry-point group, as any pattern package can: ``rainmaker --help`` lists it where a jobs
 pattern is installed. It reads the queue through the public ``Jobs`` capability of the
-composed app, so every jobs backend (built-in or not) serves it.
+composed app, so every jobs backend (built-in or not) serves it. Only the jobs backend and
+what it requires (its database, say) start: not the HTTP app, storage or payments.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def load_app(app: Path, profile: str | None, overrides: list[str] | None) -> rai
 async def _with_jobs(application: rainmaker.Application, action: Any) -> Any:
     from rainmaker.capabilities import Jobs
 
-    async with application.running():
+    async with application.running(needs=[Jobs]):
         service: JobQueue = application.services.require(Jobs)
         return await action(service)
 
