@@ -13,6 +13,7 @@ error at all. :func:`build_openapi` starts from FastAPI's document
   declared with :func:`rainmaker.http.raises` (401/403 for the auth guards, 429 for rate
   limits, 503 for ``Inject``) or its decorator with :func:`rainmaker.http.responses`;
 - keeps one tag (the instance's) and a unique operationId (see :func:`operation_id`);
+- declares every path parameter, also those only a dependency reads (``{org}``);
 - marks uploaded files ``format: binary`` (OpenAPI 3.0's spelling, which generators read,
   beside 3.1's ``contentMediaType``).
 """
@@ -127,6 +128,7 @@ def _complete_operation(
         unique = f"{unique}_{method}"
     seen_ids.add(unique)
     operation["operationId"] = unique
+    _declare_path_parameters(operation, route.path_format or "")
     responses: dict[str, Any] = operation.setdefault("responses", {})
     dependant = route.dependant
     statuses = dependency_errors(dependant) if isinstance(dependant, Dependant) else set()
@@ -146,6 +148,24 @@ def _complete_operation(
             if not declared["headers"]:
                 del declared["headers"]
             responses[status] = declared
+
+
+def _declare_path_parameters(operation: dict[str, Any], path: str) -> None:
+    """Declare every ``{name}`` of the path, also those only a dependency reads.
+
+    ``CurrentOrg`` reads ``{org}`` from the request, not from a handler parameter, so
+    FastAPI leaves it out, and the document's path template would not match its
+    parameters (generators then drop the operation).
+    """
+    parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+    declared = {p.get("name") for p in parameters if p.get("in") == "path"}
+    for name in re.findall(r"{([^}:]+)(?::[^}]*)?}", path):
+        if name not in declared:
+            parameters.append(
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            )
+    if not parameters:
+        del operation["parameters"]
 
 
 def _has_own_model(response: dict[str, Any]) -> bool:

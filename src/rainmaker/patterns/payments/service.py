@@ -21,6 +21,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urljoin
 
 from sqlalchemy import exc as sa_exc
 
@@ -258,7 +259,9 @@ class PaymentsService:
         )
         return Checkout(
             id=created.id,
-            url=created.url,
+            # Always absolute: payment-local without public_url links a path of this app,
+            # which a client (or a redirecting browser) must not resolve against elsewhere.
+            url=urljoin(request_origin + "/", created.url) if request_origin else created.url,
             mode=mode,
             amount=amount,
             currency=currency,

@@ -107,7 +107,12 @@ def storage_router(
         "/{key:path}",
         summary="Download an object (public, or by signed URL)",
         response_class=StreamingResponse,
-        responses={**binary_response("*/*"), **responses(401, 403, 503)},
+        # octet-stream first, for generated clients (which read it as bytes); */* because
+        # the object keeps the content type it was stored with.
+        responses={
+            **binary_response("application/octet-stream", "*/*"),
+            **responses(401, 403, 503),
+        },
         openapi_extra=SIGNED_QUERY,
     )
     async def download(key: str, request: Request) -> StreamingResponse:
@@ -133,7 +138,7 @@ def storage_router(
             summary="Upload an object by signed URL",
             response_model=StoredObject,
             responses=responses(401, 403, ObjectTooLargeError, 503),
-            openapi_extra={**binary_body("*/*"), **SIGNED_QUERY},
+            openapi_extra={**binary_body(), **SIGNED_QUERY},  # any content type is kept
         )
         async def upload_signed(key: str, request: Request) -> JSONResponse:
             query = request.query_params
