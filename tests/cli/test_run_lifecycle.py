@@ -220,3 +220,19 @@ def test_a_failing_start_says_the_fix_the_debug_flag_and_what_was_stopped(
     )
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr and "run again with --debug" not in debug.stderr
+
+
+def test_sigterm_still_waits_for_the_load_balancer_in_development(
+    app: Path, runs: list[Run]
+) -> None:
+    run = Run(app)
+    runs.append(run)
+    run.wait_for("/health/ready", lambda r: r.status_code == 200)
+    run.process.send_signal(signal.SIGTERM)  # an orchestrator, not a person
+    run.wait_for("/health/ready", lambda r: r.status_code == 503)
+    run.process.send_signal(signal.SIGTERM)  # a second one skips the rest of the delay
+    assert run.finish() == 0, run.stderr
+    [draining] = run.events("server.draining")
+    assert draining["delay_s"] == 60
+    [stopping] = run.events("server.stopping")
+    assert stopping["waits_for_requests"] is True

@@ -6,8 +6,9 @@ Graceful shutdown under ``run``: the first SIGTERM/SIGINT marks the app as drain
 socket closes, in-flight requests get ``shutdown.timeout`` seconds to finish, and the
 modules stop in reverse start order. The exit code is 0. A second signal skips the delay,
 and a second Ctrl-C (SIGINT) also stops waiting for open requests: a person pressing it
-twice wants the process gone. The development profile has no load balancer to warn, so
-there the delay is skipped from the first signal.
+twice wants the process gone. In the development profile there is no load balancer to
+warn, so Ctrl-C skips the delay from the first press (SIGTERM, from an orchestrator or a
+compose file, still waits it).
 
 ``--reload`` restarts on edits of the app's ``.py`` files and of its composition file.
 
@@ -85,8 +86,8 @@ def run(
     module = http_module(application)  # composes: an invalid one exits 2 before binding
     enforce_secret_strength(application, host=host)  # published secrets: exit 2 when exposed
     delay, timeout = _shutdown_settings(module)
-    if application.composition.profile == DEFAULT_PROFILE:
-        delay = 0.0  # shutdown.delay lets a load balancer notice; development has none
+    # shutdown.delay lets a load balancer notice; a developer's Ctrl-C has none to wait for.
+    interrupt_delay = 0.0 if application.composition.profile == DEFAULT_PROFILE else delay
     if reload or workers > 1:
         _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)
         return
@@ -94,7 +95,7 @@ def run(
     config = _server_config(application, timeout, module)
     # uvicorn's loop choice (uvloop when installed), as `uvicorn app:app` would use.
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(application, config, sock, delay))
+        runner.run(_serve(application, config, sock, delay, interrupt_delay))
 
 
 def routes(
@@ -150,7 +151,11 @@ class GracefulServer:
     """
 
     @staticmethod
-    def create(config: Any, application: Application, delay: float) -> Any:
+    def create(
+        config: Any, application: Application, delay: float, interrupt_delay: float | None = None
+    ) -> Any:
+        """The server; ``interrupt_delay`` replaces ``delay`` when the first signal is
+        SIGINT (Ctrl-C)."""
         import uvicorn
 
         class _Server(uvicorn.Server):
@@ -160,9 +165,12 @@ class GracefulServer:
                 # Not recorded in _captured_signals on purpose: uvicorn would re-raise the
                 # signal after serving and the process would die by it instead of exit 0.
                 if self.drain_deadline is None and not self.should_exit:
-                    self.drain_deadline = time.monotonic() + delay
+                    wait = delay
+                    if sig == signal.SIGINT and interrupt_delay is not None:
+                        wait = interrupt_delay
+                    self.drain_deadline = time.monotonic() + wait
                     application.begin_shutdown()
-                    application.log.info("server.draining", delay_s=delay, signal=sig)
+                    application.log.info("server.draining", delay_s=wait, signal=sig)
                 elif self.should_exit:
                     self.force_exit = True
                 else:
@@ -200,8 +208,14 @@ def _server_config(application: Application, timeout: float, module: Any) -> Any
     )
 
 
-async def _serve(application: Application, config: Any, sock: socket.socket, delay: float) -> None:
-    server = GracefulServer.create(config, application, delay)
+async def _serve(
+    application: Application,
+    config: Any,
+    sock: socket.socket,
+    delay: float,
+    interrupt_delay: float | None = None,
+) -> None:
+    server = GracefulServer.create(config, application, delay, interrupt_delay)
     try:
         await application.start()
         host, port = sock.getsockname()[:2]
