@@ -26,8 +26,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rainmaker.capabilities.auth import User
-from rainmaker.http import AuthGuards, bearer_scheme
-from rainmaker.patterns.auth_jwt.errors import InvalidTokenError
+from rainmaker.http import AuthGuards, bearer_scheme, responses
+from rainmaker.patterns.auth_jwt.errors import (
+    AccountDisabledError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    InvalidTwoFactorCodeError,
+    TwoFactorAlreadyEnabledError,
+    TwoFactorCodeReusedError,
+    TwoFactorNotEnrolledError,
+    TwoFactorRequiredError,
+)
 from rainmaker.patterns.auth_jwt.service import JwtAuth
 from rainmaker.patterns.auth_jwt.tokens import MAX_TOKEN_LENGTH
 from rainmaker.patterns.auth_jwt.two_factor import TWO_FACTOR_AMR, TwoFactor
@@ -194,9 +203,14 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
     @router.post(
         "/login/2fa",
         summary="Finish a login with a second factor (TOTP or recovery code)",
-        responses={
-            401: {"description": "invalid_two_factor_code, two_factor_code_reused, invalid_token"}
-        },
+        response_model=TokenAnswer,
+        responses=responses(
+            InvalidTwoFactorCodeError,
+            TwoFactorCodeReusedError,
+            AccountDisabledError,
+            TwoFactorNotEnrolledError,
+            429,
+        ),
     )
     async def login_second_factor(body: LoginSecondFactor) -> JSONResponse:
         pair = await factor().complete(
@@ -213,6 +227,7 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         status_code=201,
         summary="Start enrolling a TOTP authenticator (not active until confirmed)",
         response_model=EnrolmentAnswer,
+        responses=responses(InvalidTokenError, AccountDisabledError, TwoFactorAlreadyEnabledError),
     )
     async def enrol(
         token: Annotated[str | None, Security(optional_bearer)],
@@ -227,6 +242,9 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         summary="Confirm enrolment with a first code: 2FA on, ten recovery codes",
         response_model=ConfirmAnswer,
         response_model_exclude_none=True,
+        responses=responses(
+            InvalidTwoFactorCodeError, TwoFactorCodeReusedError, TwoFactorNotEnrolledError, 429
+        ),
     )
     async def confirm(
         body: ConfirmRequest, token: Annotated[str | None, Security(optional_bearer)]
@@ -243,6 +261,9 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         "/2fa/recovery-codes",
         summary="Replace the recovery codes (needs a current code)",
         response_model=RecoveryCodesAnswer,
+        responses=responses(
+            InvalidTwoFactorCodeError, TwoFactorCodeReusedError, TwoFactorNotEnrolledError, 429
+        ),
     )
     async def recovery_codes(
         body: CodeRequest, user: Annotated[User, Depends(guards.current_user)]
@@ -252,7 +273,18 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         codes = await two_factor.new_recovery_codes(user.id)
         return JSONResponse({"recovery_codes": codes}, headers=NO_STORE)
 
-    @router.post("/2fa/disable", status_code=204, summary="Turn two-factor authentication off")
+    @router.post(
+        "/2fa/disable",
+        status_code=204,
+        summary="Turn two-factor authentication off",
+        responses=responses(
+            InvalidCredentialsError,
+            InvalidTwoFactorCodeError,
+            TwoFactorRequiredError,
+            TwoFactorNotEnrolledError,
+            429,
+        ),
+    )
     async def disable(
         body: DisableRequest, user: Annotated[User, Depends(guards.current_user)]
     ) -> Response:
