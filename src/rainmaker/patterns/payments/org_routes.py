@@ -25,8 +25,13 @@ from fastapi import APIRouter, Request
 
 from rainmaker.capabilities.organizations import ADMIN, MEMBER, ActiveOrganization
 from rainmaker.capabilities.payments import Owner
-from rainmaker.http import CurrentUser, require_org_role
-from rainmaker.patterns.payments.errors import NoSubscriptionError
+from rainmaker.http import CurrentUser, require_org_role, responses
+from rainmaker.patterns.payments.answers import CheckoutAnswer, InvoiceList, SubscriptionAnswer
+from rainmaker.patterns.payments.errors import (
+    NoSubscriptionError,
+    PaymentStateError,
+    ProviderError,
+)
 from rainmaker.patterns.payments.pricing import price_items
 from rainmaker.patterns.payments.routes import CancelBody, CheckoutBody
 from rainmaker.patterns.payments.service import PaymentsService
@@ -39,7 +44,12 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
     """The routes; ``resolve`` returns the running service (503 while stopped)."""
     router = APIRouter(prefix="/orgs/{org}", tags=["payments"])
 
-    @router.post("/checkout", status_code=201)
+    @router.post(
+        "/checkout",
+        status_code=201,
+        response_model=CheckoutAnswer,
+        responses=responses(PaymentStateError, ProviderError, 503),
+    )
     async def org_checkout(
         body: CheckoutBody, request: Request, org: Admin, user: CurrentUser
     ) -> Any:
@@ -61,23 +71,35 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         )
         return created.as_dict()
 
-    @router.get("/subscription")
+    @router.get(
+        "/subscription",
+        response_model=SubscriptionAnswer,
+        responses=responses(NoSubscriptionError, ProviderError, 503),
+    )
     async def org_subscription(org: Member) -> Any:
         found = await resolve().get_subscription(Owner.org(org.id))
         if found is None:
             raise NoSubscriptionError("this organization has no subscription")
         return found.as_dict()
 
-    @router.post("/subscription/cancel")
+    @router.post(
+        "/subscription/cancel",
+        response_model=SubscriptionAnswer,
+        responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
+    )
     async def org_cancel(org: Admin, body: CancelBody | None = None) -> Any:
         at_period_end = body.at_period_end if body is not None else True
         return (await resolve().cancel_subscription(Owner.org(org.id), at_period_end)).as_dict()
 
-    @router.post("/subscription/resume")
+    @router.post(
+        "/subscription/resume",
+        response_model=SubscriptionAnswer,
+        responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
+    )
     async def org_resume(org: Admin) -> Any:
         return (await resolve().resume_subscription(Owner.org(org.id))).as_dict()
 
-    @router.get("/invoices")
+    @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def org_invoices(org: Admin) -> Any:
         found = await resolve().list_invoices(Owner.org(org.id))
         return {"invoices": [invoice.as_dict() for invoice in found]}
