@@ -184,6 +184,48 @@ class DatabaseContract:
     def db(self, app: Application) -> SqlDatabase:
         return app.services.require(Database)
 
+    # -- column types ----------------------------------------------------------------------
+
+    async def test_utc_datetime_reads_back_aware_utc(self, db: SqlDatabase) -> None:
+        """``UtcDateTime`` columns answer aware UTC on every database, SQLite included."""
+        from datetime import UTC, datetime, timedelta, timezone
+
+        from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+
+        from rainmaker.capabilities.utc_datetime import UtcDateTime
+
+        stamps = Table(
+            "contract_stamps",
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            Column("at", UtcDateTime(), nullable=True),
+        )
+        paris = timezone(timedelta(hours=2))
+        written = {
+            1: datetime(2026, 12, 1, 14, 0, 0, 123000, tzinfo=paris),  # aware, not UTC
+            2: datetime(2026, 12, 1, 12, 0, 0),  # naive: taken as UTC (rainmaker.utcnow)
+            3: None,
+        }
+        async with db.engine.begin() as connection:
+            await connection.run_sync(stamps.metadata.create_all)
+        try:
+            async with db.session() as session:
+                await session.execute(
+                    insert(stamps), [{"id": key, "at": at} for key, at in written.items()]
+                )
+            async with db.session() as session:
+                read = dict((await session.execute(select(stamps.c.id, stamps.c.at))).all())
+            expected = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+            assert read[1] == expected + timedelta(microseconds=123000)
+            assert read[2] == expected
+            assert read[3] is None
+            for key in (1, 2):
+                assert read[key].utcoffset() == timedelta(0), read[key]
+                assert read[key].isoformat().endswith("+00:00")
+        finally:
+            async with db.engine.begin() as connection:
+                await connection.run_sync(stamps.metadata.drop_all)
+
     # -- transactions across patterns ----------------------------------------------------
 
     async def test_two_patterns_commit_together(self, db: SqlDatabase) -> None:
