@@ -20,6 +20,10 @@ import pytest
 from tests.e2e.conftest import saas_processes
 from tests.patterns.oauth_login.oidc_server import OidcProvider, running_provider
 
+# The provider (oidc-provider-mock) calls a deprecated Authlib server API on its own
+# threads; that is its code, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
+
 WAIT = 20.0
 
 

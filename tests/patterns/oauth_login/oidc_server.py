@@ -22,14 +22,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import authlib.deprecate
 import httpx
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 with warnings.catch_warnings():
-    # The library itself still imports authlib.jose (deprecated in Authlib 1.9).
-    warnings.simplefilter("ignore", DeprecationWarning)
+    # The library itself still imports authlib.jose and Authlib's httpx client, both
+    # deprecated in Authlib 1.9; this filter goes in front of Authlib's own.
+    warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
     import flask
     import oidc_provider_mock
     from authlib import jose as authlib_jose
