@@ -110,6 +110,20 @@ def test_a_pattern_default_is_published(tmp_path: Path) -> None:
     assert ("payments", "webhook_secret") in found
 
 
+def test_secrets_inside_lists_of_keys_are_judged_each(tmp_path: Path) -> None:
+    """auth-jwt's rotating signing keys and 2FA encryption keys: no key escapes the check."""
+    (tmp_path / "rainmaker.toml").write_text(
+        '[app]\nname = "keys"\n\n[patterns.db]\nuse = "database-sqlite"\npath = "k.db"\n\n'
+        '[patterns.auth]\nuse = "auth-jwt"\nactive_key = "new"\n'
+        'keys = [{ kid = "old", secret = "${OLD_KEY}" }, '
+        '{ kid = "new", secret = "${NEW_KEY:-' + PUBLISHED + '}" }]\n'
+    )
+    app = load(tmp_path, environ={"OLD_KEY": secrets.token_urlsafe(40)})
+    assert [(w.key, "published" in w.reason) for w in weak_secrets(app)] == [
+        ("keys.1.secret", True)
+    ]
+
+
 def test_a_repetitive_secret_is_below_its_minimum_entropy(tmp_path: Path) -> None:
     app = load(_app(tmp_path, secret="${JWT_SECRET}"), environ={"JWT_SECRET": "ab" * 16})
     (weak,) = weak_secrets(app)

@@ -21,6 +21,7 @@ import ipaddress
 import math
 import sys
 import tomllib
+import typing
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic.fields import FieldInfo
 
 from rainmaker.kernel.errors import CompositionError, Problem
 from rainmaker.kernel.secrets import MASK, secret_fields
@@ -183,19 +185,23 @@ def _secrets(settings: BaseModel, prefix: str) -> Iterator[tuple[str, str, float
         key = f"{prefix}{name}"
         if isinstance(value, BaseModel):
             yield from _secrets(value, prefix=f"{key}.")
-            continue
-        if isinstance(value, list | tuple):
-            for index, item in enumerate(value):
+        elif isinstance(value, list | tuple | dict):
+            # Signing keys in a list, OAuth clients in a table, encryption keys: each judged.
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for index, item in items:
                 if isinstance(item, BaseModel):
                     yield from _secrets(item, prefix=f"{key}.{index}.")
-            continue
-        if name not in secret:
-            continue
-        plain = _plain(value)
-        if plain:
-            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-            minimum = extra.get("min_entropy_bits", DEFAULT_MIN_ENTROPY_BITS)
-            yield key, plain, float(minimum) if isinstance(minimum, int | float) else 0.0
+                elif name in secret and (plain := _plain(item)):
+                    yield f"{key}.{index}", plain, _minimum(info)
+        elif name in secret and (plain := _plain(value)):
+            yield key, plain, _minimum(info)
+
+
+def _minimum(info: FieldInfo) -> float:
+    """The field's ``min_entropy_bits``, else :data:`DEFAULT_MIN_ENTROPY_BITS`."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    minimum = extra.get("min_entropy_bits", DEFAULT_MIN_ENTROPY_BITS)
+    return float(minimum) if isinstance(minimum, int | float) else DEFAULT_MIN_ENTROPY_BITS
 
 
 def _plain(value: Any) -> str | None:
@@ -220,9 +226,18 @@ def _model_published(model: type[BaseModel]) -> Iterator[str]:
     for info in model.model_fields.values():
         yield from _strings(_plain(info.default))
         yield from _strings(info.examples or [])
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _model_published(annotation)
+        for nested in _models_in(info.annotation):
+            yield from _model_published(nested)
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The settings models an annotation holds: itself, or inside ``list[...]``,
+    ``dict[str, ...]`` and ``... | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for argument in typing.get_args(annotation):
+        yield from _models_in(argument)
 
 
 def _env_example_values(path: Path) -> Iterator[str]:
