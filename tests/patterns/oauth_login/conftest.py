@@ -19,6 +19,7 @@ from rainmaker.patterns.oauth_login.pattern import oauth_login
 from rainmaker.testing.harness import BASE_URL, build_app, http_client
 from tests.patterns.auth_jwt.conftest import auth_settings, pg_database  # noqa: F401
 from tests.patterns.database.conftest import pg_url
+from tests.patterns.database.mysql_databases import shared_mysql_database  # noqa: F401
 from tests.patterns.oauth_login.oidc_server import OidcProvider, running_provider
 
 CLIENT_ID = "rainmaker-tests"
@@ -40,13 +41,22 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def database(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The ``db`` instance's settings on each backend (migrations run at start)."""
     if request.param == "sqlite":
         return {"use": "database-sqlite", "path": "oauth.db"}
-    name = request.getfixturevalue("pg_database")
-    return {"use": "database-postgres", "url": pg_url(name), "auto_migrate": True}
+    if request.param == "postgres":
+        name = request.getfixturevalue("pg_database")
+        return {"use": "database-postgres", "url": pg_url(name), "auto_migrate": True}
+    url = request.getfixturevalue("shared_mysql_database")
+    return {"use": "database-mysql", "url": url, "auto_migrate": True}
 
 
 @dataclass
