@@ -58,7 +58,8 @@ Names:
   problem+json errors a route (or a dependency, for every route using it) can answer;
   :func:`binary_response` / :func:`binary_body` a download's or an upload's raw bytes, so
   the OpenAPI document says what the server does; :class:`ProblemDetails` is the error
-  body's model (see :mod:`rainmaker.http.responses`).
+  body's model and ``UtcTimestamp`` a response model's always-UTC timestamp (see
+  :mod:`rainmaker.http.responses`).
 - For apps that compose HTTP (``framework-fastapi``, or another Http pattern):
   :class:`RouteOwners`, :class:`RouteOwner`, :data:`STATE_KEY` record which instance owns
   each route and hand that table to requests; :func:`injection_report` checks the routes'
@@ -86,6 +87,7 @@ from rainmaker.http.responses import (
     PROBLEM_JSON,
     FieldProblem,
     ProblemDetails,
+    UtcTimestamp,
     binary_body,
     binary_response,
     raises,
@@ -110,6 +112,7 @@ __all__ = [
     "RouteDependencies",
     "RouteOwner",
     "RouteOwners",
+    "UtcTimestamp",
     "auth_guards",
     "bearer_scheme",
     "binary_body",

@@ -20,10 +20,11 @@ input implies 422 on their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi.dependencies.models import Dependant
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from rainmaker.kernel.errors import PatternError
 
@@ -38,6 +39,16 @@ ErrorSpec = int | type[PatternError]
 """A status code, or a :class:`PatternError` subclass standing for its ``status``."""
 
 T = TypeVar("T")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as aware UTC; a naive value is UTC already (what the tables store)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UtcTimestamp = Annotated[datetime, AfterValidator(as_utc)]
+"""A response model's timestamp: always answered with its UTC offset, whatever the
+database handed back (SQLite drops it)."""
 
 
 class FieldProblem(BaseModel):

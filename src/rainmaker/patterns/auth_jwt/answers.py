@@ -7,9 +7,9 @@ them, and ``GET /me`` and ``POST /verify`` serialise through :class:`UserAnswer`
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from rainmaker.http import UtcTimestamp
 
 
 class UserAnswer(BaseModel):
@@ -21,8 +21,8 @@ class UserAnswer(BaseModel):
     scopes: list[str]
     verified: bool
     disabled: bool
-    created_at: datetime = Field(description="UTC, with its offset.")
-    updated_at: datetime = Field(description="UTC, with its offset.")
+    created_at: UtcTimestamp = Field(description="UTC, with its offset.")
+    updated_at: UtcTimestamp = Field(description="UTC, with its offset.")
 
 
 class MessageAnswer(BaseModel):

@@ -7,10 +7,11 @@ against these models by FastAPI).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from rainmaker.http import UtcTimestamp
 
 
 class OwnerAnswer(BaseModel):
@@ -40,7 +41,7 @@ class SubscriptionAnswer(BaseModel):
     plan: str | None
     status: str
     active: bool
-    current_period_end: datetime | None
+    current_period_end: UtcTimestamp | None
     cancel_at_period_end: bool
     seats: int
     owner: OwnerAnswer
@@ -55,7 +56,7 @@ class InvoiceAnswer(BaseModel):
     amount_paid: int
     currency: str
     status: str
-    created_at: datetime
+    created_at: UtcTimestamp
 
 
 class InvoiceList(BaseModel):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
+
+from rainmaker.http import UtcTimestamp
 
 
 class StoredObject(BaseModel):
@@ -14,4 +14,4 @@ class StoredObject(BaseModel):
     size: int
     content_type: str | None
     etag: str
-    last_modified: datetime | None
+    last_modified: UtcTimestamp | None
