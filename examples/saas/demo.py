@@ -208,7 +208,7 @@ def serve(venv: Path, host: str, port: int, total: int) -> int:
         f"  emails      {APP / 'var' / 'outbox'} (.eml files)\n\n"
         "Try: POST /auth/register, confirm with the code from the email (POST /auth/verify),\n"
         "POST /auth/login; GET /orgs shows your personal organization. POST /projects,\n"
-        "PUT /projects/{id}/file, POST /projects/billing/checkout with plan 'pro' and pay on\n"
+        "PUT /projects/{id}/file, POST /payments/orgs/{org}/checkout with plan 'pro', pay on\n"
         "the checkout page; GET /projects/account shows the organization's limit. Invite a\n"
         "teammate (POST /orgs/{org}/invitations) and make a CI key (POST\n"
         "/orgs/{org}/api-keys) for examples/saas/scripts/ci_create_project.py.\n"

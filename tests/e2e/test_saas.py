@@ -34,7 +34,7 @@ from tests.e2e.conftest import APP, SaasProcesses, saas_processes
 
 PASSWORD = "correct horse battery staple"
 PRO_AMOUNT = 1500
-WAIT = 20.0
+WAIT = 60.0  # a bound for a busy machine, never an asserted duration
 CI_SCRIPT = APP / "scripts" / "ci_create_project.py"
 
 
@@ -195,7 +195,11 @@ def drive_flow(profile: Profile) -> None:
 
         # The organization subscribes through checkout (one seat: its one member); the
         # limit follows its subscription.
-        answer = client.post("/projects/billing/checkout", json={"plan": "pro"})
+        back = f"{profile.processes.base_url}/projects/account"
+        answer = client.post(
+            f"/payments/orgs/{org_id}/checkout",
+            json={"plan": "pro", "success_url": back, "cancel_url": back},
+        )
         assert answer.status_code == 201, answer.text
         checkout = answer.json()
         assert checkout["mode"] == "subscription" and checkout["amount"] == PRO_AMOUNT
@@ -203,7 +207,7 @@ def drive_flow(profile: Profile) -> None:
         profile.pay(client, checkout)
 
         def subscribed() -> dict[str, Any] | None:
-            found = client.get("/projects/billing/subscription")
+            found = client.get(f"/payments/orgs/{org_id}/subscription")
             return found.json() if found.status_code == 200 and found.json()["active"] else None
 
         subscription = eventually(subscribed, "the organization's active subscription")
@@ -246,12 +250,16 @@ def drive_flow(profile: Profile) -> None:
         assert answer.status_code == 200 and answer.content == content
         mate_account = client.get("/projects/account", headers=in_org).json()
         assert (mate_account["plan"], mate_account["role"]) == ("pro", "member")
-        # Billing is for the organization's admins; the new seat is billed.
-        answer = client.get("/projects/billing/subscription", headers=in_org)
+        # Any member reads the organization's subscription; only admins and owners pay.
+        answer = client.get(f"/payments/orgs/{org_id}/subscription", headers=mate_auth)
+        assert answer.status_code == 200 and answer.json()["plan"] == "pro", answer.text
+        answer = client.post(
+            f"/payments/orgs/{org_id}/subscription/cancel", headers=mate_auth, json={}
+        )
         assert answer.status_code == 403 and answer.json()["code"] == "org_role_required"
 
         def two_seats() -> dict[str, Any] | None:
-            found = client.get("/projects/billing/subscription").json()
+            found = client.get(f"/payments/orgs/{org_id}/subscription").json()
             return found if found["seats"] == 2 else None
 
         eventually(two_seats, "the teammate's seat on the subscription")

@@ -17,21 +17,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
 from projects.api import Projects, ProjectsApi
-from rainmaker import NotFoundError
 from rainmaker.capabilities.organizations import (
-    ADMIN,
     ORG_HEADER,
     ActiveOrganization,
     OrganizationDirectory,
     OrganizationRequiredError,
     Organizations,
-    OrgRoleRequiredError,
     OrgTwoFactorRequiredError,
     principal_org,
 )
@@ -79,32 +76,12 @@ async def active_org(
 Org = Annotated[ActiveOrganization, Depends(active_org)]
 
 
-async def billing_admin(org: Org, directory: Directory) -> ActiveOrganization:
-    """The active organization, for its admins and owners only (403 for other members)."""
-    if not directory.role_satisfies(org.role, ADMIN):
-        raise OrgRoleRequiredError(
-            f"billing of {org.organization.slug!r} is for its admins; your role is {org.role!r}"
-        )
-    return org
-
-
-Billing = Annotated[ActiveOrganization, Depends(billing_admin)]
-
-
 class NewProject(BaseModel):
     """``POST /projects``."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-
-
-class NewCheckout(BaseModel):
-    """``POST /projects/billing/checkout``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    plan: str = Field(min_length=1, max_length=100, examples=["pro"])
 
 
 router = APIRouter(tags=["projects"])
@@ -125,29 +102,6 @@ async def account(org: Org, user: CurrentUser, service: Service) -> dict[str, An
         "used": await service.count(org.id),
         "welcome_sent": await service.welcomed(user.id),
     }
-
-
-@router.post(
-    "/billing/checkout",
-    status_code=201,
-    summary="Subscribe the organization to a plan, one seat per member (admins)",
-)
-async def checkout(
-    body: NewCheckout, request: Request, org: Billing, user: CurrentUser, service: Service
-) -> dict[str, Any]:
-    # The payer comes back to this app's own account page: no return URL from the client,
-    # so the checkout cannot be made to redirect anywhere else.
-    back = f"{request.url.scheme}://{request.url.netloc}/projects/account"
-    created = await service.checkout(org.id, user.email, plan=body.plan, return_url=back)
-    return created.as_dict()
-
-
-@router.get("/billing/subscription", summary="The organization's subscription (admins)")
-async def subscription(org: Billing, service: Service) -> dict[str, Any]:
-    found = await service.subscription(org.id)
-    if found is None:
-        raise NotFoundError("this organization has no subscription", pattern_id="projects")
-    return found.as_dict()
 
 
 @router.get("", summary="The organization's projects")

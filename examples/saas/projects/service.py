@@ -19,7 +19,7 @@ from rainmaker.capabilities.cache import CacheBackend
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.mailer import Email, MailSender
 from rainmaker.capabilities.organizations import Organization, OrganizationDirectory, scoped
-from rainmaker.capabilities.payments import Checkout, Owner, PaymentProcessor, Subscription
+from rainmaker.capabilities.payments import Owner, PaymentProcessor
 from rainmaker.capabilities.storage import ObjectInfo, ObjectReader, ObjectStore
 
 WELCOME_JOB = "projects.send_welcome"
@@ -126,28 +126,6 @@ class ProjectsService:
         """Drop the organization's cached plan (its subscription changed)."""
         await self.cache.delete(self._plan_key(org_id))
 
-    # -- billing: the organization pays, per seat ------------------------------------------
-
-    async def checkout(
-        self,
-        org_id: str,
-        billing_email: str,
-        *,
-        plan: str,
-        return_url: str,
-    ) -> Checkout:
-        """A subscription checkout paid by the organization (its customer made on first use),
-        billed for one seat per member; the checkout page sends the payer to ``return_url``."""
-        payer = Owner.org(org_id)
-        await self.payments.create_customer(payer, billing_email)
-        return await self.payments.create_checkout(
-            payer, plan=plan, success_url=return_url, cancel_url=return_url
-        )
-
-    async def subscription(self, org_id: str) -> Subscription | None:
-        """The organization's subscription, if it has one."""
-        return await self.payments.get_subscription(Owner.org(org_id))
-
     @staticmethod
     def _plan_key(org_id: str) -> str:
         return f"plan:org:{org_id}"
@@ -194,7 +172,8 @@ class ProjectsService:
                     f"the {plan.name} plan allows {plan.limit} project(s) and this "
                     f"organization keeps {used}",
                     pattern_id="projects",
-                    hint="its owner can subscribe to a larger plan through POST /payments/checkout",
+                    hint="an owner or admin can subscribe the organization to a larger plan "
+                    "through POST /payments/orgs/{org}/checkout",
                 )
             project_id = uuid.uuid4().hex
             created = datetime.now(UTC)
