@@ -206,3 +206,27 @@ async def test_wrong_client_credentials_are_a_503_not_the_users_fault(
     report = await sso.app.health()
     (mine,) = [item for item in report.instances if item.instance == "sso"]
     assert mine.status is Status.DEGRADED
+
+
+async def test_an_unverified_address_makes_no_account_unless_allowed(
+    make_app: MakeApp, provider: OidcProvider
+) -> None:
+    provider.set_user("unv", email="unv@example.com", email_verified=False)
+    strict = await make_app()
+    assert_problem(await strict.sign_in("unv"), 403, "oauth_email_unverified")
+    assert await strict.auth.get_user_by_email("unv@example.com") is None
+    lenient = await make_app(sso={"allow_unverified_email": True})
+    answer = await lenient.sign_in("unv")
+    assert answer.status_code == 200, answer.text
+    user = await lenient.auth.get_user_by_email("unv@example.com")
+    assert user is not None and user.verified is False
+
+
+async def test_a_disabled_account_cannot_sign_in(make_app: MakeApp, provider: OidcProvider) -> None:
+    sso = await make_app()
+    provider.set_user("dis", email="dis@example.com", email_verified=True)
+    assert (await sso.sign_in("dis")).status_code == 200
+    user = await sso.auth.get_user_by_email("dis@example.com")
+    assert user is not None
+    await sso.auth.disable_user(user.id)
+    assert_problem(await sso.sign_in("dis"), 403, "account_disabled")

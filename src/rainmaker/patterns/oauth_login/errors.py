@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from rainmaker import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     PatternError,
@@ -117,6 +118,13 @@ class EmailMissingError(InvalidInputError):
 
     code: ClassVar[str] = "oauth_email_missing"
     title: ClassVar[str] = "No email address from the provider"
+
+
+class EmailUnverifiedError(ForbiddenError):
+    """The provider does not vouch for the address, so no account is made with it."""
+
+    code: ClassVar[str] = "oauth_email_unverified"
+    title: ClassVar[str] = "Email not verified by the provider"
 
 
 class AccountExistsError(ConflictError):

@@ -23,6 +23,7 @@ from rainmaker.patterns.oauth_login.errors import (
     AccountExistsError,
     CodeInvalidError,
     EmailMissingError,
+    EmailUnverifiedError,
     ExchangeCodeInvalidError,
     IdentityNotFoundError,
     IdentityTakenError,
@@ -227,6 +228,12 @@ class OAuthLogin:
             raise AccountExistsError(
                 f"an account already uses this email address{vouched}: sign in to it, then "
                 f"link {provider} from the account",
+                pattern_id=PATTERN_ID,
+            )
+        if not profile.email_verified and not self.settings.allow_unverified_email:
+            raise EmailUnverifiedError(
+                f"{provider} does not vouch for {profile.email}: verify it there, or sign up "
+                "another way",
                 pattern_id=PATTERN_ID,
             )
         # One transaction: the account, its signup hooks and the identity, or none of them.

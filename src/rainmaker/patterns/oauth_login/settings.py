@@ -102,6 +102,12 @@ class OAuthLoginSettings(Settings):
         description="Origins a 'next' URL may point to (the front end, "
         "'https://app.example.com'); public_url's origin is always allowed.",
     )
+    allow_unverified_email: bool = Field(
+        False,
+        description="Make an account (unverified) for an address the provider does not "
+        "vouch for; off: such a sign-in is refused (403 oauth_email_unverified), since the "
+        "address may be someone else's. An unverified address never links to an account.",
+    )
     flow_ttl: float = Field(
         600, gt=0, le=3600, description="Seconds a started sign-in may take to come back."
     )
