@@ -172,7 +172,7 @@ def plan_deployment(app: str | Path, *, profile: str = "production") -> Deployme
     worker_drain = float(getattr(jobs.settings, "drain_timeout", 0.0)) if jobs else 0.0
     migrates = any(i.pattern.id.startswith("database-") for i in instances)
     observability = next((i for i in instances if i.pattern.id == "observability"), None)
-    metrics: Any = observability.settings.metrics if observability is not None else None
+    metrics: Any = getattr(observability.settings, "metrics", None) if observability else None
     if metrics is not None and not metrics.enabled:
         metrics = None
 
