@@ -117,9 +117,19 @@ async def test_a_code_works_once(make_app: MakeApp) -> None:
         "/auth/login/2fa", json={"challenge_token": token, "code": next_code}
     )
     assert answer.status_code == 200, answer.text
+    # The challenge is spent by the login it completed...
     assert_problem(
         await app.client.post(
-            "/auth/login/2fa", json={"challenge_token": token, "code": next_code}
+            "/auth/login/2fa", json={"challenge_token": token, "code": code(secret, -1)}
+        ),
+        401,
+        "invalid_token",
+    )
+    # ...and a new login's challenge cannot reuse the code either.
+    assert_problem(
+        await app.client.post(
+            "/auth/login/2fa",
+            json={"challenge_token": await challenge(app, email), "code": next_code},
         ),
         401,
         "two_factor_code_reused",
@@ -139,6 +149,7 @@ async def test_recovery_codes_are_single_use(make_app: MakeApp) -> None:
     headers = bearer(answer.json()["access_token"])
     status = await app.client.get("/auth/2fa", headers=headers)
     assert status.json()["recovery_codes_left"] == 9
+    token = await challenge(app, email)
     assert_problem(
         await app.client.post(
             "/auth/login/2fa", json={"challenge_token": token, "recovery_code": first}
@@ -279,6 +290,12 @@ async def test_required_role_must_enrol_at_login(make_app: MakeApp) -> None:
     body = answer.json()
     assert len(body["recovery_codes"]) == 10
     assert app.auth.codec.decode(body["access_token"], "access")["amr"] == ["pwd", "otp"]
+    # The enrolment challenge completed its login: it opens nothing any more.
+    assert_problem(
+        await app.client.post("/auth/2fa/enrol", json={"challenge_token": token}),
+        401,
+        "invalid_token",
+    )
     # From now on login asks for the code, and the role keeps 2FA from being disabled.
     assert (await app.login(email))["two_factor_required"] is True
     assert_problem(
@@ -416,6 +433,7 @@ async def test_rotated_encryption_keys_keep_secrets_readable(
     )
     assert answer.status_code == 200, answer.text
     # Recovery codes hashed under the old key still work while it is configured.
+    token = await challenge(second, email)
     answer = await second.client.post(
         "/auth/login/2fa",
         json={"challenge_token": token, "recovery_code": confirmed["recovery_codes"][0]},

@@ -145,6 +145,9 @@ def test_two_processes_share_limits_and_spent_codes(two_webs: list[str]) -> None
         body = {"challenge_token": token, "code": code(secret, 1)}
         done = first.post("/auth/login/2fa", json=body)
         assert done.status_code == 200, done.text
+        # A fresh login on the other process: the spent code is refused there too.
+        again = second.post("/auth/login", json={"email": email, "password": PASSWORD})
+        body = {"challenge_token": again.json()["challenge_token"], "code": code(secret, 1)}
         replay = second.post("/auth/login/2fa", json=body)
         assert replay.status_code == 401
         assert replay.headers["content-type"].startswith("application/problem+json")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyotp
 
+from rainmaker import UnavailableError
 from rainmaker.capabilities.auth import TokenPair
 from rainmaker.patterns.auth_jwt.errors import (
     InvalidCredentialsError,
@@ -148,11 +149,23 @@ class TwoFactor:
         return Challenge(step, issued.token, ttl)
 
     async def challenged_user(self, token: str, step: Step) -> UserRecord:
-        """The enabled user a valid challenge token of ``step`` names."""
+        """The enabled user a valid, unspent challenge token of ``step`` names."""
+        record, _ = await self.open_challenge(token, step)
+        return record
+
+    async def open_challenge(self, token: str, step: Step) -> tuple[UserRecord, dict[str, Any]]:
+        """The user and claims of a valid, unspent challenge token of ``step``."""
         claims = self.auth.codec.decode(token, "2fa")
         if claims.get("step") != step:
             raise InvalidTokenError(
                 "this challenge token is for the other two-factor step", pattern_id=self.pattern_id
+            )
+        jti = claims["jti"]
+        if self.auth.revocations.denied(jti) or (
+            self.auth.cache is not None and await self.auth._shared_denial(jti)
+        ):
+            raise InvalidTokenError(
+                "this challenge was completed already; log in again", pattern_id=self.pattern_id
             )
         record = await self.auth.users.by_id(claims["sub"])
         if record is None:
@@ -164,14 +177,29 @@ class TwoFactor:
                 "the password changed since this challenge; log in again",
                 pattern_id=self.pattern_id,
             )
-        return record
+        return record, claims
+
+    async def spend_challenge(self, claims: dict[str, Any]) -> None:
+        """Refuse this challenge token from now on (as a logout refuses an access token:
+        in this process, and in every process sharing ``Cache`` when one runs)."""
+        auth = self.auth
+        jti, expires = str(claims["jti"]), int(claims["exp"])
+        auth.revocations.deny(jti, expires)
+        if auth.cache is not None:
+            ttl = max(1, expires - int(time.time()) + int(auth.codec.leeway))
+            try:
+                await auth.cache.set(f"deny:{jti}", 1, ttl=ttl)
+            except UnavailableError as error:
+                auth.log.warning("auth.challenge_spend_not_shared", error=error.message)
 
     async def complete(
         self, token: str, *, code: str | None, recovery_code: str | None
     ) -> TokenPair:
-        """``POST /login/2fa``: a challenge token and a code → the session's token pair."""
-        record = await self.challenged_user(token, "verify")
+        """``POST /login/2fa``: a challenge token and a code → the session's token pair.
+        The challenge works for one completed login (a wrong code does not spend it)."""
+        record, claims = await self.open_challenge(token, "verify")
         await self.verify(record.id, code=code, recovery_code=recovery_code)
+        await self.spend_challenge(claims)
         self.auth.log.info(
             "auth.login", user_id=record.id, second_factor="totp" if code else "recovery_code"
         )

@@ -187,13 +187,15 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
             raise InvalidTokenError("the account no longer exists", pattern_id=factor().pattern_id)
         return record
 
-    async def enrolling(token: str | None, challenge_token: str | None) -> tuple[UserRecord, bool]:
-        """The user enrolling, and whether they came with a login challenge."""
+    async def enrolling(
+        token: str | None, challenge_token: str | None
+    ) -> tuple[UserRecord, dict[str, Any] | None]:
+        """The user enrolling, and the claims of their login challenge if they came with one."""
         if token is not None:
             user = await service().user_for_token(token)
-            return await record_of(user.id), False
+            return await record_of(user.id), None
         if challenge_token is not None:
-            return await factor().challenged_user(challenge_token, "enrol"), True
+            return await factor().open_challenge(challenge_token, "enrol")
         raise InvalidTokenError(
             "send 'Authorization: Bearer <access token>' or the challenge_token of the login "
             "answer",
@@ -249,10 +251,13 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
     async def confirm(
         body: ConfirmRequest, token: Annotated[str | None, Security(optional_bearer)]
     ) -> JSONResponse:
-        record, challenged = await enrolling(token, body.challenge_token)
-        codes = await factor().confirm(record, body.code)
+        record, challenge = await enrolling(token, body.challenge_token)
+        two_factor = factor()
+        codes = await two_factor.confirm(record, body.code)
         answer: dict[str, Any] = {"enabled": True, "recovery_codes": codes}
-        if challenged:
+        if challenge is not None:
+            # The enrolment completes the login it interrupted, once.
+            await two_factor.spend_challenge(challenge)
             pair = await service()._new_session(record, amr=TWO_FACTOR_AMR)
             answer.update(pair.as_dict())
         return JSONResponse(answer, headers=NO_STORE)
