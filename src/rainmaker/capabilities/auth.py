@@ -225,6 +225,8 @@ class Authenticator(Protocol):
 Auth: Capability[Authenticator] = Capability(
     "Auth",
     Authenticator,
+    # 1.1: create_user(password=None) and has_password(), for sign-in without a password.
+    version="1.1",
     description="Users, passwords, tokens and route guards (current user, roles, scopes).",
 )
 

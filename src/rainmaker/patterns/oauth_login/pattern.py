@@ -24,7 +24,8 @@ oauth_login: Pattern[OAuthLoginSettings] = Pattern(
     "code for the front end, never a token in a URL.",
     settings=OAuthLoginSettings,
     factory="rainmaker.patterns.oauth_login.module:OAuthLoginModule",
-    requires=[Database, Auth],
+    # 1.1: accounts without a password (create_user(None), has_password).
+    requires=[Database, Auth.within(">=1.1,<2")],
     mount="/auth",
     migrations="rainmaker.patterns.oauth_login.migrations",
     table_prefix="oauth_",
