@@ -1,7 +1,10 @@
 """HTTP benchmark: a composed app (framework-fastapi + one local pattern) vs hand-written FastAPI.
 
-Both serve ``GET /items/{id}`` on one uvicorn worker on loopback; wrk drives each at the
-same fixed concurrency, in interleaved rounds so that machine noise hits both alike.
+Two baselines: ``handwritten.py`` (bare FastAPI) and ``libraries.py`` (FastAPI with the
+composed app's behaviour from the usual libraries: asgi-correlation-id, a security-headers
+middleware, problem+json handlers, a structlog access log). All three serve
+``GET /items/{id}`` on one uvicorn worker on loopback; wrk drives each at the same fixed
+concurrency, in interleaved rounds so that machine noise hits both alike.
 Logs go to /dev/null (rendering them is part of the cost, writing them to a terminal is
 not). Usage::
 
@@ -13,6 +16,10 @@ Two configurations are measured:
   (uvicorn's access log on), the composed app under ``rainmaker run`` (our structured
   access log on, uvicorn's off);
 * ``no-access-log``: both with their access log off, to isolate the middleware cost.
+
+The access log's cost is the composed app's throughput lost between the two.
+``inprocess.py`` measures CPU (or callgrind instructions) per request without the network,
+the steadier figure on a busy machine.
 """
 
 from __future__ import annotations
@@ -171,7 +178,9 @@ def main() -> None:
                   f"(range {rps[0]:.0f}-{rps[-1]:.0f})  p99 {medians[kind][1]:6.2f} ms "
                   f"(range {p99[0]:.1f}-{p99[-1]:.1f})  cpu {medians[kind][2]:6.1f} us/req")
         comp = medians["composed"]
-        for base_kind, goal in (("handwritten", GOALS[label]), ("libraries", ">= 1.3x")):
+        # The libraries baseline's goal holds with its behaviour whole (its access log on).
+        libraries_goal = ">= 1.3x" if label == "defaults" else ""
+        for base_kind, goal in (("handwritten", GOALS[label]), ("libraries", libraries_goal)):
             hand = medians[base_kind]
             per_round = ", ".join(f"{c[0] / h[0]:.2f}" for h, c in
                                   zip(results[base_kind], results["composed"], strict=True))

@@ -36,13 +36,25 @@ def security_headers(settings: SecurityHeadersSettings, *, csp: bool = True) -> 
     return headers
 
 
-def merge_headers(existing: list[Header], added: list[Header]) -> None:
-    """Append each of ``added`` to ``existing`` unless a header of that name is there."""
-    if not existing:
-        existing.extend(added)
-        return
-    present = {name.lower() for name, _ in existing}
-    if present.isdisjoint([name for name, _ in added]):  # the usual case: none set by the route
-        existing.extend(added)
-    else:
-        existing.extend(header for header in added if header[0] not in present)
+class HeaderSet:
+    """Headers to add to every response, with their names precomputed for the merge."""
+
+    __slots__ = ("names", "pairs")
+
+    def __init__(self, pairs: list[Header]) -> None:
+        self.pairs = tuple(pairs)
+        self.names = frozenset(name for name, _ in pairs)
+
+    def merge_into(self, existing: list[Header], first: Header) -> None:
+        """Append ``first`` and then each of these headers to ``existing``, skipping any
+        whose name is already there (a route may set one itself on purpose)."""
+        for name, _ in existing:
+            lowered = name.lower()
+            if lowered == first[0] or lowered in self.names:
+                break
+        else:  # the usual case: the route set none of them
+            existing.append(first)
+            existing.extend(self.pairs)
+            return
+        present = {name.lower() for name, _ in existing}
+        existing.extend(h for h in (first, *self.pairs) if h[0] not in present)
