@@ -465,6 +465,19 @@ class AuthContract:
         assert stored is not None and not stored.disabled
         assert (await auth.authenticate(user.email, PASSWORD)).id == user.id
 
+    async def test_an_account_without_a_password(self, auth: Authenticator) -> None:
+        # Auth 1.1: create_user(password=None), for sign-in through another method.
+        user = await auth.create_user(new_email(), None, verified=True)
+        assert user.verified and not await auth.has_password(user.id)
+        assert await auth.has_password((await auth.create_user(new_email(), PASSWORD)).id)
+        assert not await auth.has_password("no-such-user")
+        with pytest.raises(UnauthorizedError) as no_password:
+            await auth.authenticate(user.email, PASSWORD)
+        with pytest.raises(UnauthorizedError) as unknown_email:
+            await auth.authenticate(new_email(), PASSWORD)
+        assert no_password.value.code == unknown_email.value.code
+        assert (await auth.issue_tokens(user)).access_token
+
     # -- tokens -------------------------------------------------------------------------------
 
     async def test_issue_tokens_hands_out_a_pair(self, auth: Authenticator) -> None:
