@@ -8,6 +8,7 @@ these run ``.venv/bin/rainmaker`` in a subprocess, as a CI job gating on it woul
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ import pytest
 
 SCRIPT = Path(sys.executable).with_name("rainmaker")
 SAAS = Path(__file__).resolve().parents[2] / "examples" / "saas"
+# The demo ships no secret (issue 19): a run brings its own, as `make demo` generates them.
+SAAS_SECRETS = {"JWT_SECRET": secrets.token_urlsafe(48), "PAYMENTS_WEBHOOK_SECRET": "whsec_x" * 8}
 
 
 def rainmaker(
@@ -111,7 +114,7 @@ def test_pattern_commands_fail_with_non_zero_codes(tmp_path: Path) -> None:
 
 def test_db_downgrade_takes_minus_one_as_a_revision(tmp_path: Path) -> None:
     result = rainmaker(
-        "db", "downgrade", "-1", "--pattern", "nosuch", "--app", str(SAAS)
+        "db", "downgrade", "-1", "--pattern", "nosuch", "--app", str(SAAS), env=SAAS_SECRETS
     )
     assert "No such option" not in result.stderr
     assert "no pattern 'nosuch' with migrations" in result.stdout + result.stderr
@@ -119,7 +122,7 @@ def test_db_downgrade_takes_minus_one_as_a_revision(tmp_path: Path) -> None:
 
 
 def test_pattern_info_reads_an_apps_local_patterns() -> None:
-    result = rainmaker("pattern", "info", "projects", "--app", str(SAAS))
+    result = rainmaker("pattern", "info", "projects", "--app", str(SAAS), env=SAAS_SECRETS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "projects 0.1.0" in result.stdout
     assert rainmaker("pattern", "info", "projects").returncode == 2
