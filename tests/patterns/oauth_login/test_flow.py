@@ -3,6 +3,7 @@ one-time code for the front end, linking, identities, key rotation."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -193,3 +194,28 @@ async def test_the_providers_are_listed_for_sign_in_buttons(make_app: MakeApp) -
     sso = await make_app()
     listed = (await sso.client.get("/auth/oauth/providers")).json()["providers"]
     assert listed == [{"name": "corp", "label": "Corp"}]
+
+
+async def test_two_unlinks_at_once_never_leave_an_account_without_a_way_in(
+    make_app: MakeApp, provider: OidcProvider
+) -> None:
+    sso = await make_app()
+    provider.set_user("kim", email="kim@example.com", email_verified=True)
+    pair = (await sso.sign_in("kim")).json()
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    linking = await sso.client.post("/auth/oauth/corp/link", headers=headers)
+    url = urlsplit(linking.json()["authorize_url"])
+    started = await sso.client.get(f"{url.path}?{url.query}")
+    assert (
+        await sso.client.get(await sso.consent(started.headers["location"], "kim-2"))
+    ).is_success
+    listed = (await sso.client.get("/auth/identities", headers=headers)).json()["identities"]
+    assert len(listed) == 2
+    answers = await asyncio.gather(
+        *(sso.client.delete(f"/auth/identities/{i['id']}", headers=headers) for i in listed)
+    )
+    assert sorted(answer.status_code for answer in answers) == [204, 409], [
+        answer.text for answer in answers
+    ]
+    left = (await sso.client.get("/auth/identities", headers=headers)).json()["identities"]
+    assert len(left) == 1

@@ -12,7 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from rainmaker import utcnow
 from rainmaker.capabilities.database import SqlDatabase
-from rainmaker.patterns.oauth_login.errors import IdentityTakenError
+from rainmaker.patterns.oauth_login.errors import (
+    IdentityNotFoundError,
+    IdentityTakenError,
+    LastSignInMethodError,
+)
 from rainmaker.patterns.oauth_login.tables import identities
 
 PATTERN_ID = "oauth-login"
@@ -104,15 +108,33 @@ class IdentityStore:
             )
             return [_identity(row._mapping) for row in rows]
 
-    async def unlink(self, user_id: str, identity_id: str) -> bool:
-        """Remove one of the user's identities; whether there was one."""
+    async def unlink(self, user_id: str, identity_id: str, *, keep_one: bool) -> None:
+        """Remove one of the user's identities; with ``keep_one``, never the last one.
+
+        The user's identity rows are locked first, so two unlinks at once cannot each
+        leave the other as the last and both succeed.
+        """
         async with self.db.transaction() as session:
-            removed = await session.execute(
-                sa.delete(identities).where(
-                    identities.c.id == identity_id, identities.c.user_id == user_id
-                )
+            mine = set(
+                (
+                    await session.execute(
+                        sa.select(identities.c.id)
+                        .where(identities.c.user_id == user_id)
+                        .with_for_update()
+                    )
+                ).scalars()
             )
-        return bool(getattr(removed, "rowcount", 0))
+            if identity_id not in mine:
+                raise IdentityNotFoundError(
+                    f"you have no linked identity {identity_id!r}", pattern_id=PATTERN_ID
+                )
+            if keep_one and len(mine) == 1:
+                raise LastSignInMethodError(
+                    "this is the only way to sign in to the account: set a password (reset "
+                    "it by email) or link another provider first",
+                    pattern_id=PATTERN_ID,
+                )
+            await session.execute(sa.delete(identities).where(identities.c.id == identity_id))
 
 
 def _identity(row: Any) -> LinkedIdentity:

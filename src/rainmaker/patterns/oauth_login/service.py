@@ -25,9 +25,7 @@ from rainmaker.patterns.oauth_login.errors import (
     EmailMissingError,
     EmailUnverifiedError,
     ExchangeCodeInvalidError,
-    IdentityNotFoundError,
     IdentityTakenError,
-    LastSignInMethodError,
     NextForbiddenError,
     ProviderDeniedError,
     ProviderUnknownError,
@@ -268,18 +266,8 @@ class OAuthLogin:
 
     async def unlink(self, user: User, identity_id: str) -> None:
         """Unlink one, unless it is the account's only way in (no password, no other)."""
-        mine = await self.identities.list_for(user.id)
-        if identity_id not in {identity.id for identity in mine}:
-            raise IdentityNotFoundError(
-                f"you have no linked identity {identity_id!r}", pattern_id=PATTERN_ID
-            )
-        if len(mine) == 1 and not await self.auth.has_password(user.id):
-            raise LastSignInMethodError(
-                "this is the only way to sign in to the account: set a password (reset it "
-                "by email) or link another provider first",
-                pattern_id=PATTERN_ID,
-            )
-        await self.identities.unlink(user.id, identity_id)
+        keep_one = not await self.auth.has_password(user.id)
+        await self.identities.unlink(user.id, identity_id, keep_one=keep_one)
 
 
 def _with_query(url: str, name: str, value: str) -> str:
