@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Response, Security
 
 from rainmaker.capabilities.organizations import ADMIN, ActiveOrganization, org_principal
 from rainmaker.http import CurrentUser, bearer_scheme, require_org_role
+from rainmaker.patterns.api_keys.answers import ApiKeyList, IssuedKeyAnswer
 from rainmaker.patterns.api_keys.routes import (
     Config,
     KeyManager,
@@ -61,7 +62,12 @@ OrgManager = Annotated[OrgKeyManager, Depends(org_key_manager)]
 org_router = APIRouter(prefix="/orgs/{org}/api-keys", tags=["api-keys"])
 
 
-@org_router.post("", status_code=201, summary="Create an organization API key (shown once)")
+@org_router.post(
+    "",
+    status_code=201,
+    summary="Create an organization API key (shown once)",
+    response_model=IssuedKeyAnswer,
+)
 async def create_org_key(body: NewKey, manager: OrgManager, store: Store) -> dict[str, Any]:
     manager.manager.may_grant(body.scopes)
     issued = await store.create(
@@ -70,7 +76,9 @@ async def create_org_key(body: NewKey, manager: OrgManager, store: Store) -> dic
     return {**issued.as_dict(), "org_id": manager.org.id}
 
 
-@org_router.get("", summary="The organization's API keys (never their secrets)")
+@org_router.get(
+    "", summary="The organization's API keys (never their secrets)", response_model=ApiKeyList
+)
 async def list_org_keys(manager: OrgManager, store: Store) -> dict[str, Any]:
     found = await store.list_for(manager.owner_id)
     return {"api_keys": [{**key.as_dict(), "org_id": manager.org.id} for key in found]}
@@ -86,6 +94,7 @@ async def revoke_org_key(key_id: str, manager: OrgManager, store: Store) -> Resp
     "/{key_id}/rotate",
     status_code=201,
     summary="Replace an organization API key; the old one works for the overlap",
+    response_model=IssuedKeyAnswer,
 )
 async def rotate_org_key(
     key_id: str,

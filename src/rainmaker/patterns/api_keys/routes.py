@@ -27,7 +27,8 @@ from rainmaker.capabilities.api_keys import (
 )
 from rainmaker.capabilities.auth import User
 from rainmaker.capabilities.organizations import principal_org
-from rainmaker.http import CurrentUser, Inject, PatternSettings, bearer_scheme
+from rainmaker.http import CurrentUser, Inject, PatternSettings, bearer_scheme, responses
+from rainmaker.patterns.api_keys.answers import ApiKeyList, IssuedKeyAnswer
 from rainmaker.patterns.api_keys.settings import ApiKeySettings
 
 Store = Annotated[ApiKeyStore, Inject(ApiKeys)]
@@ -111,7 +112,13 @@ def naive_utc(moment: datetime | None) -> datetime | None:
 router = APIRouter(tags=["api-keys"])
 
 
-@router.post("", status_code=201, summary="Create an API key (the answer shows it once)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an API key (the answer shows it once)",
+    response_model=IssuedKeyAnswer,
+    responses=responses(403),
+)
 async def create_key(body: NewKey, manager: Manager, store: Store) -> dict[str, Any]:
     manager.may_grant(body.scopes)
     issued = await store.create(
@@ -120,7 +127,7 @@ async def create_key(body: NewKey, manager: Manager, store: Store) -> dict[str, 
     return issued.as_dict()
 
 
-@router.get("", summary="Your API keys (never their secrets)")
+@router.get("", summary="Your API keys (never their secrets)", response_model=ApiKeyList)
 async def list_keys(manager: Manager, store: Store) -> dict[str, Any]:
     return {"api_keys": [key.as_dict() for key in await store.list_for(manager.user.id)]}
 
@@ -135,6 +142,7 @@ async def revoke_key(key_id: str, manager: Manager, store: Store) -> Response:
     "/{key_id}/rotate",
     status_code=201,
     summary="Replace an API key; the old one works for the overlap",
+    response_model=IssuedKeyAnswer,
 )
 async def rotate_key(
     key_id: str,
