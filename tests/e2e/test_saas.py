@@ -547,3 +547,39 @@ def test_flow_in_production_profile(
             assert objects[0][0] >= 1
     finally:
         s3_context.__exit__(None, None, None)
+
+
+def test_a_long_address_still_gets_its_personal_organization(tmp_path: Path) -> None:
+    """The personal organization's slug and name come from the address: the longest one
+    auth accepts still makes a valid slug and a name within the 200-character bound (else
+    the signup, which makes both in one transaction, would fail)."""
+    from rainmaker.patterns.email.outbox import read_outbox
+
+    label = ".".join(["z" * 61, "z" * 61, "z" * 50])
+    email = f"Odd.Name+{'y' * 40}-{secrets.token_hex(4)}@{label}.example"
+    outbox = tmp_path / "outbox"
+    env = {
+        "SAAS_DB_PATH": str(tmp_path / "saas.db"),
+        "SAAS_OUTBOX": str(outbox),
+        "SAAS_STORAGE_ROOT": str(tmp_path / "storage"),
+    }
+
+    def mails() -> list[Mail]:
+        found = []
+        for message in read_outbox(outbox):
+            body = message.message.get_body(preferencelist=("plain",))
+            text = body.get_content() if body is not None else ""
+            found.append(Mail(message.recipients, str(message.message["Subject"]), text))
+        return found
+
+    with (
+        saas_processes("development", env, tmp_path / "logs") as processes,
+        httpx.Client(base_url=processes.base_url, timeout=20) as client,
+    ):
+        profile = Profile(processes, mails, lambda _sql, _params: [], lambda _c, _o: None)
+        auth = sign_up_and_log_in(client, profile, email)
+        [org] = client.get("/orgs", headers=auth).json()["organizations"]
+        assert re.fullmatch(r"odd-name-y+-[0-9a-f]{6}", org["slug"]), org["slug"]
+        assert len(org["name"]) <= 200 and org["name"].endswith("…'s projects")
+        answer = client.post("/projects", headers=auth, json={"name": "first"})
+        assert answer.status_code == 201, answer.text

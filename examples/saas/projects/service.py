@@ -100,8 +100,10 @@ class ProjectsService:
         transaction: it commits or rolls back with the user)."""
         local = re.sub(r"[^a-z0-9]+", "-", email.split("@", 1)[0].lower()).strip("-")
         # A random tail keeps slugs unique without a lookup (and says nothing of the id).
-        slug = f"{local[:40] or 'user'}-{secrets.token_hex(3)}"
-        return await self.orgs.create(user_id, slug=slug, name=f"{email}'s projects")
+        slug = f"{local[:40].strip('-') or 'user'}-{secrets.token_hex(3)}"
+        # Names hold 200 characters and addresses up to 254: a long one is shortened.
+        label = email if len(email) <= 180 else email[:179] + "…"
+        return await self.orgs.create(user_id, slug=slug, name=f"{label}'s projects")
 
     # -- plans -----------------------------------------------------------------------------
 
