@@ -66,9 +66,10 @@ def app(tmp_path: Path) -> Path:
 
 
 def _config(app: Path, *extra: str) -> dict[str, str]:
+    """Instance ``s``'s settings as ``config show --json`` shows them."""
     result = rainmaker("config", "show", "--json", *extra, app=app)
     assert result.returncode == 0, result.stderr
-    return {row["key"]: row["value"] for row in json.loads(result.stdout)}
+    return {row["key"]: row["value"] for row in json.loads(result.stdout) if row["instance"] == "s"}
 
 
 def test_config_show_writes_values_as_toml_and_masks_by_type(app: Path) -> None:
@@ -120,3 +121,41 @@ def test_a_wrong_type_names_the_expected_type_range_and_an_example(app: Path) ->
     assert "e.g. port = 8000" in text
     assert "expected true or false, e.g. verbose = true" in text
     assert "Traceback" not in result.stderr
+
+
+def test_the_dashboard_shows_what_config_show_shows(app: Path) -> None:
+    """The developer dashboard's settings view, over real HTTP from ``rainmaker run``."""
+    import socket
+    import time
+
+    import httpx
+
+    toml = (app / "rainmaker.toml").read_text()
+    (app / "rainmaker.toml").write_text(
+        toml + '\n[patterns.web]\nuse = "framework-fastapi"\n\n'
+        '[patterns.dashboard]\nuse = "dev-dashboard"\n'
+    )
+    expected = _config(app)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [str(SCRIPT), "run", "--app", str(app), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        state = None
+        deadline = time.monotonic() + 60  # a bound for a hung start, not a figure
+        while state is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                state = httpx.get(f"http://127.0.0.1:{port}/_rainmaker/api/state").json()
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert state is not None, process.communicate(timeout=30)
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
+    shown = {row["key"]: row["value"] for row in state["settings"] if row["instance"] == "s"}
+    assert shown == expected
