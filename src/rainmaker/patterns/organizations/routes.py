@@ -30,7 +30,24 @@ from rainmaker.capabilities.organizations import (
     OrgRoleRequiredError,
     OrgTwoFactorRequiredError,
 )
-from rainmaker.http import CurrentOrg, CurrentUser, Inject, request_identity, require_org_role
+from rainmaker.http import (
+    CurrentOrg,
+    CurrentUser,
+    Inject,
+    request_identity,
+    require_org_role,
+    responses,
+)
+from rainmaker.patterns.organizations.answers import (
+    AcceptedInvitation,
+    InvitationAnswer,
+    InvitationList,
+    MemberList,
+    MembershipAnswer,
+    MyOrganization,
+    OrganizationAnswer,
+    OrganizationList,
+)
 
 Directory = Annotated[OrganizationDirectory, Inject(Organizations)]
 AdminOrg = Annotated[ActiveOrganization, require_org_role(ADMIN)]
@@ -117,18 +134,30 @@ async def _member(
 router = APIRouter(tags=["organizations"])
 
 
-@router.post("/orgs", status_code=201, summary="Create an organization (you become its owner)")
+@router.post(
+    "/orgs",
+    status_code=201,
+    summary="Create an organization (you become its owner)",
+    response_model=MyOrganization,
+    responses=responses(409),
+)
 async def create(body: NewOrganization, user: CurrentUser, directory: Directory) -> Any:
     org = await directory.create(user.id, slug=body.slug, name=body.name)
     return {**org.as_dict(), "role": OWNER}
 
 
-@router.get("/orgs", summary="Your organizations, with your role in each")
+@router.get(
+    "/orgs", summary="Your organizations, with your role in each", response_model=OrganizationList
+)
 async def mine(user: CurrentUser, directory: Directory) -> Any:
     return {"organizations": [_with_role(a) for a in await directory.organizations_of(user.id)]}
 
 
-@router.get("/orgs/{org}", summary="One of your organizations (by id or slug)")
+@router.get(
+    "/orgs/{org}",
+    summary="One of your organizations (by id or slug)",
+    response_model=MyOrganization,
+)
 async def read(org: CurrentOrg) -> Any:
     return _with_role(org)
 
@@ -136,6 +165,8 @@ async def read(org: CurrentOrg) -> Any:
 @router.patch(
     "/orgs/{org}",
     summary="Rename an organization, change its slug or its two-factor requirement (admins)",
+    response_model=MyOrganization,
+    responses=responses(409),
 )
 async def update(
     body: OrganizationPatch, org: AdminOrg, directory: Directory, request: Request
@@ -153,23 +184,37 @@ async def update(
     return {**updated.as_dict(), "role": org.role}
 
 
-@router.delete("/orgs/{org}", summary="Delete an organization (owners; purged after a grace)")
+@router.delete(
+    "/orgs/{org}",
+    summary="Delete an organization (owners; purged after a grace)",
+    response_model=OrganizationAnswer,
+)
 async def delete(org: OwnerOrg, directory: Directory) -> Any:
     return (await directory.delete(org.id)).as_dict()
 
 
-@router.post("/orgs/{org}/transfer", summary="Make another member the owner (owners)")
+@router.post(
+    "/orgs/{org}/transfer",
+    summary="Make another member the owner (owners)",
+    response_model=MemberList,
+    responses=responses(409),
+)
 async def transfer(body: Transfer, org: OwnerOrg, directory: Directory) -> Any:
     await directory.transfer_ownership(org.id, org.user_id, body.user_id)
     return {"members": [m.as_dict() for m in await directory.members(org.id)]}
 
 
-@router.get("/orgs/{org}/members", summary="The members and their roles")
+@router.get("/orgs/{org}/members", summary="The members and their roles", response_model=MemberList)
 async def members(org: CurrentOrg, directory: Directory) -> Any:
     return {"members": [m.as_dict() for m in await directory.members(org.id)]}
 
 
-@router.patch("/orgs/{org}/members/{user}", summary="Change a member's role (admins)")
+@router.patch(
+    "/orgs/{org}/members/{user}",
+    summary="Change a member's role (admins)",
+    response_model=MembershipAnswer,
+    responses=responses(409),
+)
 async def change_role(user: str, body: RoleChange, org: AdminOrg, directory: Directory) -> Any:
     target = await _member(directory, org, _target(org, user))
     if OWNER in (target.role, body.role) and target.role != body.role:
@@ -197,7 +242,13 @@ async def remove(user: str, org: CurrentOrg, directory: Directory) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/orgs/{org}/invitations", status_code=201, summary="Invite by email (admins)")
+@router.post(
+    "/orgs/{org}/invitations",
+    status_code=201,
+    summary="Invite by email (admins)",
+    response_model=InvitationAnswer,
+    responses=responses(409),
+)
 async def invite(
     body: NewInvitation, org: AdminOrg, directory: Directory, user: CurrentUser
 ) -> Any:
@@ -207,7 +258,9 @@ async def invite(
     return issued.invitation.as_dict()  # the token goes to the invited address only
 
 
-@router.get("/orgs/{org}/invitations", summary="Pending invitations (admins)")
+@router.get(
+    "/orgs/{org}/invitations", summary="Pending invitations (admins)", response_model=InvitationList
+)
 async def pending(org: AdminOrg, directory: Directory) -> Any:
     return {"invitations": [i.as_dict() for i in await directory.invitations(org.id)]}
 
@@ -225,6 +278,8 @@ async def revoke(invitation_id: str, org: AdminOrg, directory: Directory) -> Res
 @router.post(
     "/invitations/{token}/accept",
     summary="Accept an invitation, signed in as the invited address",
+    response_model=AcceptedInvitation,
+    responses=responses(403, 409, 410),
 )
 async def accept(token: str, user: CurrentUser, directory: Directory) -> Any:
     membership = await directory.accept_invitation(token, user.id, user.email)
