@@ -214,25 +214,36 @@ class LocalObjectStore:
         temp = await asyncio.to_thread(self._open_temp, paths)
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
+        # MD5 of a big chunk runs in its own thread and may still be running while this
+        # chunk is written and the next one arrives: hashing overlaps the whole stream
+        # instead of each write (both release the GIL). Chunks are hashed in order
+        # because each hash waits for the previous one.
+        hashing: asyncio.Future[None] | None = None
         try:
             async for chunk in self.policy.limited(data):
+                if hashing is not None:
+                    await hashing
+                    hashing = None
                 if len(chunk) >= PARALLEL_HASH_BYTES:
-                    # Both release the GIL: hashing in a second thread while the first
-                    # writes nearly doubles large writes (MD5 runs at disk-write speed).
-                    await asyncio.gather(
-                        asyncio.to_thread(temp.write, chunk),
-                        asyncio.to_thread(digest.update, chunk),
-                    )
+                    hashing = asyncio.ensure_future(asyncio.to_thread(digest.update, chunk))
+                    await asyncio.to_thread(temp.write, chunk)
                 else:
                     await asyncio.to_thread(_write_chunk, temp, chunk, digest)
                 size += len(chunk)
-            await asyncio.to_thread(self._finish, temp)
+            if hashing is not None:
+                await hashing
+                hashing = None
+            meta = {"key": key, "content_type": chosen, "etag": digest.hexdigest(), "size": size}
+            meta_temp = await self._finish_both(temp, paths, meta)
         except BaseException:
+            if hashing is not None:
+                # The thread cannot be cancelled: let it finish before the chunk goes.
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(hashing)
             await asyncio.to_thread(_discard, temp)
             await asyncio.to_thread(self._prune, paths.folder)
             raise
-        meta = {"key": key, "content_type": chosen, "etag": digest.hexdigest(), "size": size}
-        return await self._commit(key, paths, Path(temp.name), meta)
+        return await self._commit(key, paths, Path(temp.name), meta_temp, meta)
 
     async def copy(self, source: str, destination: str) -> ObjectInfo:
         """Copy ``source`` to ``destination`` (file copy in a thread, then the same swap)."""
@@ -244,18 +255,19 @@ class LocalObjectStore:
         paths = self.paths(destination)
         info = await self.head(source)
         temp = await asyncio.to_thread(self._open_temp, paths)
-        try:
-            await asyncio.to_thread(self._copy_into, source_paths.data, temp, source)
-        except BaseException:
-            await asyncio.to_thread(_discard, temp)
-            raise
         meta = {
             "key": destination,
             "content_type": info.content_type,
             "etag": info.etag,
             "size": info.size,
         }
-        return await self._commit(destination, paths, Path(temp.name), meta)
+        try:
+            await asyncio.to_thread(self._copy_into, source_paths.data, temp, source)
+            meta_temp = await self._finish_both(temp, paths, meta)
+        except BaseException:
+            await asyncio.to_thread(_discard, temp)
+            raise
+        return await self._commit(destination, paths, Path(temp.name), meta_temp, meta)
 
     def _open_temp(self, paths: ObjectPaths) -> IO[bytes]:
         for _ in range(3):  # a concurrent delete may prune the folder we just made
@@ -272,21 +284,27 @@ class LocalObjectStore:
             os.fsync(handle.fileno())
         handle.close()
 
-    def _copy_into(self, source: Path, handle: IO[bytes], key: str) -> None:
-        try:
-            with open(source, "rb") as reader:
-                shutil.copyfileobj(reader, handle, self.chunk_size)
-        except FileNotFoundError:
-            raise self._not_found(key) from None
-        self._finish(handle)
+    async def _finish_both(
+        self, handle: IO[bytes], paths: ObjectPaths, meta: dict[str, Any]
+    ) -> Path:
+        """Make the data temp file and a new sidecar temp file durable, side by side.
 
-    async def _commit(
-        self, key: str, paths: ObjectPaths, temp: Path, meta: dict[str, Any]
-    ) -> ObjectInfo:
-        async with self._lock(key):
-            return await asyncio.to_thread(self._swap_in, paths, temp, meta)
+        The two fsyncs run in two threads at once: the file system commits them in one
+        journal transaction where it can, so a put costs about one fsync, not two.
+        """
+        finished, meta_temp = await asyncio.gather(
+            asyncio.to_thread(self._finish, handle),
+            asyncio.to_thread(self._write_meta, paths, meta),
+            return_exceptions=True,
+        )
+        if isinstance(meta_temp, BaseException):
+            raise meta_temp
+        if isinstance(finished, BaseException):
+            meta_temp.unlink(missing_ok=True)
+            raise finished
+        return meta_temp
 
-    def _swap_in(self, paths: ObjectPaths, temp: Path, meta: dict[str, Any]) -> ObjectInfo:
+    def _write_meta(self, paths: ObjectPaths, meta: dict[str, Any]) -> Path:
         meta_temp = paths.temp()
         try:
             with open(meta_temp, "x", encoding="utf-8") as handle:
@@ -294,6 +312,28 @@ class LocalObjectStore:
                 handle.flush()
                 if self.fsync:
                     os.fsync(handle.fileno())
+        except BaseException:
+            meta_temp.unlink(missing_ok=True)
+            raise
+        return meta_temp
+
+    def _copy_into(self, source: Path, handle: IO[bytes], key: str) -> None:
+        try:
+            with open(source, "rb") as reader:
+                shutil.copyfileobj(reader, handle, self.chunk_size)
+        except FileNotFoundError:
+            raise self._not_found(key) from None
+
+    async def _commit(
+        self, key: str, paths: ObjectPaths, temp: Path, meta_temp: Path, meta: dict[str, Any]
+    ) -> ObjectInfo:
+        async with self._lock(key):
+            return await asyncio.to_thread(self._swap_in, paths, temp, meta_temp, meta)
+
+    def _swap_in(
+        self, paths: ObjectPaths, temp: Path, meta_temp: Path, meta: dict[str, Any]
+    ) -> ObjectInfo:
+        try:
             os.replace(temp, paths.data)
             os.replace(meta_temp, paths.meta)
         except BaseException:
@@ -371,11 +411,11 @@ class LocalObjectStore:
         paths = self.paths(key)
         size = chunk_size or self.chunk_size
 
-        def open_object() -> tuple[ObjectInfo | None, IO[bytes] | None]:
+        def open_object() -> tuple[ObjectInfo | None, IO[bytes] | None, bytes]:
             try:
                 handle = open(paths.data, "rb")
             except FileNotFoundError:
-                return None, None
+                return None, None, b""
             # Metadata after opening: the open handle pins the content we will stream.
             info = self._read_info(key, paths)
             if info is not None:
@@ -386,16 +426,26 @@ class LocalObjectStore:
                     info.etag,
                     info.last_modified,
                 )
-            return info, handle
+                # The first chunk rides along in the same thread hop: an object of one
+                # chunk then costs one hop in all, not three (open, read, read to EOF).
+                return info, handle, handle.read(size)
+            return info, handle, b""
 
-        info, handle = await asyncio.to_thread(open_object)
+        info, handle, first = await asyncio.to_thread(open_object)
         if info is None or handle is None:
             if handle is not None:
                 handle.close()
             raise self._not_found(key)
+        # Objects are replaced by rename, never written in place, so the open file keeps
+        # the size fstat saw: stop there instead of one more read to find the end.
+        remaining = info.size - len(first)
 
         async def chunks() -> AsyncIterator[bytes]:
-            while chunk := await asyncio.to_thread(handle.read, size):
+            left = remaining
+            if first:
+                yield first
+            while left > 0 and (chunk := await asyncio.to_thread(handle.read, size)):
+                left -= len(chunk)
                 yield chunk
 
         async def close() -> None:
