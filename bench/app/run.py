@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -89,6 +90,7 @@ class Server:
                    "--http", "httptools"]
         else:
             env["BENCH_APP_SQLITE"] = str(folder / "composed.db")
+            env["BENCH_APP_JWT_SECRET"] = secrets.token_urlsafe(48)
             cmd = [PYTHON, "-c", "from rainmaker.cli.main import main; main()", "run",
                    "--app", str(HERE / "composed"), "--port", str(port),
                    "--set", "http.shutdown.delay=0"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Protocol
 # tailing the log sees no lag; the size bound keeps a burst from piling up memory.
 DELAY_S = 0.005
 LIMIT_BYTES = 64 * 1024
+PARK_AFTER = 200  # quiet DELAY_S periods (one second) before the writer thread parks
 
 
 class BinaryStream(Protocol):
@@ -40,8 +42,16 @@ class BinaryStream(Protocol):
 class BatchedLines:
     """A binary stream for structlog's ``BytesLogger`` that writes its lines in batches."""
 
-    __slots__ = ("__weakref__", "_lock", "_pending", "_size", "_target", "_thread",
-                 "_waiting", "_wake")
+    __slots__ = (
+        "__weakref__",
+        "_lock",
+        "_parked",
+        "_pending",
+        "_size",
+        "_target",
+        "_thread",
+        "_wake",
+    )
 
     def __init__(self, target: BinaryStream) -> None:
         self._target = target
@@ -54,7 +64,7 @@ class BatchedLines:
         """Fresh thread state (also in a forked child, where the writer thread is gone)."""
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._waiting = False  # a batch write is due: the writer thread is woken or asleep
+        self._parked = True  # the writer thread waits for _wake (or is not started yet)
         self._thread: threading.Thread | None = None
 
     @property
@@ -64,12 +74,12 @@ class BatchedLines:
 
     def write(self, data: bytes) -> int:
         """Queue ``data``; it is written with the next batch (at once outside a loop)."""
-        self._pending.append(data)
+        self._pending.append(data)  # before reading _parked: see _write_batches
         self._size += len(data)
         if self._size >= LIMIT_BYTES or not _in_event_loop():
             self.drain()
-        elif not self._waiting:
-            self._waiting = True
+        elif self._parked:  # rare: the first line after a quiet second
+            self._parked = False
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._write_batches, name="rainmaker-log-writer", daemon=True
@@ -94,17 +104,29 @@ class BatchedLines:
             self._target.flush()
 
     def _write_batches(self) -> None:
-        # The writer thread: the system call happens here, not in the request's task.
+        # The writer thread: the system call happens here, not in the request's task. It
+        # polls while lines keep coming (waking it per line would cost the request path a
+        # thread hand-off) and parks after a quiet second, so an idle process sleeps.
+        quiet = 0
         while True:
+            time.sleep(DELAY_S)
+            if self._pending:
+                quiet = 0
+                # stderr closed (ValueError) or broken (OSError): nowhere to report it;
+                # the lines already taken are gone, the next batch tries again.
+                with contextlib.suppress(OSError, ValueError):
+                    self.drain()
+                continue
+            quiet += 1
+            if quiet < PARK_AFTER:
+                continue
+            self._parked = True  # before reading _pending: a write after this wakes us
+            if self._pending:
+                self._parked = False
+                continue
             self._wake.wait()
             self._wake.clear()
-            time.sleep(DELAY_S)
-            self._waiting = False  # before draining: a line queued from now wakes us again
-            try:
-                self.drain()
-            # stderr closed or broken: the next write retries (and has nowhere to log this)
-            except Exception:  # noqa: S112
-                continue
+            quiet = 0
 
 
 def _in_event_loop() -> bool:
