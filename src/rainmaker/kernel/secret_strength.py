@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 
+from rainmaker.kernel.composition import DEFAULT_PROFILE
 from rainmaker.kernel.errors import CompositionError, Problem
 from rainmaker.kernel.secrets import MASK, secret_fields
 
@@ -43,7 +44,7 @@ DEFAULT_MIN_ENTROPY_BITS = 40
 (``changeme`` is ~22 bits by this estimate, ``password123`` ~36), below any generated key
 or token. A secret the app signs with should declare more on its field."""
 
-DEVELOPMENT = "development"
+DEVELOPMENT = DEFAULT_PROFILE
 ENV_EXAMPLE = ".env.example"
 # Short published strings ("", "x", "none") are everywhere; comparing them would only
 # report values the entropy floor already reports.
@@ -74,9 +75,10 @@ class WeakSecret:
 def estimated_entropy_bits(value: str) -> float:
     """Length times the value's own Shannon entropy per character.
 
-    An estimate from the value alone (a generator's output scores near its real entropy;
-    repetitive or word-like values score low); it can only understate a random value over
-    a wide alphabet, never credit a short one.
+    An estimate from the value alone: a generator's output scores near its real entropy,
+    short, repetitive and word-like values score low. It cannot see structure spelled
+    with distinct characters (``abcdefghij...``), which the published check and a longer
+    generated value are for.
     """
     if not value:
         return 0.0
