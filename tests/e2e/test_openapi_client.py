@@ -192,3 +192,44 @@ def test_generated_client_runs_the_demo_flow(
             headers={"Authorization": f"Bearer {tokens.access_token}"},
         )
         assert strict.status_code == 422, strict.text
+
+
+# The demo's own pattern (examples/saas/projects) is the app's code, not a built-in one.
+APP_OWN_TAGS = {"projects"}
+
+
+def _vague(schema: dict[str, Any]) -> bool:
+    """An empty schema, a title alone, or a free-form object: nothing a client can parse."""
+    if any(key in schema for key in ("$ref", "anyOf", "oneOf", "allOf")):
+        return False
+    if schema.get("type") == "object" and not schema.get("properties"):
+        return True
+    return set(schema) <= {"title", "description"}
+
+
+def test_every_built_in_route_declares_a_real_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_demo(tmp_path, monkeypatch) as demo:
+        spec = httpx.get(f"{demo.base_url}/openapi.json").json()
+    vague = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if set(operation["tags"]) & APP_OWN_TAGS:
+                continue
+            for status, response in operation["responses"].items():
+                if not status.startswith("2") or status == "204":
+                    continue
+                content = response.get("content") or {}
+                if not content:
+                    vague.append(f"{method.upper()} {path} {status}: no content")
+                for media, body in content.items():
+                    if _vague(body.get("schema") or {}):
+                        vague.append(f"{method.upper()} {path} {status} {media}")
+            for status, error in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    # The shared problem, or a model of its own (readiness' 503 body).
+                    schemas = [body.get("schema") or {} for body in error["content"].values()]
+                    declared = "application/problem+json" in error["content"]
+                    assert declared or all("$ref" in x for x in schemas), (path, status)
+    assert not vague, "\n".join(vague)
