@@ -61,3 +61,23 @@ def test_a_whole_table_of_raw_input_keeps_its_secrets_masked() -> None:
     shown = display(Outer, "", {"password": "hunter2-raw", "inner": {"retries": 1}, "x": 1})
     assert "hunter2" not in shown
     assert shown == "{ password = ********, inner = { retries = 1 }, x = 1 }"
+
+
+class Key(Settings):
+    kid: str
+    secret: SecretStr
+
+
+class Keyring(Settings):
+    keys: list[Key] = []
+    by_name: dict[str, Key] = {}
+
+
+def test_raw_input_in_lists_and_mappings_of_tables_keeps_secrets_masked() -> None:
+    raw = [{"kid": "a", "secret": "plain-text-1"}]
+    assert display(Keyring, "keys", raw) == '[{ kid = "a", secret = ******** }]'
+    assert display(Keyring, "keys.0.secret", "plain-text-1") == "********"
+    assert "plain-text-2" not in display(Keyring, "by_name", {"x": {"secret": "plain-text-2"}})
+    assert display(Keyring, "by_name.x.secret", "plain-text-2") == "********"
+    shown = display(Keyring, "", {"keys": raw, "by_name": {"x": {"secret": "plain-text-2"}}})
+    assert "plain-text" not in shown

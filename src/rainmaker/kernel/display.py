@@ -15,6 +15,7 @@ masked; a duration called ``verify_token_ttl`` or a ``password`` policy table ar
 from __future__ import annotations
 
 import enum
+import types
 import typing
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
@@ -37,13 +38,15 @@ class _Bare(str):
 def display(model: type[BaseModel] | None, key: str, value: Any) -> str:
     """``value`` of setting ``key`` of ``model`` as TOML, secrets masked.
 
-    ``key`` may be dotted (``hashing.time_cost``, as in a validation error's location);
-    the field it names decides whether the value is a secret.
+    ``key`` may be dotted (``hashing.time_cost``, ``keys.0.secret``, as in a validation
+    error's location); the field it names decides whether the value is a secret. Raw input
+    (a validation error's, which may hold plain-text secrets in tables) is masked field by
+    field against the model the key names.
     """
-    secret = model is not None and _key_is_secret(model, key)
-    table = _model_at(model, key) if model is not None and not secret else None
-    if table is not None and isinstance(value, Mapping):
-        # Raw input for a whole table (a model-level validation error): its secrets by field.
+    if model is None:
+        return render(_plain(value, secret=False))
+    secret, table = _resolve_key(model, key)
+    if table is not None and not secret:
         return render(_plain_input(table, value))
     return render(_plain(value, secret=secret))
 
@@ -59,46 +62,69 @@ def _field(model: type[BaseModel], name: str) -> FieldInfo | None:
     )
 
 
-def _nested_model(info: FieldInfo) -> type[BaseModel] | None:
-    candidates = [info.annotation, *typing.get_args(info.annotation)]
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings model inside ``annotation`` (``Model``, ``Model | None``,
+    ``list[Model]``, ``dict[str, Model]``…), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolve_key(model: type[BaseModel], key: str) -> tuple[bool, type[BaseModel] | None]:
+    """Whether the (dotted) ``key`` names a secret, and the settings model it names when
+    it names a table (``model`` itself for ``""``)."""
+    current: type[BaseModel] | None = model
+    in_container = False
+    for part in filter(None, key.split(".")):
+        info = _field(current, part) if current is not None else None
+        if info is None:
+            if in_container:  # a list index or a mapping key: the same model below it
+                in_container = False
+                continue
+            return False, None
+        if marked_secret(info):
+            return True, None
+        current = _nested_model(info.annotation)
+        in_container = current is not None and _nested_model_direct(info.annotation) is None
+    return False, current
+
+
+def _nested_model_direct(annotation: Any) -> type[BaseModel] | None:
+    """The model ``annotation`` is (or ``Model | None``), not one inside a container."""
+    candidates = [annotation, *typing.get_args(annotation)]
+    if typing.get_origin(annotation) not in (None, typing.Union, types.UnionType):
+        return None
     return next(
         (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
     )
 
 
-def _model_at(model: type[BaseModel], key: str) -> type[BaseModel] | None:
-    """The settings model a (dotted) key names: ``model`` itself for ``""``."""
-    current: type[BaseModel] | None = model
-    for part in filter(None, key.split(".")):
-        info = _field(current, part) if current is not None else None
-        current = _nested_model(info) if info is not None else None
-    return current
-
-
-def _plain_input(model: type[BaseModel], data: Mapping[Any, Any]) -> dict[str, Any]:
+def _plain_input(model: type[BaseModel], data: Any) -> Any:
+    """Raw input for ``model`` (a table, or a list or table of tables), secrets by field."""
+    if isinstance(data, list | tuple):
+        return [_plain_input(model, item) for item in data]
+    if not isinstance(data, Mapping):
+        return _plain(data, secret=False)
+    fields = [(name, value, _field(model, str(name))) for name, value in data.items()]
+    if not any(info is not None for _, _, info in fields):
+        # A mapping of tables (dict[str, Model]): each value is a table of ``model``.
+        return {str(name): _plain_input(model, value) for name, value, _ in fields}
     plain = {}
-    for name, value in data.items():
-        info = _field(model, str(name))
-        nested = _nested_model(info) if info is not None else None
-        if info is not None and marked_secret(info):
-            plain[str(name)] = _plain(value, secret=True)
-        elif nested is not None and isinstance(value, Mapping):
-            plain[str(name)] = _plain_input(nested, value)
-        else:
-            plain[str(name)] = _plain(value, secret=False)
-    return plain
-
-
-def _key_is_secret(model: type[BaseModel], key: str) -> bool:
-    current: type[BaseModel] | None = model
-    for part in key.split("."):
-        info = _field(current, part) if current is not None else None
+    for name, value, info in fields:
         if info is None:
-            return False
-        if marked_secret(info):
-            return True
-        current = _nested_model(info)
-    return False
+            plain[str(name)] = _plain(value, secret=False)
+        elif marked_secret(info):
+            plain[str(name)] = _plain(value, secret=True)
+        else:
+            nested = _nested_model(info.annotation)
+            plain[str(name)] = (
+                _plain_input(nested, value) if nested is not None else _plain(value, secret=False)
+            )
+    return plain
 
 
 def _plain(value: Any, *, secret: bool) -> Any:
