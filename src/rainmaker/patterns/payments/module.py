@@ -213,5 +213,6 @@ class StripePaymentsModule(PaymentsModule[StripeSettings]):
                 "payment-stripe has no webhook_secret, so it cannot verify webhooks",
                 pattern_id=self.ctx.instance,
                 hint="set webhook_secret to the endpoint's signing secret (whsec_...)",
+                public=True,  # written for the client: no host, no secret
             )
         return secret.get_secret_value()

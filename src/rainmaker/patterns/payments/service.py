@@ -336,6 +336,7 @@ class PaymentsService:
                 "billing an organization needs an Organizations pattern to count its members",
                 pattern_id=self.pattern_id,
                 hint="compose the organizations pattern beside this payments instance",
+                public=True,  # written for the client: no host, no secret
             )
         return max(1, len(await self.directory.members(org_id)))
 
