@@ -81,3 +81,17 @@ def test_raw_input_in_lists_and_mappings_of_tables_keeps_secrets_masked() -> Non
     assert display(Keyring, "by_name.x.secret", "plain-text-2") == "********"
     shown = display(Keyring, "", {"keys": raw, "by_name": {"x": {"secret": "plain-text-2"}}})
     assert "plain-text" not in shown
+
+
+class Limits(Settings):
+    per_plan: dict[str, Inner] = {}
+    tiers: list[Inner] = []
+
+
+def test_expectations_reach_into_lists_and_mappings_of_tables() -> None:
+    assert expectation(Limits, "tiers.0.retries") == (
+        "expected an integer from 0 to 10, e.g. retries = 3"
+    )
+    assert expectation(Limits, "per_plan.pro.retries") == (
+        "expected an integer from 0 to 10, e.g. retries = 3"
+    )

@@ -48,12 +48,24 @@ def _property(schema: dict[str, Any], key: str) -> dict[str, Any] | None:
         if current is None:
             return None
         current = _resolve(schema, current)
-        props = current.get("properties", {})
-        if part not in props:
-            # Into the object branch of an optional table (anyOf [ref, null]).
-            branches = [_resolve(schema, b) for b in current.get("anyOf", [])]
-            props = next((b["properties"] for b in branches if "properties" in b), {})
-        current = props.get(part)
+        # Into the object branch of an optional table (anyOf [ref, null]).
+        branches = [current, *(_resolve(schema, b) for b in current.get("anyOf", []))]
+        props: dict[str, Any] = next(
+            (b["properties"] for b in branches if part in b.get("properties", {})), {}
+        )
+        if part in props:
+            current = props[part]
+            continue
+        # A list index or a mapping key: the schema of the items or values.
+        inner = next(
+            (
+                b.get("items") or b.get("additionalProperties")
+                for b in branches
+                if isinstance(b.get("items") or b.get("additionalProperties"), dict)
+            ),
+            None,
+        )
+        current = inner
     return current
 
 
