@@ -19,7 +19,11 @@ class ItemSettings(rainmaker.Settings):
     middleware_before: list[str] = Field(default_factory=list, description="before")
     middleware_after: list[str] = Field(default_factory=list, description="after")
     middleware_name: str = Field("", description="Name of a middleware to contribute.")
-    api_token: str = Field("", description="A secret (scrubbed from every log line).")
+    api_token: str = Field(
+        "",
+        description="A secret (scrubbed from every log line): marked, as a plain str must be.",
+        json_schema_extra={"secret": True},
+    )
 
 
 class Item(BaseModel):
