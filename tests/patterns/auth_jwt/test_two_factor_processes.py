@@ -44,6 +44,12 @@ use = "rate-limit"
 storage_url = "{redis}"
 key_prefix = "{prefix}"
 
+# A moving window: a fixed one could reset between two of the test's requests.
+[patterns.limits.policies."auth.login_per_account"]
+limit = "3/minute"
+strategy = "moving-window"
+key = "custom"
+
 [patterns.web]
 use = "framework-fastapi"
 access_log = false
