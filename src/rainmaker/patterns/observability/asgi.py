@@ -60,7 +60,7 @@ def route_template(scope: Scope, root_path: str) -> str:
         return UNMATCHED
     path = _included_path(scope, route, path)
     mounted = scope.get("root_path", "")
-    return f"{mounted[len(root_path):]}{path}" if mounted.startswith(root_path) else path
+    return f"{mounted[len(root_path) :]}{path}" if mounted.startswith(root_path) else path
 
 
 # Per app: its number of top-level routes when read, and id(route) -> [(route, full path)],
@@ -191,7 +191,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_status)
         except BaseException as error:
             status = status or 500
-            span.record_exception(error)
+            if span.is_recording():
+                span.record_exception(error)
             raise
         finally:
             route = route_template(scope, root_path)
@@ -202,13 +203,22 @@ class ObservabilityMiddleware:
 
 
 def _finish(span: Any, scope: Scope, method: str, route: str, status: int) -> None:
+    if not span.is_recording():
+        # A request the sampler left out: its span records nothing, so skip building
+        # what it would drop (the common case at a low sample ratio).
+        span.end()
+        return
+    # One set_attributes call: the SDK takes its span lock and checks the span once,
+    # not once per attribute.
+    attributes: dict[str, Any] = {}
     if route != UNMATCHED:
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+        attributes["http.route"] = route
+    attributes["http.response.status_code"] = status
     state = scope.get("state")
     if isinstance(state, Mapping) and "request_id" in state:
-        span.set_attribute("rainmaker.request_id", str(state["request_id"]))
+        attributes["rainmaker.request_id"] = str(state["request_id"])
+    span.set_attributes(attributes)
     if status >= 500 or status == 0:
         span.set_status(Status(StatusCode.ERROR))
     span.end()
