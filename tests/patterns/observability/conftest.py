@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, HTTPException
+from pydantic import Field
 from sqlalchemy import text
 
 from rainmaker import Module, Pattern, Settings
@@ -34,7 +35,7 @@ async def work(fail: bool) -> None:
 
 
 class ItemsSettings(Settings):
-    api_token: str = ""
+    api_token: str = Field("", json_schema_extra={"secret": True})  # secrets go by mark or type
 
 
 class ItemsModule(Module[ItemsSettings]):
