@@ -135,6 +135,8 @@ def test_generated_client_runs_the_demo_flow(
             client=anonymous, body=Credentials(email=email, password=PASSWORD)
         )
         assert unverified.status_code == 403 and isinstance(unverified.parsed, ProblemDetails)
+        assert "code" in unverified.parsed.detail  # the demo's email carries a code, no link
+        assert unverified.parsed.hint
 
         verified = auth_verify.sync(
             client=anonymous, body=VerifyRequest(token=demo.confirmation_code(email))

@@ -412,9 +412,16 @@ class JwtAuth:
         if record.disabled:
             raise self._disabled()
         if self.settings.require_verified_email and not record.verified:
+            # Say what the email carries: a link only when verify_url is set, else a code.
+            how = (
+                "follow the link we emailed you"
+                if self.settings.verify_url
+                else "send the confirmation code we emailed you to the verify route"
+            )
             raise EmailNotVerifiedError(
-                "confirm your email address first (follow the link we emailed you)",
+                f"confirm your email address first ({how})",
                 pattern_id=self.pattern_id,
+                hint="no email? ask for a new one with the verify/resend route",
             )
         if self.hasher.needs_rehash(record.password_hash):
             await self._rehash(record, candidate)
