@@ -33,17 +33,19 @@ def code(secret: str, offset: int = 0) -> str:
 
 
 async def enrolled(app: AuthApp, email: str | None = None) -> tuple[str, str, dict[str, Any]]:
-    """A registered user with confirmed 2FA: (email, secret, confirm answer)."""
+    """A registered user with confirmed 2FA: (email, secret, confirm answer); the answer's
+    ``code_used`` is the code that confirmed it."""
     email = await app.register(email)
     tokens = await app.login(email)
     answer = await app.client.post("/auth/2fa/enrol", headers=bearer(tokens["access_token"]))
     assert answer.status_code == 201, answer.text
     secret = answer.json()["secret"]
+    first = code(secret)
     confirm = await app.client.post(
-        "/auth/2fa/confirm", json={"code": code(secret)}, headers=bearer(tokens["access_token"])
+        "/auth/2fa/confirm", json={"code": first}, headers=bearer(tokens["access_token"])
     )
     assert confirm.status_code == 200, confirm.text
-    return email, secret, confirm.json()
+    return email, secret, {**confirm.json(), "code_used": first}
 
 
 async def challenge(app: AuthApp, email: str) -> str:
@@ -102,12 +104,12 @@ async def test_enrol_confirm_and_log_in_with_a_code(make_app: MakeApp) -> None:
 
 async def test_a_code_works_once(make_app: MakeApp) -> None:
     app = await make_app(two_factor=TWO_FACTOR)
-    email, secret, _ = await enrolled(app)
+    email, secret, confirmed = await enrolled(app)
     token = await challenge(app, email)
-    # The confirmation spent this step's code: replaying it at login is refused.
+    # The confirmation spent its code: replaying it at login is refused.
     assert_problem(
         await app.client.post(
-            "/auth/login/2fa", json={"challenge_token": token, "code": code(secret)}
+            "/auth/login/2fa", json={"challenge_token": token, "code": confirmed["code_used"]}
         ),
         401,
         "two_factor_code_reused",
