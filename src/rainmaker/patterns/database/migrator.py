@@ -16,11 +16,13 @@ where DDL cannot be rolled back, the statements are checked before any of them r
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
 import io
 import logging
 import re
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,19 +30,18 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic.autogenerate import produce_migrations, render_python_code
-from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError, rev_id
-from sqlalchemy import event
+from sqlalchemy import Select, column, event, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from rainmaker.patterns.database.errors import MigrationError, MigrationRefusedError
 from rainmaker.patterns.database.migration_lock import migration_lock
 
+# Alembic is imported where it is used, not here: importing it pulls every dialect it
+# supports (PostgreSQL, MySQL, MSSQL, Oracle), Mako and Pygments — a few hundred ms of a
+# cold start — while a running app only reads where each branch stands, which needs none
+# of it (see ``_current`` and ``_declared_heads``).
 if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from rainmaker import AppView, Pattern
@@ -107,6 +108,8 @@ class Branch:
         return self.pattern_id if names == self.pattern_id else f"{self.pattern_id} ({names})"
 
     def script(self) -> ScriptDirectory:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory(str(TEMPLATE_DIR), version_locations=[str(self.directory)])
 
     def matches(self, name: str) -> bool:
@@ -265,6 +268,8 @@ class Migrator:
         )
 
     def script(self, branch: Branch) -> ScriptDirectory:
+        from alembic.util import CommandError
+
         if branch.pattern_id not in self._scripts:
             try:
                 self._scripts[branch.pattern_id] = branch.script()
@@ -373,6 +378,8 @@ class Migrator:
                 )
             metadata = _target_metadata(branch)
             code = await self._run(branch, partial(_autogenerate, branch=branch, metadata=metadata))
+        from alembic.util import rev_id
+
         created = script.generate_revision(
             rev_id(),
             message,
@@ -393,6 +400,9 @@ class Migrator:
         return result
 
     def _heads(self, branch: Branch) -> tuple[str, ...]:
+        declared = _declared_heads(branch.directory)
+        if declared is not None:
+            return declared
         return tuple(self.script(branch).get_heads())
 
     async def _run(self, branch: Branch, fn: Callable[[Connection], Any]) -> Any:
@@ -410,15 +420,15 @@ class Migrator:
                     result = await connection.run_sync(fn)
                     await connection.commit()
                     return result
-        except (MigrationError, CommandError) as error:
-            if isinstance(error, MigrationError):
-                raise
-            raise MigrationError(
-                f"migrations of {branch.pattern_id}: {error}",
-                pattern_id=branch.pattern_id,
-                cause=error,
-            ) from error
+        except MigrationError:
+            raise
         except Exception as error:
+            if _is_command_error(error):
+                raise MigrationError(
+                    f"migrations of {branch.pattern_id}: {error}",
+                    pattern_id=branch.pattern_id,
+                    cause=error,
+                ) from error
             translated = self.database.translate(error)
             if translated is not error:
                 raise translated from error
@@ -483,9 +493,71 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def _is_command_error(error: BaseException) -> bool:
+    """Whether ``error`` is Alembic's ``CommandError`` (only Alembic, once imported, raises it)."""
+    if "alembic.util" not in sys.modules:
+        return False
+    from alembic.util import CommandError
+
+    return isinstance(error, CommandError)
+
+
 def _current(connection: Connection, branch: Branch) -> tuple[str, ...]:
-    context = MigrationContext.configure(connection, opts={"version_table": branch.version_table})
-    return tuple(context.get_current_heads())
+    """The revisions recorded in the branch's version table, as Alembic's
+    ``MigrationContext.get_current_heads`` reads them (no table: none), without Alembic."""
+    if not inspect(connection).has_table(branch.version_table):
+        return ()
+    versions: Select[Any] = select(column("version_num")).select_from(table(branch.version_table))
+    return tuple(str(value) for value in connection.execute(versions).scalars())
+
+
+def _declared_heads(directory: Path) -> tuple[str, ...] | None:
+    """The branch's heads read from its revision files' literal ``revision`` and
+    ``down_revision`` assignments, without importing Alembic or the files.
+
+    ``None`` whenever the files are anything but plain (a value that is not a literal, a
+    file without ``revision``, a duplicate, a parent that does not exist): Alembic's
+    ``ScriptDirectory`` then reads them and reports what is wrong.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        files = sorted(directory.glob("*.py"))
+    except OSError:
+        return None
+    for path in files:
+        if path.name.startswith(("__init__", ".#")):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            return None
+        values: dict[str, object] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                try:
+                    values[target.id] = ast.literal_eval(value)
+                except ValueError:
+                    return None
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str) or revision in revisions:
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list) and all(isinstance(d, str) for d in down):
+            parents.update(down)
+        elif down is not None:
+            return None
+    if not parents <= revisions:
+        return None
+    return tuple(sorted(revisions - parents))
 
 
 def _migrate(
@@ -497,6 +569,9 @@ def _migrate(
 ) -> None:
     if connection.dialect.name in NON_TRANSACTIONAL_DDL:
         _check_ahead(connection, branch, script, fn, target)
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+
     guard = _guard(branch)
     event.listen(connection, "before_cursor_execute", guard)
     try:
@@ -530,6 +605,9 @@ def _check_ahead(
     offline mode) and checked. A revision that cannot be rendered without the database
     (one that reads data) is left to the guard at run time.
     """
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+
     heads = _current(connection, branch)
     buffer = io.StringIO()
     try:
@@ -569,6 +647,9 @@ def _target_metadata(branch: Branch) -> Any:
 
 
 def _autogenerate(connection: Connection, branch: Branch, metadata: Any) -> dict[str, str]:
+    from alembic.autogenerate import produce_migrations, render_python_code
+    from alembic.runtime.migration import MigrationContext
+
     def include_name(name: str | None, type_: str, _parents: Any) -> bool:
         if type_ != "table" or name is None:
             return True
