@@ -10,7 +10,8 @@ twice wants the process gone. In the development profile there is no load balanc
 warn, so Ctrl-C skips the delay from the first press (SIGTERM, from an orchestrator or a
 compose file, still waits it).
 
-``--reload`` restarts on edits of the app's ``.py`` files and of its composition file.
+``--reload`` restarts on edits of the app's ``.py`` files, its composition file and its
+``.env``.
 
 With ``--workers N`` or ``--reload`` uvicorn runs the app in child processes, which need
 an import string: :func:`create_app` rebuilds the app there from environment variables.
@@ -37,7 +38,7 @@ from rich.table import Table
 
 from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
 from rainmaker.kernel.application import Application
-from rainmaker.kernel.composition import DEFAULT_PROFILE, find_composition
+from rainmaker.kernel.composition import DEFAULT_PROFILE, DOTENV, find_composition
 from rainmaker.kernel.errors import CompositionError, Problem, StartupError
 from rainmaker.kernel.loading import load
 from rainmaker.kernel.logging import WEB_ROLE, bind_role
@@ -289,7 +290,7 @@ def _run_supervised(
         reload=reload,
         reload_dirs=[str(folder.resolve())] if reload else None,
         # The composition is the app too: an edited rainmaker.toml restarts it like a .py.
-        reload_includes=["*.py", find_composition(app_path).name] if reload else None,
+        reload_includes=["*.py", find_composition(app_path).name, DOTENV] if reload else None,
         workers=None if reload else workers,
         lifespan="on",
         log_config=None,

@@ -102,6 +102,25 @@ def find_composition(app: str | os.PathLike[str] | None) -> Path:
     return path / FILE_NAME if path.is_dir() else path
 
 
+DOTENV = ".env"
+
+
+def process_environment(root: Path) -> dict[str, str]:
+    """The process environment, plus ``<root>/.env`` for the variables it does not set.
+
+    The file holds what a developer keeps out of the repository (``KEY=value`` lines, as
+    python-dotenv reads them, ``export`` and quotes included); a variable set in the real
+    environment always wins, so a deployment's own values are never overridden by a file.
+    """
+    file = root / DOTENV
+    if not file.is_file():
+        return dict(os.environ)
+    from dotenv import dotenv_values
+
+    from_file = {k: v for k, v in dotenv_values(file).items() if v is not None}
+    return {**from_file, **os.environ}
+
+
 def read_composition(
     path: str | os.PathLike[str],
     *,
@@ -111,11 +130,13 @@ def read_composition(
 ) -> Composition:
     """Read, merge and interpolate a composition file.
 
-    A missing file raises :class:`CompositionError`; every other problem is collected in
+    ``environ`` defaults to :func:`process_environment` (the environment, plus the app
+    folder's ``.env`` for what the environment does not set). A missing file raises
+    :class:`CompositionError`; every other problem is collected in
     ``Composition.problems`` so that validation can report it together with its own.
     """
     path = Path(path)
-    environ = os.environ if environ is None else environ
+    environ = process_environment(path.parent) if environ is None else environ
     profile = profile or environ.get("RAINMAKER_PROFILE") or DEFAULT_PROFILE
     try:
         text = path.read_text(encoding="utf-8")
