@@ -140,6 +140,14 @@ use = "fake-store"
     assert "db.use: missing the pattern to use" in text_out
 
 
+def test_enabled_must_be_a_boolean() -> None:
+    text = BASE + "\n[profiles.production.patterns.users]\nenabled = \"maybe\"\n"
+    composition = parse_composition(text, root=Path("."), profile="production", environ={})
+    (problem,) = [p for p in composition.problems if p.key == "enabled"]
+    assert problem.instance == "users"
+    assert "'maybe'" in problem.message and "enabled = false" in (problem.fix or "")
+
+
 def test_enabled_false_removes_an_instance_in_a_profile() -> None:
     text = BASE + "\n[profiles.production.patterns.users]\nenabled = false\n"
     composition = parse_composition(text, root=Path("."), profile="production", environ={})

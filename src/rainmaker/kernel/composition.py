@@ -432,6 +432,16 @@ class _Builder:
             sources = {
                 k: v for k, v in self.sources[name].items() if k.split(".")[0] not in RESERVED_KEYS
             }
+            if not isinstance(enabled, bool):
+                self.problems.append(
+                    Problem(
+                        f"enabled must be true or false, not {enabled!r}",
+                        instance=name,
+                        key="enabled",
+                        fix=f"write enabled = false under [patterns.{name}] to leave it out",
+                    )
+                )
+                continue
             if enabled is False:
                 continue
             if not isinstance(use, str) or not use:
