@@ -318,6 +318,10 @@ class Migrator:
         moved = []
         for item in [branch] if branch is not None else list(self.branches):
             before = await self.current(item)
+            if target == "heads" and set(before) == set(self._heads(item)):
+                # Already there (every start of an app with auto_migrate, after the
+                # first): nothing to run, so Alembic is not even imported.
+                continue
             script = self.script(item)
 
             def steps(rev: Any, _context: Any, script: ScriptDirectory = script) -> Any:
