@@ -44,6 +44,10 @@ Names:
 - :func:`rate_limit` ``("policy", key=…)`` — a dependency counting the request under a
   named policy of the ``RateLimits`` provider (429 problem+json with ``Retry-After`` past
   it, ``RateLimit-*`` headers on every answer); see :mod:`rainmaker.http.rate_limits`.
+- :func:`client_key` ``(address)`` / :func:`connection_client_key` ``(scope)`` — the
+  canonical key of a client address for per-address limits: IPv4 as is, IPv4-mapped IPv6
+  as IPv4, other IPv6 as its /64 (``ipv6_prefix=``), ports and spellings ignored; see
+  :mod:`rainmaker.http.client_address`.
 - :func:`request_identity` — the identity the request's credential acts as, or ``None``
   (never a refusal). The auth dependencies also accept ``X-API-Key`` and credentials of a
   composed ``Credentials`` provider (API keys); see :mod:`rainmaker.http.auth`.
@@ -53,7 +57,9 @@ Names:
 - ``CurrentOrg`` / :func:`require_org_role` ``(*roles)`` — the request's organization
   (``{org}`` path parameter or ``X-Organization`` header) and the user's membership, read
   per request from whichever pattern provides ``Organizations`` (404 for non-members,
-  403 ``org_role_required`` for a weaker role); see :mod:`rainmaker.http.organizations`.
+  403 ``org_role_required`` for a weaker role); ``CurrentOrgOrFirst`` falls back to the
+  user's first organization when the request names none; see
+  :mod:`rainmaker.http.organizations`.
 - :func:`responses` ``(*errors)`` / :func:`raises` ``(*errors)`` — declare the
   problem+json errors a route (or a dependency, for every route using it) can answer;
   :func:`binary_response` / :func:`binary_body` a download's or an upload's raw bytes, so
@@ -79,8 +85,9 @@ from rainmaker.http.auth import (
     require_scopes,
 )
 from rainmaker.http.checks import InjectionReport, RouteDependencies, injection_report
+from rainmaker.http.client_address import client_key, connection_client_key
 from rainmaker.http.inject import Inject, Injection, PatternSettings, injection_of, injections
-from rainmaker.http.organizations import CurrentOrg, require_org_role
+from rainmaker.http.organizations import CurrentOrg, CurrentOrgOrFirst, require_org_role
 from rainmaker.http.owners import STATE_KEY, RouteOwner, RouteOwners, owner_for
 from rainmaker.http.rate_limits import rate_limit
 from rainmaker.http.responses import (
@@ -100,6 +107,7 @@ __all__ = [
     "AuthGuards",
     "BearerToken",
     "CurrentOrg",
+    "CurrentOrgOrFirst",
     "CurrentUser",
     "FieldProblem",
     "Identity",
@@ -117,6 +125,8 @@ __all__ = [
     "bearer_scheme",
     "binary_body",
     "binary_response",
+    "client_key",
+    "connection_client_key",
     "injection_of",
     "injection_report",
     "injections",

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from fastapi import Request
 
-UNKNOWN_CLIENT = "unknown"
+from rainmaker.http import client_key
 
 
 def client_address(request: Request) -> str:
-    """The client's IP address as the ASGI server reports it (the key of per-address limits).
+    """The client's canonical address (the key of per-address limits): one IPv4 address,
+    or the IPv6 /64 it belongs to, however it was spelled (:func:`rainmaker.http.client_key`).
 
     Behind a reverse proxy this is the proxy's address unless the server is told to trust
     forwarded headers (uvicorn ``--forwarded-allow-ips``), which then rewrites it.
     """
     client = request.client
-    return client.host if client is not None and client.host else UNKNOWN_CLIENT
+    return client_key(client.host if client is not None else None)

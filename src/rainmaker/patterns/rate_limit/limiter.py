@@ -14,12 +14,14 @@ the start of an outage and one line its end, so an outage does not flood the log
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from rainmaker import RateLimitedError
 from rainmaker.capabilities.credentials import API_KEY_HEADER, CredentialVerifier
 from rainmaker.capabilities.rate_limits import (
     KeyKind,
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from limits.aio.storage import Storage
     from limits.aio.strategies import RateLimiter as LimitsStrategy
     from structlog.typing import FilteringBoundLogger
+
+    from rainmaker.capabilities.auth import Identity as TokenIdentity
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +80,6 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-def client_address(scope: Mapping[str, Any]) -> str:
-    """The client's address as the server saw it (behind a proxy, the server's
-    ``--proxy-headers``/``forwarded_allow_ips`` decide what that is)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
 def header_value(scope: Mapping[str, Any], name: bytes) -> str | None:
     """A request header's value (``name`` in lower case), or ``None``."""
     for key, value in scope.get("headers") or ():
@@ -110,6 +107,13 @@ class LimitsRateLimiter:
         self.fail_open = settings.fail_open
         self.retry_interval = settings.retry_interval
         self.instance = instance
+        # rainmaker.http loads FastAPI: imported when an app builds a limiter, not when
+        # the pattern is listed.
+        from rainmaker.http import connection_client_key
+
+        self._client_key = functools.partial(
+            connection_client_key, ipv6_prefix=settings.ipv6_prefix
+        )
         self.log = log
         self._credentials = credentials
         self._compiled = compile_policies(settings, storage)
@@ -242,23 +246,41 @@ class LimitsRateLimiter:
 
     async def key_for(self, policy: str, scope: Mapping[str, Any]) -> str:
         kind = self._get(policy).policy.key
+        # Every fallback is the canonical client address: one IPv4 address, or the IPv6
+        # /ipv6_prefix network, however the server or a forwarded header spelled it.
+        address = f"addr:{self._client_key(scope)}"
         if kind == "address" or kind == "custom":
-            return f"addr:{client_address(scope)}"
+            return address
         if kind.startswith("header:"):
             value = header_value(scope, kind[len("header:") :].lower().encode("latin-1"))
-            return f"hdr:{_digest(value)}" if value else f"addr:{client_address(scope)}"
+            return f"hdr:{_digest(value)}" if value else address
         if kind == "api-key":
-            credential = self._api_key(scope)
-            return f"key:{_digest(credential)}" if credential else f"addr:{client_address(scope)}"
+            # Only a key the Credentials provider verifies has a counter of its own, keyed
+            # by its id: a made-up key is counted with everything else from its address,
+            # so inventing keys buys no fresh counters.
+            if self._api_key(scope) is None:
+                return address
+            identity = await self._identity(scope)
+            return f"key:{_digest(identity.token_id)}" if identity is not None else address
         # "user": the identity the request's credential acts as (API keys included).
+        identity = await self._identity(scope)
+        if identity is None:
+            return address
+        return f"user:{identity.user_id}"
+
+    async def _identity(self, scope: Mapping[str, Any]) -> TokenIdentity | None:
+        """The verified identity of the request's credential (verified once per request:
+        ``rainmaker.http`` keeps a Credentials grant in the request's state)."""
         from starlette.requests import HTTPConnection
 
         from rainmaker.http import request_identity
 
-        identity = await request_identity(HTTPConnection(cast("MutableMapping[str, Any]", scope)))
-        if identity is None:
-            return f"addr:{client_address(scope)}"
-        return f"user:{identity.user_id}"
+        try:
+            return await request_identity(HTTPConnection(cast("MutableMapping[str, Any]", scope)))
+        except RateLimitedError:
+            # The credential's own limit (api-keys' per-key policy) is past: the route's
+            # guard refuses it; for keying it is no verified identity.
+            return None
 
     def _api_key(self, scope: Mapping[str, Any]) -> str | None:
         value = header_value(scope, API_KEY_HEADER.encode())

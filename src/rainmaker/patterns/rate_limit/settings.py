@@ -52,10 +52,13 @@ class PolicySettings(Settings):
     )
     key: str = Field(
         "address",
-        description="What the policy counts per: 'address' (client address), 'user' (the "
-        "authenticated user, else the address), 'api-key' (the presented API key, else "
-        "the address), 'header:<Header-Name>' (that header's value, else the address) or "
-        "'custom' (the key code passes, e.g. rate_limit('p', key=...)).",
+        description="What the policy counts per: 'address' (the client's canonical address: "
+        "one IPv4 address, or its IPv6 network of `ipv6_prefix` bits), 'user' (the "
+        "authenticated user, else the address), 'api-key' (the API key, once the "
+        "Credentials provider verified it, else the address: made-up keys share their "
+        "address's counter), 'header:<Header-Name>' (that header's value, else the "
+        "address; only for a header a trusted proxy sets, as a client may send any value) "
+        "or 'custom' (the key code passes, e.g. rate_limit('p', key=...)).",
     )
 
     @field_validator("limit")
@@ -110,6 +113,15 @@ class RateLimitSettings(Settings):
         description="Where counters live: unset keeps them in this process (memory); "
         "'redis://host:6379/0' (or rediss://) shares them between processes. Redacted "
         "wherever settings are shown.",
+    )
+    ipv6_prefix: int = Field(
+        64,
+        ge=1,
+        le=128,
+        description="Prefix length of the IPv6 network counted as one client address: 64 "
+        "(the smallest network a site is given, whose addresses a client picks freely), "
+        "48 or 56 to count a whole site, 128 for single addresses. IPv4 addresses count "
+        "one each; IPv4-mapped IPv6 addresses count as their IPv4 address.",
     )
     key_prefix: str = Field(
         "rl", min_length=1, description="Prefix of every counter key in the store."
