@@ -81,11 +81,13 @@ def test_the_worker_serves_metrics_and_health_on_its_port(tmp_path: Path) -> Non
         assert metrics.headers["content-type"].startswith("text/plain")
         text = metrics.text
         assert "process_resident_memory_bytes" in text  # the worker process's own figures
-        assert 'rainmaker_pattern_health{instance="jobs",pattern="jobs-local"} 1.0' in text
-        queue = 'rainmaker_jobs_queue_depth{instance="jobs",queue="default",state="waiting"}'
+        # The namespace defaults to the app's name; health is a state set.
+        health = 'workers_pattern_health{instance="jobs",pattern="jobs-local",'
+        assert health + 'workers_pattern_health="up"} 1.0' in text
+        queue = 'workers_jobs_queue_depth{instance="jobs",queue="default",state="waiting"}'
         assert queue in text
-        assert 'rainmaker_jobs_outcomes_total{instance="jobs",outcome="succeeded"}' in text
-        assert "rainmaker_event_loop_lag_seconds_count" in text
+        assert 'workers_jobs_outcomes_total{instance="jobs",outcome="succeeded"}' in text
+        assert "workers_event_loop_lag_seconds_count" in text
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)

@@ -47,7 +47,7 @@ async def test_requests_are_counted_by_route_template_and_status(app: Applicatio
         assert (await client.get("/items/404")).status_code == 404
         assert (await client.get("/no/such/route")).status_code == 404
     _, samples = await scrape(app)
-    total = "rainmaker_http_requests_total"
+    total = "obs_http_requests_total"
     assert value(samples, total, method="GET", route="/items/{item_id}", status="200") == 3
     assert value(samples, total, method="GET", route="/items/{item_id}", status="404") == 1
     assert value(samples, total, method="GET", route="<unmatched>", status="404") == 1
@@ -62,7 +62,7 @@ async def test_latency_histogram_has_buckets_and_counts(app: Application) -> Non
         for item in range(5):
             await client.get(f"/items/{item}")
     _, samples = await scrape(app)
-    name = "rainmaker_http_request_duration_seconds"
+    name = "obs_http_request_duration_seconds"
     labels = {"method": "GET", "route": "/items/{item_id}"}
     assert value(samples, f"{name}_count", **labels) == 5
     assert value(samples, f"{name}_bucket", **labels, le="+Inf") == 5
@@ -86,7 +86,10 @@ async def test_health_gauge_per_instance(app: Application) -> None:
         ("jobs", "jobs-local"),
         ("obs", "observability"),
     ]:
-        assert value(samples, "rainmaker_pattern_health", instance=instance, pattern=pattern) == 1
+        # A state set: one series per state, 1 on the current one.
+        series = {"instance": instance, "pattern": pattern}
+        assert value(samples, "obs_pattern_health", **series, obs_pattern_health="up") == 1
+        assert value(samples, "obs_pattern_health", **series, obs_pattern_health="down") == 0
 
 
 async def test_health_gauge_follows_degraded_and_down(app: Application) -> None:
@@ -109,13 +112,16 @@ async def test_health_gauge_follows_degraded_and_down(app: Application) -> None:
     assert isinstance(obs, ObservabilityModule)
     object.__setattr__(obs.settings.metrics, "health_timeout", 0.05)
     _, samples = await scrape(app)
-    health = "rainmaker_pattern_health"
-    assert value(samples, health, instance="cache", pattern="cache-memory") == 0.5
-    assert value(samples, health, instance="jobs", pattern="jobs-local") == 0
+    health = "obs_pattern_health"
+    cache_series = {"instance": "cache", "pattern": "cache-memory"}
+    assert value(samples, health, **cache_series, obs_pattern_health="degraded") == 1
+    assert value(samples, health, **cache_series, obs_pattern_health="up") == 0
+    jobs_series = {"instance": "jobs", "pattern": "jobs-local"}
+    assert value(samples, health, **jobs_series, obs_pattern_health="down") == 1
 
 
 async def test_database_pool_usage(app: Application) -> None:
-    name = "rainmaker_database_pool_connections"
+    name = "obs_database_pool_connections"
     _, samples = await scrape(app)
     in_use = value(samples, name, instance="db", state="in_use")
     opened = value(samples, name, instance="db", state="open")
@@ -125,16 +131,17 @@ async def test_database_pool_usage(app: Application) -> None:
     assert opened >= 1
 
 
-async def test_cache_hit_ratio(app: Application) -> None:
+async def test_cache_hits_and_misses(app: Application) -> None:
     async with http_client(app) as client:
         await client.get("/items/7")  # miss, then stored
         await client.get("/items/7")  # hit
         await client.get("/items/7")  # hit
         await client.get("/items/8")  # miss
     _, samples = await scrape(app)
-    assert value(samples, "rainmaker_cache_hits_total", instance="cache") == 2
-    assert value(samples, "rainmaker_cache_misses_total", instance="cache") == 2
-    assert value(samples, "rainmaker_cache_hit_ratio", instance="cache") == 0.5
+    assert value(samples, "obs_cache_hits_total", instance="cache") == 2
+    assert value(samples, "obs_cache_misses_total", instance="cache") == 2
+    # No ratio gauge: PromQL derives it from the two counters.
+    assert not any(name == "obs_cache_hit_ratio" for name, _ in samples)
 
 
 async def test_queue_depth_and_job_outcomes(app: Application) -> None:
@@ -144,7 +151,7 @@ async def test_queue_depth_and_job_outcomes(app: Application) -> None:
             assert response.status_code == 200
         _, samples = await scrape(app)
         depth = value(
-            samples, "rainmaker_jobs_queue_depth", instance="jobs", queue="default", state="waiting"
+            samples, "obs_jobs_queue_depth", instance="jobs", queue="default", state="waiting"
         )
         assert depth == 3
 
@@ -156,7 +163,7 @@ async def test_queue_depth_and_job_outcomes(app: Application) -> None:
                 while True:
                     _, samples = await scrape(app)
                     done = [
-                        value(samples, "rainmaker_jobs_outcomes_total", instance="jobs", outcome=o)
+                        value(samples, "obs_jobs_outcomes_total", instance="jobs", outcome=o)
                         for o in ("succeeded", "dead_lettered")
                     ]
                     if done == [2, 1]:
@@ -169,10 +176,10 @@ async def test_queue_depth_and_job_outcomes(app: Application) -> None:
         # outcome counters, so one racing the last acknowledgement may see both counted.
         _, samples = await scrape(app)
     assert value(
-        samples, "rainmaker_jobs_queue_depth", instance="jobs", queue="default", state="waiting"
+        samples, "obs_jobs_queue_depth", instance="jobs", queue="default", state="waiting"
     ) == 0
-    assert value(samples, "rainmaker_jobs_dead_letters", instance="jobs") == 1
-    assert value(samples, "rainmaker_jobs_outcomes_total", instance="jobs", outcome="retried") == 0
+    assert value(samples, "obs_jobs_dead_letters", instance="jobs") == 1
+    assert value(samples, "obs_jobs_outcomes_total", instance="jobs", outcome="retried") == 0
     jobs_service: Any = app.services.require(Jobs)
     assert len(await jobs_service.failed()) == 1
 
@@ -196,9 +203,9 @@ async def test_each_app_has_its_own_registry(tmp_path: Path) -> None:
         _, one = await scrape(first)
         _, two = await scrape(second)
     labels = {"method": "GET", "route": "/items/{item_id}", "status": "200"}
-    assert value(one, "rainmaker_http_requests_total", **labels) == 1
-    assert value(two, "rainmaker_http_requests_total", **labels) is None
-    assert REGISTRY.get_sample_value("rainmaker_http_requests_total", labels) is None
+    assert value(one, "obs_http_requests_total", **labels) == 1
+    assert value(two, "obs_http_requests_total", **labels) is None
+    assert REGISTRY.get_sample_value("obs_http_requests_total", labels) is None
 
 
 async def test_loopback_access_hides_metrics_from_others(tmp_path: Path) -> None:

@@ -54,11 +54,11 @@ async def test_gc_collections_and_platform(app: Application) -> None:
 
 
 async def test_asyncio_tasks_are_counted_on_the_apps_loop(app: Application) -> None:
-    before = only(await families(app), "rainmaker_asyncio_tasks")
+    before = only(await families(app), "obs_asyncio_tasks")
     release = asyncio.Event()
     parked = [asyncio.create_task(release.wait()) for _ in range(25)]
     try:
-        during = only(await families(app), "rainmaker_asyncio_tasks")
+        during = only(await families(app), "obs_asyncio_tasks")
     finally:
         release.set()
         await asyncio.gather(*parked)
@@ -73,12 +73,12 @@ async def test_event_loop_lag_sees_a_callback_that_blocks_the_loop(tmp_path: Pat
         await asyncio.sleep(0.05)
         found = await families(application)
     over = {
-        labels["le"]: value for labels, value in found["rainmaker_event_loop_lag_seconds_bucket"]
+        labels["le"]: value for labels, value in found["obs_event_loop_lag_seconds_bucket"]
     }
-    count = only(found, "rainmaker_event_loop_lag_seconds_count")
+    count = only(found, "obs_event_loop_lag_seconds_count")
     assert count >= 2
     assert over["0.25"] < count  # at least one sample landed above 250 ms
-    assert only(found, "rainmaker_event_loop_lag_seconds_sum") >= 0.25
+    assert only(found, "obs_event_loop_lag_seconds_sum") >= 0.25
 
 
 async def test_the_lag_sampler_stops_with_the_app(tmp_path: Path) -> None:
@@ -96,9 +96,9 @@ async def test_process_metrics_can_be_turned_off(tmp_path: Path) -> None:
     application = make_app(tmp_path, composition(tmp_path, metrics={"process": False}))
     async with application.running():
         found = await families(application)
-    assert "rainmaker_http_requests_total" in found or "rainmaker_pattern_health" in found
+    assert "obs_http_requests_total" in found or "obs_pattern_health" in found
     assert not any(name.startswith(("process_", "python_gc")) for name in found)
-    assert "rainmaker_asyncio_tasks" not in found
+    assert "obs_asyncio_tasks" not in found
 
 
 async def test_two_apps_in_one_process_each_have_process_metrics(tmp_path: Path) -> None:

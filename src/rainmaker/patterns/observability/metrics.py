@@ -7,7 +7,7 @@ Two sources:
   template. Label children are cached, so a request costs two dict lookups, one ``inc``
   and one ``observe``.
 - :class:`HealthMetrics`, refreshed when Prometheus scrapes: every instance's health
-  (1 up, 0.5 degraded, 0 down) and what the standard patterns put in their health
+  (a state set: ``{state="degraded"} 1``) and what the standard patterns put in their health
   details: database pool usage (``pool``), cache hits and misses (``hits``/``misses``),
   queue depth (``queues``), dead letters and job outcomes (``outcomes``). Reading health
   details keeps this pattern free of imports of, and hooks into, the patterns it watches.
@@ -19,12 +19,18 @@ names and outcome names: never a raw path (which may hold a token) nor a setting
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    StateSetMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 from rainmaker import Health, Status
@@ -32,7 +38,6 @@ from rainmaker import Health, Status
 if TYPE_CHECKING:
     from rainmaker import AppView
 
-STATUS_VALUE = {Status.UP: 1.0, Status.DEGRADED: 0.5, Status.DOWN: 0.0}
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"
 
@@ -87,6 +92,12 @@ class Checked:
     health: Health
 
 
+def metric_namespace(app_name: str) -> str:
+    """The app's name as a Prometheus metric prefix (the default namespace)."""
+    name = re.sub(r"[^a-z0-9_]", "_", app_name.lower()).strip("_") or "rainmaker"
+    return f"_{name}" if name[0].isdigit() else name
+
+
 class HealthMetrics(Collector):
     """Metric families derived from the latest health of every instance."""
 
@@ -105,9 +116,11 @@ class HealthMetrics(Collector):
 
     def collect(self) -> Iterable[Metric]:
         ns = self.namespace
-        health = GaugeMetricFamily(
+        # A state set (one series per state, 1 for the current one), not a 1/0.5/0 gauge:
+        # alerts and sums can then ask for a state by name.
+        health = StateSetMetricFamily(
             f"{ns}_pattern_health",
-            "Health of each pattern instance: 1 up, 0.5 degraded, 0 down.",
+            "Health of each pattern instance, as a state set (up, degraded, down).",
             labels=["instance", "pattern"],
         )
         pool = GaugeMetricFamily(
@@ -120,11 +133,6 @@ class HealthMetrics(Collector):
         )
         misses = CounterMetricFamily(
             f"{ns}_cache_misses", "Cache reads that found nothing.", labels=["instance"]
-        )
-        ratio = GaugeMetricFamily(
-            f"{ns}_cache_hit_ratio",
-            "Hits over reads since the cache started (NaN before the first read).",
-            labels=["instance"],
         )
         depth = GaugeMetricFamily(
             f"{ns}_jobs_queue_depth",
@@ -145,16 +153,17 @@ class HealthMetrics(Collector):
         for item in self.checked:
             name = item.instance
             status = item.health.status
-            health.add_metric([name, item.pattern], STATUS_VALUE[Status(status)])
+            current = Status(status)
+            health.add_metric(
+                [name, item.pattern], {state.value: state is current for state in Status}
+            )
             details = item.health.details
             for state, value in _numbers(details.get("pool")):
                 pool.add_metric([name, state], value)
             cache_hits, cache_misses = _number(details.get("hits")), _number(details.get("misses"))
             if cache_hits is not None and cache_misses is not None:
                 hits.add_metric([name], cache_hits)
-                misses.add_metric([name], cache_misses)
-                reads = cache_hits + cache_misses
-                ratio.add_metric([name], cache_hits / reads if reads else float("nan"))
+                misses.add_metric([name], cache_misses)  # the hit ratio is PromQL's to derive
             queues = details.get("queues")
             if isinstance(queues, Mapping):
                 for queue, counts in queues.items():
@@ -170,7 +179,7 @@ class HealthMetrics(Collector):
                 outcomes.add_metric([name, outcome], value)
             if (running := _number(details.get("in_flight"))) is not None:
                 in_flight.add_metric([name], running)
-        yield from (health, pool, hits, misses, ratio, depth, dead, outcomes, in_flight)
+        yield from (health, pool, hits, misses, depth, dead, outcomes, in_flight)
 
 
 async def _check(module: Any, timeout: float) -> Health:

@@ -41,7 +41,11 @@ from rainmaker.capabilities.database import Database
 from rainmaker.capabilities.tracing import Tracing
 from rainmaker.patterns.observability.asgi import ObservabilityMiddleware
 from rainmaker.patterns.observability.leak_watch import LeakWatch
-from rainmaker.patterns.observability.metrics import HealthMetrics, RequestMetrics
+from rainmaker.patterns.observability.metrics import (
+    HealthMetrics,
+    RequestMetrics,
+    metric_namespace,
+)
 from rainmaker.patterns.observability.operator import OperatorSurface
 from rainmaker.patterns.observability.outgoing import available as httpx_available
 from rainmaker.patterns.observability.outgoing import outgoing_http
@@ -64,21 +68,22 @@ class ObservabilityModule(Module[ObservabilitySettings]):
     def __init__(self, settings: ObservabilitySettings, ctx: AppContext) -> None:
         super().__init__(settings, ctx)
         metrics = settings.metrics
+        namespace = self.namespace = metrics.namespace or metric_namespace(ctx.app.name)
         # One registry per app, never prometheus_client's global one: two apps in one
         # process (tests, embedding) would otherwise collide on metric names.
         self.registry = CollectorRegistry(auto_describe=True)
         self._requests = (
-            RequestMetrics(self.registry, namespace=metrics.namespace, buckets=metrics.buckets)
+            RequestMetrics(self.registry, namespace=namespace, buckets=metrics.buckets)
             if metrics.enabled
             else None
         )
-        self.health_metrics = HealthMetrics(metrics.namespace)
+        self.health_metrics = HealthMetrics(namespace)
         self.registry.register(self.health_metrics)
         self.loop_lag: LoopLagMonitor | None = None
         if metrics.enabled and metrics.process:
             register_process_collectors(self.registry)
             self.loop_lag = LoopLagMonitor(
-                self.registry, namespace=metrics.namespace, interval=metrics.loop_lag_interval
+                self.registry, namespace=namespace, interval=metrics.loop_lag_interval
             )
         self.operator = (
             OperatorSurface(settings.operator, ctx) if settings.operator.enabled else None
@@ -198,7 +203,7 @@ class ObservabilityModule(Module[ObservabilitySettings]):
         return PanelTable(("owner", "pattern", "seconds", "share"), rows[:limit], note)
 
     async def _runtime_panel(self, limit: int) -> PanelTable:
-        rows = [list(row) for row in runtime_rows(self.registry, self.settings.metrics.namespace)]
+        rows = [list(row) for row in runtime_rows(self.registry, self.namespace)]
         if self.leak_watch is not None:
             findings = self.leak_watch.findings
             rows.append(

@@ -32,10 +32,11 @@ class MetricsSettings(Settings):
         "agent); others get 404.",
         examples=["loopback"],
     )
-    namespace: str = Field(
-        "rainmaker",
+    namespace: str | None = Field(
+        None,
         pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
-        description="Prefix of every metric name, e.g. rainmaker_http_requests_total.",
+        description="Prefix of every metric name, e.g. acme_http_requests_total. Unset: "
+        "the app's name (as a metric name: lowercase, other characters as '_').",
         examples=["acme"],
     )
     buckets: list[float] = Field(
