@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from rainmaker.kernel.capability import Capability
 from rainmaker.kernel.errors import ForbiddenError, UnauthorizedError
@@ -123,6 +123,41 @@ class TokenPair:
         }
 
 
+@dataclass(frozen=True)
+class SignInChallenge:
+    """What a sign-in answers instead of tokens when the account's policy asks for more.
+
+    ``step="verify"``: a second factor is enrolled; the provider's completion route (for
+    ``auth-jwt``, ``POST /auth/login/2fa``) trades ``token`` and a code for the pair.
+    ``step="enrol"``: a role of the account requires a second factor and none is set up;
+    ``token`` opens only the enrolment routes, and confirming through it completes the
+    sign-in. ``token`` lives ``expires_in`` seconds and works for one completed sign-in.
+    """
+
+    step: Literal["verify", "enrol"]
+    token: str
+    expires_in: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON body a sign-in route answers (the same as ``POST /auth/login``'s)."""
+        if self.step == "verify":
+            return {
+                "two_factor_required": True,
+                "challenge_token": self.token,
+                "expires_in": self.expires_in,
+                "methods": ["totp", "recovery_code"],
+            }
+        return {
+            "two_factor_enrolment_required": True,
+            "challenge_token": self.token,
+            "expires_in": self.expires_in,
+        }
+
+
+SignInAnswer = TokenPair | SignInChallenge
+"""What :meth:`Authenticator.sign_in` answers: the session's tokens, or a challenge."""
+
+
 UserCreatedHook = Callable[[User], Awaitable[Callable[[], Awaitable[None]] | None]]
 """A hook run inside the transaction that creates a user (see ``on_user_created``).
 
@@ -175,8 +210,25 @@ class Authenticator(Protocol):
         """The account whose credentials these are, or ``UnauthorizedError``."""
         ...
 
+    async def sign_in(self, user: User, *, method: str) -> SignInAnswer:
+        """Finish a sign-in whose first factor ``method`` another pattern checked.
+
+        ``method`` is the ``amr`` value of that factor (``oauth-login`` says ``"oidc"``,
+        or ``"oauth"`` for a provider without OpenID Connect). The account's policy applies
+        exactly as after a password login: a disabled account is refused, an enrolled
+        second factor or a role that requires one answers a :class:`SignInChallenge`,
+        otherwise the new session's :class:`TokenPair`. Tokens record ``method`` in their
+        ``amr``, followed by the second factor once one completed it (``["oidc", "otp"]``).
+        """
+        ...
+
     async def issue_tokens(self, user: User) -> TokenPair:
-        """A new session (refresh token family) for ``user``."""
+        """A new session (refresh token family) for ``user``, with **no** sign-in policy.
+
+        No second factor is asked for and the tokens carry an empty ``amr``: for callers
+        that mean it (tests, impersonation by an operator, a session handed over after a
+        check of their own). A sign-in after a first factor calls :meth:`sign_in`.
+        """
         ...
 
     async def verify_token(self, token: str) -> Identity:
@@ -226,7 +278,8 @@ Auth: Capability[Authenticator] = Capability(
     "Auth",
     Authenticator,
     # 1.1: create_user(password=None) and has_password(), for sign-in without a password.
-    version="1.1",
+    # 1.2: sign_in(user, method=...), the sign-in policy after another first factor.
+    version="1.2",
     description="Users, passwords, tokens and route guards (current user, roles, scopes).",
 )
 

@@ -460,19 +460,44 @@ class JwtAuth:
             what="login attempts",
         )
         record = await self._check_credentials(email, password)
+        return await self._after_first_factor(record, PASSWORD_AMR)
+
+    async def sign_in(self, user: User, *, method: str) -> TokenPair | Challenge:
+        """Finish a sign-in whose first factor ``method`` (an ``amr`` value such as
+        ``"oidc"``) another pattern checked: the same policy as :meth:`login` after the
+        password (see ``Authenticator.sign_in``)."""
+        record = await self.users.by_id(user.id)
+        if record is None:
+            raise NotFoundError(f"no user with id {user.id!r}", pattern_id=self.pattern_id)
+        if record.disabled:
+            raise self._disabled()
+        return await self._after_first_factor(record, (method,))
+
+    async def _after_first_factor(
+        self, record: UserRecord, first: Sequence[str]
+    ) -> TokenPair | Challenge:
+        """The sign-in policy once a first factor is proven, for every way in: the
+        second-factor challenge the account needs, or a new session recording ``first``."""
         if self.two_factor is not None:
-            challenge = await self.two_factor.challenge(record)
+            challenge = await self.two_factor.challenge(record, first=first)
             if challenge is not None:
-                self.log.info("auth.login_challenged", user_id=record.id, step=challenge.step)
+                self.log.info(
+                    "auth.login_challenged",
+                    user_id=record.id,
+                    step=challenge.step,
+                    amr=list(first),
+                )
                 return challenge
-        pair = await self._new_session(record, amr=PASSWORD_AMR)
-        self.log.info("auth.login", user_id=record.id)
+        pair = await self._new_session(record, amr=first)
+        self.log.info("auth.login", user_id=record.id, amr=list(first))
         return pair
 
     # -- tokens ----------------------------------------------------------------------------
 
     async def issue_tokens(self, user: User) -> TokenPair:
-        """A new session (refresh family) and its first token pair for an enabled user."""
+        """A new session (refresh family) and its first token pair for an enabled user,
+        with no sign-in policy: no second factor asked, an empty ``amr`` (see
+        ``Authenticator.issue_tokens``; a sign-in calls :meth:`sign_in`)."""
         record = await self.users.by_id(user.id)
         if record is None:
             raise NotFoundError(f"no user with id {user.id!r}", pattern_id=self.pattern_id)

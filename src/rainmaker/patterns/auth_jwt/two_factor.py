@@ -12,13 +12,16 @@ The flow:
    TOTP code or a recovery code, for the token pair. A user holding one of
    ``required_roles`` without an active factor gets a ``two_factor_enrolment_required``
    challenge instead, which opens only the enrolment routes; confirming through it
-   completes the login.
+   completes the login. A sign-in through another first factor (``Auth.sign_in``, e.g.
+   ``oauth-login``) answers the same challenges.
 4. ``disable`` needs the password and a code.
 
 Every code attempt, right or wrong, counts under ``rate_limits.two_factor_per_account``
 before it is checked. A TOTP code is accepted once: its time step is recorded
 (``accept_step``), and a code of that step or an earlier one is refused as reused. Access
-tokens from a completed second factor carry ``amr = ["pwd", "otp"]``.
+tokens from a completed second factor carry the first factor then ``otp``: ``["pwd",
+"otp"]`` after a password, ``["oidc", "otp"]`` after ``oauth-login``; the challenge token
+carries the first factor (``amr``) to the completion.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyotp
 
 from rainmaker import UnavailableError
-from rainmaker.capabilities.auth import TokenPair
+from rainmaker.capabilities.auth import SignInChallenge, TokenPair
 from rainmaker.patterns.auth_jwt.errors import (
     InvalidCredentialsError,
     InvalidTokenError,
@@ -56,32 +59,11 @@ RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud, typed
 RECOVERY_LENGTH = 16  # 16 characters of 31: about 79 random bits
 PASSWORD_AMR = ("pwd",)
-TWO_FACTOR_AMR = ("pwd", "otp")
 Step = Literal["verify", "enrol"]
 
 
-@dataclass(frozen=True)
-class Challenge:
-    """What a password login answers when a second factor is needed (or must be set up)."""
-
-    step: Step
-    token: str
-    expires_in: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON body of the login answer."""
-        if self.step == "verify":
-            return {
-                "two_factor_required": True,
-                "challenge_token": self.token,
-                "expires_in": self.expires_in,
-                "methods": ["totp", "recovery_code"],
-            }
-        return {
-            "two_factor_enrolment_required": True,
-            "challenge_token": self.token,
-            "expires_in": self.expires_in,
-        }
+# The challenge a login answers is the capability's: oauth-login's sign-ins answer it too.
+Challenge = SignInChallenge
 
 
 @dataclass(frozen=True)
@@ -132,19 +114,25 @@ class TwoFactor:
         """Whether a role of the user makes a second factor mandatory."""
         return not set(record.roles).isdisjoint(self.settings.required_roles)
 
-    async def challenge(self, record: UserRecord) -> Challenge | None:
-        """The challenge a password login of ``record`` answers, or ``None`` for tokens."""
+    async def challenge(
+        self, record: UserRecord, *, first: Sequence[str] = PASSWORD_AMR
+    ) -> Challenge | None:
+        """The challenge a sign-in of ``record`` answers after the first factor ``first``
+        (its ``amr``), or ``None`` for tokens."""
         row = await self.store.get(record.id)
         if row is not None and row.confirmed:
-            return self._challenge(record, "verify")
+            return self._challenge(record, "verify", first)
         if self.requires_enrolment(record):
-            return self._challenge(record, "enrol")
+            return self._challenge(record, "enrol", first)
         return None
 
-    def _challenge(self, record: UserRecord, step: Step) -> Challenge:
+    def _challenge(self, record: UserRecord, step: Step, first: Sequence[str]) -> Challenge:
         ttl = int(self.settings.challenge_ttl.total_seconds())
         issued = self.auth.codec.issue(
-            "2fa", record.id, ttl, claims={"step": step, "tv": record.token_version}
+            "2fa",
+            record.id,
+            ttl,
+            claims={"step": step, "tv": record.token_version, "amr": list(first)},
         )
         return Challenge(step, issued.token, ttl)
 
@@ -203,7 +191,7 @@ class TwoFactor:
         self.auth.log.info(
             "auth.login", user_id=record.id, second_factor="totp" if code else "recovery_code"
         )
-        return await self.auth._new_session(record, amr=TWO_FACTOR_AMR)
+        return await self.auth._new_session(record, amr=completed_amr(claims))
 
     # -- codes -----------------------------------------------------------------------------
 
@@ -353,6 +341,12 @@ class TwoFactor:
             "pending": row is not None and not row.confirmed,
             "recovery_codes_left": await self.store.codes_left(user_id) if row else 0,
         }
+
+
+def completed_amr(challenge: dict[str, Any]) -> Sequence[str]:
+    """The ``amr`` of a session whose challenge a second factor completed: the challenge's
+    first factor, then ``otp`` (a challenge without one came from a password login)."""
+    return (*(amr_of(challenge) or PASSWORD_AMR), "otp")
 
 
 def amr_of(claims: dict[str, Any]) -> Sequence[str]:

@@ -39,7 +39,7 @@ from rainmaker.patterns.auth_jwt.errors import (
 )
 from rainmaker.patterns.auth_jwt.service import JwtAuth
 from rainmaker.patterns.auth_jwt.tokens import MAX_TOKEN_LENGTH
-from rainmaker.patterns.auth_jwt.two_factor import TWO_FACTOR_AMR, TwoFactor
+from rainmaker.patterns.auth_jwt.two_factor import TwoFactor, completed_amr
 from rainmaker.patterns.auth_jwt.users import UserRecord
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -258,7 +258,7 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         if challenge is not None:
             # The enrolment completes the login it interrupted, once.
             await two_factor.spend_challenge(challenge)
-            pair = await service()._new_session(record, amr=TWO_FACTOR_AMR)
+            pair = await service()._new_session(record, amr=completed_amr(challenge))
             answer.update(pair.as_dict())
         return JSONResponse(answer, headers=NO_STORE)
 

@@ -25,7 +25,8 @@ oauth_login: Pattern[OAuthLoginSettings] = Pattern(
     settings=OAuthLoginSettings,
     factory="rainmaker.patterns.oauth_login.module:OAuthLoginModule",
     # 1.1: accounts without a password (create_user(None), has_password).
-    requires=[Database, Auth.within(">=1.1,<2")],
+    # 1.2: sign_in(user, method=...), so a provider sign-in meets the account's 2FA policy.
+    requires=[Database, Auth.within(">=1.2,<2")],
     mount="/auth",
     migrations="rainmaker.patterns.oauth_login.migrations",
     table_prefix="oauth_",

@@ -3,8 +3,12 @@
 - ``GET /auth/oauth/providers`` — the configured providers (for sign-in buttons);
 - ``GET /auth/oauth/{provider}/authorize?next=…`` — redirects to the provider;
 - ``GET /auth/oauth/{provider}/callback`` — finishes: with a ``next``, redirects there
-  with a one-time ``oauth_code`` (no token in a URL); without, answers the token pair;
-- ``POST /auth/oauth/exchange`` — ``{"code": …}`` → the token pair, once;
+  with a one-time ``oauth_code`` (no token in a URL); without, answers the sign-in;
+- ``POST /auth/oauth/exchange`` — ``{"code": …}`` → the sign-in's answer, once;
+
+A sign-in answers what ``POST /auth/login`` answers after a password: the token pair, or
+(when the account has a second factor, or a role requires one) the challenge that
+``POST /auth/login/2fa`` or the enrolment routes complete (``Auth.sign_in``).
 - ``POST /auth/oauth/{provider}/link`` — for a signed-in user: the URL that links it;
 - ``GET /auth/identities``, ``DELETE /auth/identities/{id}`` — linked accounts.
 
@@ -91,8 +95,8 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         if finished.redirect is not None:
             answer = RedirectResponse(finished.redirect, status_code=302)
         else:
-            assert finished.tokens is not None
-            answer = JSONResponse(finished.tokens.as_dict())
+            assert finished.answer is not None
+            answer = JSONResponse(finished.answer.as_dict())
         if state:
             answer.delete_cookie(
                 cookie_name(state), path=f"{service.mount}/oauth/{provider}/callback"
@@ -101,8 +105,9 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         return answer
 
     @router.post("/oauth/exchange", summary="Trade a one-time sign-in code for the tokens")
-    async def exchange(body: ExchangeBody) -> dict[str, Any]:
-        return (await resolve().exchange(body.code)).as_dict()
+    async def exchange(body: ExchangeBody) -> JSONResponse:
+        answer = await resolve().exchange(body.code)
+        return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store"})
 
     @router.post("/oauth/{provider}/link", summary="The URL that links a provider to you")
     async def link(

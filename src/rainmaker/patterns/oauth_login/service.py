@@ -6,6 +6,11 @@ provider's email address — verified by the provider or not — nothing is link
 must sign in to that account and link from there (a provider's word alone never hands
 over an existing account). Only an unknown address makes a new account, through ``Auth``,
 so the signup hooks (payments customer, welcome job) run as for a password signup.
+
+The provider is the first factor, never the whole sign-in: a finished flow (the callback,
+or the one-time code exchange) answers ``Auth.sign_in(user, method=...)``, so a second
+factor the account enrolled, or one its roles require, is asked for exactly as after a
+password login, and the tokens' ``amr`` starts with ``oidc`` (``oauth`` for GitHub).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from rainmaker import UnauthorizedError
-from rainmaker.capabilities.auth import Authenticator, TokenPair, User
+from rainmaker.capabilities.auth import Authenticator, SignInAnswer, User
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.patterns.oauth_login.errors import (
     AccountExistsError,
@@ -49,12 +54,17 @@ class Started:
     cookie_value: str
 
 
+OIDC_AMR = "oidc"  # the first factor's amr value: an ID token from an OpenID provider
+OAUTH_AMR = "oauth"  # a plain OAuth 2 provider (GitHub): its user API vouched instead
+
+
 @dataclass(frozen=True)
 class Finished:
-    """A finished sign-in: a redirect to ``next`` with a one-time code, or the pair itself."""
+    """A finished sign-in: a redirect to ``next`` with a one-time code, or the sign-in's
+    answer itself (the token pair, or the second-factor challenge the account needs)."""
 
     redirect: str | None
-    tokens: TokenPair | None
+    answer: SignInAnswer | None
 
 
 def cookie_name(state: str) -> str:
@@ -193,13 +203,18 @@ class OAuthLogin:
         tokens = await client.exchange(code, str(flow["verifier"]))
         profile = await client.profile(tokens, nonce=str(flow["nonce"]))
         user = await self._user_for(provider, profile, flow.get("link_user"))
+        method = OIDC_AMR if client.preset.oidc else OAUTH_AMR
         target = flow.get("next")
         if target:
+            # The policy applies at the exchange, so the challenge (like tokens) never
+            # travels in a URL.
             one_time = await self.grants.issue(
-                "exchange", {"user_id": user.id}, ttl=self.settings.exchange_code_ttl
+                "exchange",
+                {"user_id": user.id, "method": method},
+                ttl=self.settings.exchange_code_ttl,
             )
             return Finished(_with_query(str(target), EXCHANGE_PARAMETER, one_time), None)
-        return Finished(None, await self.auth.issue_tokens(user))
+        return Finished(None, await self.auth.sign_in(user, method=method))
 
     async def _user_for(self, provider: str, profile: Profile, link_user: object) -> User:
         linked = await self.identities.find(provider, profile.subject)
@@ -248,15 +263,19 @@ class OAuthLogin:
             raise UnauthorizedError("the linked account no longer exists", pattern_id=PATTERN_ID)
         return user
 
-    async def exchange(self, code: str) -> TokenPair:
-        """The token pair for a one-time code from a finished sign-in (spent now)."""
+    async def exchange(self, code: str) -> SignInAnswer:
+        """The sign-in's answer for a one-time code from a finished flow (spent now): the
+        token pair, or the second-factor challenge the account needs first."""
         grant = await self.grants.spend("exchange", code)
         if grant is None:
             raise ExchangeCodeInvalidError(
                 "the sign-in code is unknown, used or expired: sign in again",
                 pattern_id=PATTERN_ID,
             )
-        return await self.auth.issue_tokens(await self._existing(str(grant["user_id"])))
+        user = await self._existing(str(grant["user_id"]))
+        # A code issued before grants named their method came from an OpenID provider or
+        # GitHub alike; "oauth" claims no more than that.
+        return await self.auth.sign_in(user, method=str(grant.get("method", OAUTH_AMR)))
 
     # -- identities ---------------------------------------------------------------------------
 
