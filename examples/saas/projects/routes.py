@@ -17,63 +17,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, UploadFile
+from fastapi import APIRouter, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.requests import HTTPConnection
 
 from projects.api import Projects, ProjectsApi
-from rainmaker.capabilities.organizations import (
-    ORG_HEADER,
-    ActiveOrganization,
-    OrganizationDirectory,
-    OrganizationRequiredError,
-    Organizations,
-    OrgTwoFactorRequiredError,
-    principal_org,
-)
-from rainmaker.http import CurrentUser, Inject, request_identity, require_scopes
+from rainmaker.http import CurrentOrgOrFirst, CurrentUser, Inject, require_scopes
 
 WRITE_SCOPE = "projects:write"
 """The scope creating a project or uploading its file needs: every signed-up user holds it
 (auth-jwt's ``default_scopes``); an API key only when created with it."""
 
 Service = Annotated[ProjectsApi, Inject(Projects)]
-Directory = Annotated[OrganizationDirectory, Inject(Organizations)]
 
 
-async def active_org(
-    connection: HTTPConnection, user: CurrentUser, directory: Directory
-) -> ActiveOrganization:
-    """The organization the request names in ``X-Organization``, else the one an
-    organization's API key acts for, else the caller's personal organization.
-
-    ``CurrentOrg`` with one addition, the personal fallback (``CurrentOrg`` answers 422
-    without a header), so its policies are repeated here: membership read now (404 for a
-    non-member) and an organization's ``require_two_factor``.
-    """
-    named = (connection.headers.get(ORG_HEADER) or "").strip() or principal_org(user.id)
-    if named:
-        active = await directory.resolve(named, user.id)
-    else:
-        mine = await directory.organizations_of(user.id)  # oldest membership first
-        if not mine:
-            raise OrganizationRequiredError(
-                f"you belong to no organization; name one in the {ORG_HEADER} header",
-                hint="create one with POST /orgs or accept an invitation",
-            )
-        active = mine[0]
-    if active.organization.require_two_factor and principal_org(user.id) is None:
-        identity = await request_identity(connection)
-        if identity is None or "otp" not in identity.amr:
-            raise OrgTwoFactorRequiredError(
-                f"organization {active.organization.slug!r} requires two-factor "
-                "authentication: enable it on your account and log in with a code"
-            )
-    return active
-
-
-Org = Annotated[ActiveOrganization, Depends(active_org)]
+# The organization named in X-Organization (or the one an organization's API key acts
+# for), else the user's first: their personal organization, made at signup.
+Org = CurrentOrgOrFirst
 
 
 class NewProject(BaseModel):

@@ -57,7 +57,9 @@ Names:
 - ``CurrentOrg`` / :func:`require_org_role` ``(*roles)`` — the request's organization
   (``{org}`` path parameter or ``X-Organization`` header) and the user's membership, read
   per request from whichever pattern provides ``Organizations`` (404 for non-members,
-  403 ``org_role_required`` for a weaker role); see :mod:`rainmaker.http.organizations`.
+  403 ``org_role_required`` for a weaker role); ``CurrentOrgOrFirst`` falls back to the
+  user's first organization when the request names none; see
+  :mod:`rainmaker.http.organizations`.
 - :func:`responses` ``(*errors)`` / :func:`raises` ``(*errors)`` — declare the
   problem+json errors a route (or a dependency, for every route using it) can answer;
   :func:`binary_response` / :func:`binary_body` a download's or an upload's raw bytes, so
@@ -85,7 +87,7 @@ from rainmaker.http.auth import (
 from rainmaker.http.checks import InjectionReport, RouteDependencies, injection_report
 from rainmaker.http.client_address import client_key, connection_client_key
 from rainmaker.http.inject import Inject, Injection, PatternSettings, injection_of, injections
-from rainmaker.http.organizations import CurrentOrg, require_org_role
+from rainmaker.http.organizations import CurrentOrg, CurrentOrgOrFirst, require_org_role
 from rainmaker.http.owners import STATE_KEY, RouteOwner, RouteOwners, owner_for
 from rainmaker.http.rate_limits import rate_limit
 from rainmaker.http.responses import (
@@ -105,6 +107,7 @@ __all__ = [
     "AuthGuards",
     "BearerToken",
     "CurrentOrg",
+    "CurrentOrgOrFirst",
     "CurrentUser",
     "FieldProblem",
     "Identity",

@@ -7,6 +7,9 @@
   request (no role is trusted from a token). An organization the user is not a member of
   answers 404 ``org_not_found``, exactly like one that does not exist, so ids don't leak;
   no organization named answers 422 ``org_required``.
+- ``CurrentOrgOrFirst`` — the same, except that a request naming no organization acts in
+  the user's first one (their oldest membership: the personal organization an app creates
+  at signup) instead of answering 422.
 - An organization with ``require_two_factor`` refuses (403 ``org_two_factor_required``)
   requests whose token does not carry ``otp`` in its ``amr`` claim (no second factor at
   login), through ``CurrentOrg`` and every guard built on it.
@@ -56,24 +59,38 @@ def _directory(connection: HTTPConnection) -> OrganizationDirectory:
     return owner_for(connection.scope).require(Organizations)
 
 
-def _org_reference(connection: HTTPConnection, user_id: str) -> str:
+def _org_reference(connection: HTTPConnection, user_id: str) -> str | None:
     named = connection.path_params.get(ORG_PATH_PARAMETER)
     if named is None:
         named = connection.headers.get(ORG_HEADER)
     if named is None:
         # An organization's own credential (its API key) acts in that organization.
         named = principal_org(user_id)
-    if named is None or not str(named).strip():
+    return str(named).strip() if named is not None and str(named).strip() else None
+
+
+async def _resolve(
+    connection: HTTPConnection, user_id: str, *, first_by_default: bool
+) -> ActiveOrganization:
+    directory = _directory(connection)
+    named = _org_reference(connection, user_id)
+    if named is not None:
+        active = await directory.resolve(named, user_id)
+    elif first_by_default and (mine := await directory.organizations_of(user_id)):
+        active = mine[0]  # oldest membership first
+    else:
         raise OrganizationRequiredError(
             f"this route acts in an organization: send its id or slug in the {ORG_HEADER} header"
+            + ("" if not first_by_default else " (you belong to none: POST /orgs creates one)")
         )
-    return str(named).strip()
+    await _check_two_factor(connection, user_id, active)
+    return active
 
 
-@raises(OrganizationRequiredError, 404, OrgTwoFactorRequiredError)
-async def _current_org(connection: HTTPConnection, user: CurrentUser) -> ActiveOrganization:
-    active = await _directory(connection).resolve(_org_reference(connection, user.id), user.id)
-    if active.organization.require_two_factor and principal_org(user.id) is None:
+async def _check_two_factor(
+    connection: HTTPConnection, user_id: str, active: ActiveOrganization
+) -> None:
+    if active.organization.require_two_factor and principal_org(user_id) is None:
         # Read from the token, not the account: a session that skipped the second factor
         # (or a personal API key) must not act here, even for a user who has one. An
         # organization's own key is its machine credential and acts as before.
@@ -83,13 +100,28 @@ async def _current_org(connection: HTTPConnection, user: CurrentUser) -> ActiveO
                 f"organization {active.organization.slug!r} requires two-factor "
                 "authentication: enable it on your account and log in with a code"
             )
-    return active
+
+
+@raises(OrganizationRequiredError, 404, OrgTwoFactorRequiredError)
+async def _current_org(connection: HTTPConnection, user: CurrentUser) -> ActiveOrganization:
+    return await _resolve(connection, user.id, first_by_default=False)
+
+
+@raises(OrganizationRequiredError, 404, OrgTwoFactorRequiredError)
+async def _current_org_or_first(
+    connection: HTTPConnection, user: CurrentUser
+) -> ActiveOrganization:
+    return await _resolve(connection, user.id, first_by_default=True)
 
 
 mark(_current_org, Injection(capability=Organizations))
+mark(_current_org_or_first, Injection(capability=Organizations))
 
 CurrentOrg: TypeAlias = Annotated[ActiveOrganization, Depends(_current_org)]
 """The request's organization and the signed-in user's membership (404 for non-members)."""
+
+CurrentOrgOrFirst: TypeAlias = Annotated[ActiveOrganization, Depends(_current_org_or_first)]
+"""As :data:`CurrentOrg`, but a request naming no organization acts in the user's first."""
 
 
 @functools.cache

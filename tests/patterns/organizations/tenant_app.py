@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from rainmaker import Module, NotFoundError, Pattern, Settings
 from rainmaker.capabilities.database import Database, SqlDatabase
 from rainmaker.capabilities.organizations import ActiveOrganization, Organizations, scoped
-from rainmaker.http import CurrentOrg, Inject, require_org_role
+from rainmaker.http import CurrentOrg, CurrentOrgOrFirst, Inject, require_org_role
 
 metadata = sa.MetaData()
 projects = sa.Table(
@@ -63,6 +63,11 @@ async def _one(db: SqlDatabase, org_id: str, project_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFoundError(f"no project {project_id!r} in this organization")
     return dict(row)
+
+
+@router.get("/where")
+async def where(org: CurrentOrgOrFirst) -> Any:
+    return {"org": org.organization.slug, "role": org.role}
 
 
 @router.get("/projects")

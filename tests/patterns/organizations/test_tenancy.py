@@ -63,6 +63,24 @@ async def test_the_header_names_the_organization(tenants: Tenants) -> None:
     assert (await client.get("/projects", headers={"X-Organization": org["id"]})).status_code == 401
 
 
+async def test_current_org_or_first_falls_back_to_the_oldest_membership(
+    tenants: Tenants,
+) -> None:
+    client = tenants.app.client
+    loner = await tenants.user()
+    none = await client.get("/where", headers=loner.headers)
+    assert "POST /orgs" in assert_problem(none, 422, "org_required")["detail"]
+    owner = await tenants.user()
+    first = await tenants.org(owner)
+    second = await tenants.org(owner)
+    answer = await client.get("/where", headers=owner.headers)
+    assert answer.json() == {"org": first["slug"], "role": "owner"}
+    named = await client.get("/where", headers=in_org(owner, second))
+    assert named.json() == {"org": second["slug"], "role": "owner"}
+    foreign = await client.get("/where", headers=in_org(loner, first))
+    assert_problem(foreign, 404, "org_not_found")
+
+
 async def test_app_declared_roles_rank_where_the_settings_put_them(tenants: Tenants) -> None:
     client = tenants.app.client
     owner = await tenants.user()
