@@ -5,6 +5,14 @@ Guards against Host-header attacks (poisoned absolute URLs, cache poisoning). Pa
 exact names or ``*.example.com`` for any subdomain; a port in the header is ignored. Other
 hosts get 400 problem+json. Pure ASGI, added only when the setting is not ``["*"]``.
 
+Probes are the exception: ``GET`` of exactly the liveness and readiness paths
+(``/health/live``, ``/health/ready`` under the instance's prefix) are answered for any
+Host. Orchestrators and load balancers probe by address (the kubelet sends the pod IP as
+Host, Docker's ``HEALTHCHECK`` 127.0.0.1, cloud load balancers the target's IP), and those
+two answers are the same for every Host, hold no URL and no data beyond a bare status
+(the ``/health`` detail stays behind the Host check). Exempting them keeps every prober
+working without widening the names the app answers to.
+
 Whatever ``trusted_hosts`` says, :func:`host_free_location` (applied by the edge layer to
 every redirect) turns a ``Location`` built from the request's own ``Host`` (Starlette's
 slash redirect, ``request.url_for``) into a path, so ``Host: evil.example`` can never
@@ -13,7 +21,7 @@ produce ``Location: http://evil.example/...``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from rainmaker.capabilities.http import HttpApp, Receive, Scope, Send
@@ -24,9 +32,18 @@ class TrustedHostMiddleware:
     """Rejects requests whose ``Host`` matches none of ``hosts``."""
 
     def __init__(
-        self, app: HttpApp, *, hosts: Sequence[str], instance: str, type_base: str
+        self,
+        app: HttpApp,
+        *,
+        hosts: Sequence[str],
+        instance: str,
+        type_base: str,
+        probe_paths: Collection[str] = (),
     ) -> None:
         self.app = app
+        # Exact paths only (no prefix match): "/health/live/../x" or a route below them is
+        # not a probe.
+        self.probe_paths = frozenset(probe_paths)
         self.exact = frozenset(h.lower() for h in hosts if not h.startswith("*."))
         self.suffixes = tuple(h[1:].lower() for h in hosts if h.startswith("*."))
         self.instance = instance
@@ -39,6 +56,13 @@ class TrustedHostMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if (
+            scope["type"] == "http"
+            and scope["path"] in self.probe_paths
+            and scope["method"] == "GET"
+        ):
             await self.app(scope, receive, send)
             return
         raw = next((value for name, value in scope["headers"] if name == b"host"), b"")
