@@ -115,6 +115,13 @@ class FastAPIModule(Module[HttpSettings]):
             type_base=self.settings.problem_type_base,
         )
 
+    def _probe_paths(self) -> tuple[str, ...]:
+        """The liveness and readiness paths as requests carry them (under this instance's
+        prefix), which the trusted-host check lets through for any Host."""
+        prefix = self.ctx.instances[self.ctx.instance].prefix
+        base = f"{prefix}{self.settings.health.path}"
+        return (f"{base}/live", f"{base}/ready")
+
     def middleware(self) -> Sequence[Middleware]:
         """The edge layer always; trusted hosts and CORS when the settings ask for them."""
         settings = self.settings
@@ -139,6 +146,7 @@ class FastAPIModule(Module[HttpSettings]):
                         "hosts": settings.trusted_hosts,
                         "instance": self.ctx.instance,
                         "type_base": settings.problem_type_base,
+                        "probe_paths": self._probe_paths(),
                     },
                     after=["edge"],
                 )
