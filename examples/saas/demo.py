@@ -109,7 +109,10 @@ def run_step(step: Step, command: Sequence[str], describe: Callable[[str], str |
 
 
 def pip_detail(line: str) -> str | None:
-    for prefix in ("Collecting ", "Downloading ", "Building ", "Installing collected packages"):
+    """The part of a pip or uv output line worth showing beside the spinner, if any."""
+    prefixes = ("Collecting ", "Downloading ", "Building ", "Installing collected packages")
+    uv_prefixes = ("Resolved ", "Prepared ", "Installed ", "Built ")
+    for prefix in (*prefixes, *uv_prefixes):
         if line.strip().startswith(prefix):
             return line.strip().split(" (")[0][:70]
     return None
@@ -129,13 +132,43 @@ def install(venv: Path, total: int) -> None:
     if fresh(venv / MAKE_STAMP) or fresh(venv / DEMO_STAMP):
         step.finish(note="up to date")
         return
-    run_step(
-        step,
-        [str(python), "-m", "pip", "install", "--progress-bar", "off", "-e", f".[{EXTRAS}]"],
-        pip_detail,
-    )
+    if not install_with_uv(step, venv):
+        step.detail = "uv unavailable: installing with pip"
+        run_step(
+            step,
+            [str(python), "-m", "pip", "install", "--progress-bar", "off", "-e", f".[{EXTRAS}]"],
+            pip_detail,
+        )
     (venv / DEMO_STAMP).touch()
     step.finish()
+
+
+def install_with_uv(step: Step, venv: Path) -> bool:
+    """Install the demo's extras with uv (bootstrapped into the venv by pip when absent).
+
+    uv takes seconds where pip takes half a minute (zero to running, issue 23). False when uv
+    cannot be installed or its install fails: the caller falls back to plain pip.
+    """
+    python, uv = venv / "bin" / "python", venv / "bin" / "uv"
+    if not uv.exists():
+        step.detail = "bootstrapping uv with pip"
+        bootstrap = [str(python), "-m", "pip", "install", "--quiet", "uv"]
+        done = subprocess.run(
+            bootstrap, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        )
+        if done.returncode != 0:
+            return False
+    command = [str(uv), "pip", "install", "--python", str(python), "-e", f".[{EXTRAS}]"]
+    step.detail = "uv pip install"
+    with subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            detail = pip_detail(raw)
+            if detail:
+                step.detail = detail
+    return process.returncode == 0
 
 
 def migrate(venv: Path, total: int) -> None:
