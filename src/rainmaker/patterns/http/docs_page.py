@@ -22,7 +22,9 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# 'unsafe-inline' for styles only: Swagger UI's React components set style attributes.
+# Scripts as strict as the dashboard's ('self', nothing inline); styles also allow inline
+# ones, which Swagger UI 5 still applies (swagger-api/swagger-ui#10655): a style cannot
+# run code, a script could.
 
 #: The Swagger UI files the page uses, by the name served under the docs URL.
 ASSETS = (
