@@ -42,8 +42,8 @@ class SecurityHeadersSettings(Settings):
     enabled: bool = Field(True, description="Add the security headers to every response.")
     content_security_policy: str | None = Field(
         "default-src 'none'; frame-ancestors 'none'",
-        description="Content-Security-Policy for API responses (not applied to the docs page, "
-        "which loads its scripts from a CDN). None leaves it out.",
+        description="Content-Security-Policy for API responses (the docs page sends its "
+        "own, serving Swagger UI from this server). None leaves it out.",
     )
     hsts_max_age: int = Field(
         0,
@@ -122,8 +122,8 @@ class HttpSettings(Settings):
     )
     docs_url: str | None = Field(
         "/docs",
-        description="Where the interactive docs page is served; None hides it "
-        "(it also needs openapi_url).",
+        description="Where the interactive docs page (Swagger UI, served from the "
+        "installed package: no CDN) is served; None hides it (it also needs openapi_url).",
     )
     max_body_size: int = Field(
         1_048_576,
