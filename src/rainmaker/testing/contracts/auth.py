@@ -33,6 +33,9 @@ and ``providers``: capability name -> instance table for what else the provider 
 - credentials: ``authenticate`` returns the account; a wrong password and an unknown email
   are the same :class:`~rainmaker.kernel.errors.UnauthorizedError` (401), so answers never
   tell whether an address has an account;
+- sign-in (Auth 1.2): ``sign_in(user, method=...)`` for an account without a second factor
+  answers a :class:`~rainmaker.capabilities.auth.TokenPair` whose identity's ``amr`` holds
+  the method, and refuses a disabled account;
 - tokens: ``issue_tokens`` starts a new session, ``verify_token`` gives its
   :class:`~rainmaker.capabilities.auth.Identity` (roles and scopes of the account),
   ``user_for_token`` the current account; forged, malformed and refresh tokens are refused
@@ -495,6 +498,16 @@ class AuthContract:
             "refresh_token",
             "refresh_expires_in",
         }
+
+    async def test_sign_in_records_the_first_factor(self, auth: Authenticator) -> None:
+        user = await auth.create_user(new_email(), None)
+        answer = await auth.sign_in(user, method="oidc")
+        assert isinstance(answer, TokenPair)  # the provider's default policy asks no more
+        assert "oidc" in (await auth.verify_token(answer.access_token)).amr
+        await auth.disable_user(user.id)
+        with pytest.raises(PatternError) as caught:
+            await auth.sign_in(user, method="oidc")
+        assert_refused(caught.value)
 
     async def test_verify_token_gives_the_identity(self, auth: Authenticator) -> None:
         user = await auth.create_user(
