@@ -44,6 +44,7 @@ class SigningKey(Settings):
     secret: SecretStr | None = Field(
         None,
         description="HMAC secret (HS256/384/512 only): at least 32 random characters.",
+        json_schema_extra={"min_entropy_bits": 128},  # outside development (secret_strength)
     )
     private_key: SecretStr | None = Field(
         None,
@@ -303,6 +304,7 @@ class AuthSettings(Settings):
         None,
         description="Shorthand for one HS256 key with kid 'default': at least 32 random "
         "characters. Use keys instead to rotate.",
+        json_schema_extra={"min_entropy_bits": 128},  # outside development (secret_strength)
     )
     keys: list[SigningKey] = Field(
         default_factory=list,

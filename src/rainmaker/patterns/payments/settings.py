@@ -215,6 +215,7 @@ class LocalPaymentsSettings(PaymentsSettings):
         default=SecretStr("whsec_local_development_only"),
         description="Secret that signs webhooks posted to /payments/webhook (Stripe's "
         "scheme), so tools can replay events against the local ledger too.",
+        json_schema_extra={"min_entropy_bits": 128},  # outside development (secret_strength)
     )
 
 
@@ -228,6 +229,7 @@ class StripeSettings(PaymentsSettings):
     webhook_secret: SecretStr | None = Field(
         default=None,
         description="The endpoint's signing secret (whsec_...); required in production.",
+        json_schema_extra={"min_entropy_bits": 128},  # outside development (secret_strength)
     )
     api_version: str = Field(
         default=DEFAULT_STRIPE_API_VERSION,
