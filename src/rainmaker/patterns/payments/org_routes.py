@@ -32,8 +32,15 @@ from rainmaker.patterns.payments.errors import (
     PaymentStateError,
     ProviderError,
 )
-from rainmaker.patterns.payments.pricing import price_items
-from rainmaker.patterns.payments.routes import CancelBody, CheckoutBody
+from rainmaker.patterns.payments.owner_billing import (
+    CancelBody,
+    CheckoutBody,
+    cancel_subscription,
+    list_invoices,
+    read_subscription,
+    resume_subscription,
+    start_checkout,
+)
 from rainmaker.patterns.payments.service import PaymentsService
 
 Member = Annotated[ActiveOrganization, require_org_role(MEMBER)]
@@ -53,23 +60,7 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
     async def org_checkout(
         body: CheckoutBody, request: Request, org: Admin, user: CurrentUser
     ) -> Any:
-        service = resolve()
-        items = (
-            price_items(body.items, service.settings, pattern_id=service.pattern_id)
-            if body.items is not None
-            else None
-        )
-        owner = Owner.org(org.id)
-        await service.create_customer(owner, user.email)
-        created = await service.create_checkout(
-            owner,
-            items=items,
-            plan=body.plan,
-            success_url=body.success_url,
-            cancel_url=body.cancel_url,
-            request_origin=f"{request.url.scheme}://{request.url.netloc}",
-        )
-        return created.as_dict()
+        return await start_checkout(resolve(), Owner.org(org.id), user.email, body, request)
 
     @router.get(
         "/subscription",
@@ -77,10 +68,9 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, ProviderError, 503),
     )
     async def org_subscription(org: Member) -> Any:
-        found = await resolve().get_subscription(Owner.org(org.id))
-        if found is None:
-            raise NoSubscriptionError("this organization has no subscription")
-        return found.as_dict()
+        return await read_subscription(
+            resolve(), Owner.org(org.id), missing="this organization has no subscription"
+        )
 
     @router.post(
         "/subscription/cancel",
@@ -88,8 +78,7 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def org_cancel(org: Admin, body: CancelBody | None = None) -> Any:
-        at_period_end = body.at_period_end if body is not None else True
-        return (await resolve().cancel_subscription(Owner.org(org.id), at_period_end)).as_dict()
+        return await cancel_subscription(resolve(), Owner.org(org.id), body)
 
     @router.post(
         "/subscription/resume",
@@ -97,11 +86,10 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def org_resume(org: Admin) -> Any:
-        return (await resolve().resume_subscription(Owner.org(org.id))).as_dict()
+        return await resume_subscription(resolve(), Owner.org(org.id))
 
     @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def org_invoices(org: Admin) -> Any:
-        found = await resolve().list_invoices(Owner.org(org.id))
-        return {"invoices": [invoice.as_dict() for invoice in found]}
+        return await list_invoices(resolve(), Owner.org(org.id))
 
     return router

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rainmaker.capabilities.auth import User
 from rainmaker.http import AuthGuards, responses
@@ -29,27 +28,16 @@ from rainmaker.patterns.payments.errors import (
     ProviderError,
     WebhookRejectedError,
 )
-from rainmaker.patterns.payments.pricing import ItemBody, price_items
+from rainmaker.patterns.payments.owner_billing import (
+    CancelBody,
+    CheckoutBody,
+    cancel_subscription,
+    list_invoices,
+    read_subscription,
+    resume_subscription,
+    start_checkout,
+)
 from rainmaker.patterns.payments.service import PaymentsService
-
-
-class CheckoutBody(BaseModel):
-    """``POST /checkout``: a plan (subscription) or items (one-time payment)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    plan: str | None = None
-    items: list[ItemBody] | None = None
-    success_url: str = Field(max_length=2048)
-    cancel_url: str = Field(max_length=2048)
-
-
-class CancelBody(BaseModel):
-    """``POST /subscription/cancel``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    at_period_end: StrictBool = True  # strict: 0 or "yes" is a client mistake, not True
 
 # The webhook reads its raw body itself (the signature covers the exact bytes).
 WEBHOOK_REQUEST = {
@@ -89,24 +77,7 @@ def payments_router(
     async def checkout(
         body: CheckoutBody, request: Request, user: Annotated[User, Depends(guards.current_user)]
     ) -> Any:
-        service = resolve()
-        items = (
-            price_items(body.items, service.settings, pattern_id=service.pattern_id)
-            if body.items is not None
-            else None
-        )
-        await service.create_customer(user.id, user.email)
-        created = await service.create_checkout(
-            user.id,
-            items=items,
-            plan=body.plan,
-            success_url=body.success_url,
-            cancel_url=body.cancel_url,
-            # Used only when neither return_origins nor public_url is set: the Host header
-            # is then the app's own idea of where it is served (trusted_hosts bounds it).
-            request_origin=f"{request.url.scheme}://{request.url.netloc}",
-        )
-        return created.as_dict()
+        return await start_checkout(resolve(), user.id, user.email, body, request)
 
     @router.get(
         "/subscription",
@@ -114,10 +85,7 @@ def payments_router(
         responses=responses(NoSubscriptionError, ProviderError, 503),
     )
     async def subscription(user: Annotated[User, Depends(guards.current_user)]) -> Any:
-        found = await resolve().get_subscription(user.id)
-        if found is None:
-            raise NoSubscriptionError("you have no subscription")
-        return found.as_dict()
+        return await read_subscription(resolve(), user.id, missing="you have no subscription")
 
     @router.post(
         "/subscription/cancel",
@@ -127,8 +95,7 @@ def payments_router(
     async def cancel(
         user: Annotated[User, Depends(guards.current_user)], body: CancelBody | None = None
     ) -> Any:
-        at_period_end = body.at_period_end if body is not None else True
-        return (await resolve().cancel_subscription(user.id, at_period_end)).as_dict()
+        return await cancel_subscription(resolve(), user.id, body)
 
     @router.post(
         "/subscription/resume",
@@ -136,11 +103,11 @@ def payments_router(
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def resume(user: Annotated[User, Depends(guards.current_user)]) -> Any:
-        return (await resolve().resume_subscription(user.id)).as_dict()
+        return await resume_subscription(resolve(), user.id)
 
     @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def invoices(user: Annotated[User, Depends(guards.current_user)]) -> Any:
-        return {"invoices": [i.as_dict() for i in await resolve().list_invoices(user.id)]}
+        return await list_invoices(resolve(), user.id)
 
     @router.post(
         "/webhook",
