@@ -222,3 +222,17 @@ async def test_an_org_requiring_two_factor_accepts_the_completed_provider_sessio
         403,
         "org_two_factor_required",
     )
+
+
+async def test_the_openapi_declares_every_shape_of_a_sign_in(make_app: MakeApp) -> None:
+    sso = await two_factor_app(make_app)
+    spec = (await sso.client.get("/openapi.json")).json()
+    for path, method in (
+        ("/auth/oauth/exchange", "post"),
+        ("/auth/oauth/{provider}/callback", "get"),
+    ):
+        answer = spec["paths"][path][method]["responses"]["200"]
+        schema = answer["content"]["application/json"]["schema"]
+        refs = schema.get("anyOf", schema.get("oneOf", []))
+        names = {ref["$ref"].rsplit("/", 1)[1] for ref in refs}
+        assert names == {"SignInTokens", "SignInSecondFactorRequired", "SignInEnrolmentRequired"}

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rainmaker.http import CurrentUser
+from rainmaker.patterns.oauth_login.answers import SIGN_IN_RESPONSES
 from rainmaker.patterns.oauth_login.service import OAuthLogin, cookie_name
 
 
@@ -79,7 +80,14 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         answer.headers["Cache-Control"] = "no-store"
         return answer
 
-    @router.get("/oauth/{provider}/callback", summary="Finish signing in with a provider")
+    @router.get(
+        "/oauth/{provider}/callback",
+        summary="Finish signing in with a provider",
+        responses={
+            **SIGN_IN_RESPONSES,
+            302: {"description": "With a next: back there, with a one-time oauth_code."},
+        },
+    )
     async def callback(
         provider: str,
         request: Request,
@@ -104,7 +112,11 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         answer.headers["Cache-Control"] = "no-store"
         return answer
 
-    @router.post("/oauth/exchange", summary="Trade a one-time sign-in code for the tokens")
+    @router.post(
+        "/oauth/exchange",
+        summary="Trade a one-time sign-in code for the tokens (or a second-factor challenge)",
+        responses=SIGN_IN_RESPONSES,
+    )
     async def exchange(body: ExchangeBody) -> JSONResponse:
         answer = await resolve().exchange(body.code)
         return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store"})
