@@ -28,8 +28,10 @@ from rainmaker.patterns.api_keys.routes import (
     NewKey,
     Rotation,
     Store,
+    issue_key,
     key_manager,
-    naive_utc,
+    list_keys_of,
+    rotate_key_of,
 )
 
 
@@ -44,6 +46,11 @@ class OrgKeyManager:
     def owner_id(self) -> str:
         """What the organization's keys are stored under (and authenticate as)."""
         return org_principal(self.org.id)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """What every answer about the organization's keys adds: whose they are."""
+        return {"org_id": self.org.id}
 
 
 async def org_key_manager(
@@ -69,19 +76,14 @@ org_router = APIRouter(prefix="/orgs/{org}/api-keys", tags=["api-keys"])
     response_model=IssuedKeyAnswer,
 )
 async def create_org_key(body: NewKey, manager: OrgManager, store: Store) -> dict[str, Any]:
-    manager.manager.may_grant(body.scopes)
-    issued = await store.create(
-        manager.owner_id, body.name, body.scopes, expires_at=naive_utc(body.expires_at)
-    )
-    return {**issued.as_dict(), "org_id": manager.org.id}
+    return await issue_key(store, manager.manager, manager.owner_id, body, manager.tags)
 
 
 @org_router.get(
     "", summary="The organization's API keys (never their secrets)", response_model=ApiKeyList
 )
 async def list_org_keys(manager: OrgManager, store: Store) -> dict[str, Any]:
-    found = await store.list_for(manager.owner_id)
-    return {"api_keys": [{**key.as_dict(), "org_id": manager.org.id} for key in found]}
+    return await list_keys_of(store, manager.owner_id, manager.tags)
 
 
 @org_router.delete("/{key_id}", status_code=204, summary="Revoke an organization API key")
@@ -103,10 +105,4 @@ async def rotate_org_key(
     settings: Config,
     body: Rotation | None = None,
 ) -> dict[str, Any]:
-    overlap = body.overlap if body is not None and body.overlap is not None else None
-    if overlap is None:
-        overlap = settings.rotation_overlap
-    issued = await store.rotate(
-        manager.owner_id, key_id, overlap=min(overlap, settings.rotation_overlap)
-    )
-    return {**issued.as_dict(), "org_id": manager.org.id}
+    return await rotate_key_of(store, settings, manager.owner_id, key_id, body, manager.tags)

@@ -13,6 +13,7 @@ the ``api-keys:manage`` scope here, and may only hand out scopes it holds itself
 No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -109,6 +110,50 @@ def naive_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+# What the personal routes below and the organization's (org_routes) do, parametrised by
+# the owner the keys are stored under and the fields its answers add (an org's ``org_id``).
+
+
+async def issue_key(
+    store: ApiKeyStore,
+    manager: KeyManager,
+    owner_id: str,
+    body: NewKey,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A new key of ``owner_id``'s, within the scopes ``manager`` may grant."""
+    manager.may_grant(body.scopes)
+    issued = await store.create(
+        owner_id, body.name, body.scopes, expires_at=naive_utc(body.expires_at)
+    )
+    return {**issued.as_dict(), **(tags or {})}
+
+
+async def list_keys_of(
+    store: ApiKeyStore, owner_id: str, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``owner_id``'s keys, as the ``ApiKeyList`` answer (never a secret)."""
+    found = await store.list_for(owner_id)
+    return {"api_keys": [{**key.as_dict(), **(tags or {})} for key in found]}
+
+
+async def rotate_key_of(
+    store: ApiKeyStore,
+    settings: ApiKeySettings,
+    owner_id: str,
+    key_id: str,
+    body: Rotation | None,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Replace one of ``owner_id``'s keys; the old one works for the overlap asked for,
+    at most ``rotation_overlap`` (the default)."""
+    overlap = body.overlap if body is not None and body.overlap is not None else None
+    if overlap is None:
+        overlap = settings.rotation_overlap
+    issued = await store.rotate(owner_id, key_id, overlap=min(overlap, settings.rotation_overlap))
+    return {**issued.as_dict(), **(tags or {})}
+
+
 router = APIRouter(tags=["api-keys"])
 
 
@@ -120,16 +165,12 @@ router = APIRouter(tags=["api-keys"])
     responses=responses(403),
 )
 async def create_key(body: NewKey, manager: Manager, store: Store) -> dict[str, Any]:
-    manager.may_grant(body.scopes)
-    issued = await store.create(
-        manager.user.id, body.name, body.scopes, expires_at=naive_utc(body.expires_at)
-    )
-    return issued.as_dict()
+    return await issue_key(store, manager, manager.user.id, body)
 
 
 @router.get("", summary="Your API keys (never their secrets)", response_model=ApiKeyList)
 async def list_keys(manager: Manager, store: Store) -> dict[str, Any]:
-    return {"api_keys": [key.as_dict() for key in await store.list_for(manager.user.id)]}
+    return await list_keys_of(store, manager.user.id)
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key at once")
@@ -151,10 +192,4 @@ async def rotate_key(
     settings: Config,
     body: Rotation | None = None,
 ) -> dict[str, Any]:
-    overlap = body.overlap if body is not None and body.overlap is not None else None
-    if overlap is None:
-        overlap = settings.rotation_overlap
-    issued = await store.rotate(
-        manager.user.id, key_id, overlap=min(overlap, settings.rotation_overlap)
-    )
-    return issued.as_dict()
+    return await rotate_key_of(store, settings, manager.user.id, key_id, body)
