@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypedDict, Unpack
+
+
+class ErrorDetails(TypedDict, total=False):
+    """The keyword arguments of :class:`PatternError`, for subclasses that add their own."""
+
+    pattern_id: str | None
+    hint: str | None
+    cause: BaseException | None
+    headers: Mapping[str, str] | None
 
 
 class PatternError(Exception):
@@ -93,18 +102,9 @@ class UnavailableError(PatternError):
     title = "Service unavailable"
 
     def __init__(
-        self,
-        message: str,
-        *,
-        pattern_id: str | None = None,
-        hint: str | None = None,
-        cause: BaseException | None = None,
-        headers: Mapping[str, str] | None = None,
-        public: bool = False,
+        self, message: str, *, public: bool = False, **details: Unpack[ErrorDetails]
     ) -> None:
-        super().__init__(
-            message, pattern_id=pattern_id, hint=hint, cause=cause, headers=headers
-        )
+        super().__init__(message, **details)
         self.public = public
 
 
