@@ -38,10 +38,11 @@ window counts per aligned period (cheaper, but allows up to twice the rate acros
 window's edge)."""
 
 KeyKind = str
-"""What a policy counts per: ``"address"`` (the client's address), ``"user"`` (the
-authenticated user, else the address), ``"api-key"`` (the presented API key, else the
-address), ``"header:<Name>"`` (a request header's value, else the address) or ``"custom"``
-(the key the caller passes; the HTTP dependency takes ``key=``)."""
+"""What a policy counts per: ``"address"`` (the client's canonical address,
+:func:`rainmaker.http.client_key`), ``"user"`` (the authenticated user, else the address),
+``"api-key"`` (the API key once verified, else the address: made-up keys get no counter of
+their own), ``"header:<Name>"`` (a request header's value, else the address) or
+``"custom"`` (the key the caller passes; the HTTP dependency takes ``key=``)."""
 
 
 @dataclass(frozen=True, slots=True)
