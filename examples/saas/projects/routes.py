@@ -49,6 +49,8 @@ router = APIRouter(tags=["projects"])
 
 @router.get("/account", summary="The organization's plan, its limit, projects used")
 async def account(org: Org, user: CurrentUser, service: Service) -> dict[str, Any]:
+    """The caller and the active organization: its plan (from its own subscription), the
+    plan's project limit and how many projects it has."""
     plan = await service.plan(org.id)
     return {
         "user_id": user.id,
@@ -66,6 +68,7 @@ async def account(org: Org, user: CurrentUser, service: Service) -> dict[str, An
 
 @router.get("", summary="The organization's projects")
 async def list_projects(org: Org, service: Service) -> dict[str, Any]:
+    """The active organization's projects, oldest first."""
     found = await service.list_for(org.id)
     return {"projects": [project.as_dict() for project in found]}
 
@@ -77,11 +80,15 @@ async def list_projects(org: Org, service: Service) -> dict[str, Any]:
     dependencies=[require_scopes(WRITE_SCOPE)],
 )
 async def create(body: NewProject, org: Org, service: Service) -> dict[str, Any]:
+    """Create a project in the active organization. 403 ``projects_plan_limit`` at the plan's
+    limit, counted under a lock so concurrent creates never pass it. Needs the
+    ``projects:write`` scope (every user; an API key only when made with it)."""
     return (await service.create(org.id, org.user_id, body.name)).as_dict()
 
 
 @router.get("/{project_id}", summary="One of the organization's projects")
 async def get(project_id: str, org: Org, service: Service) -> dict[str, Any]:
+    """One project of the active organization (404 for another organization's)."""
     return (await service.get(org.id, project_id)).as_dict()
 
 
@@ -91,6 +98,8 @@ async def get(project_id: str, org: Org, service: Service) -> dict[str, Any]:
     dependencies=[require_scopes(WRITE_SCOPE)],
 )
 async def upload(project_id: str, file: UploadFile, org: Org, service: Service) -> dict[str, Any]:
+    """Store the project's file (multipart field ``file``), replacing an earlier one;
+    413 past the size limit. Needs the ``projects:write`` scope."""
     data = await file.read(service.settings.max_file_size + 1)
     project = await service.attach_file(
         org.id, project_id, file.filename or "file", file.content_type, data
@@ -114,6 +123,7 @@ async def upload(project_id: str, file: UploadFile, org: Org, service: Service) 
     },
 )
 async def download(project_id: str, org: Org, service: Service) -> StreamingResponse:
+    """The project's file, streamed with the type it was uploaded with."""
     project, reader = await service.read_file(org.id, project_id)
     name = quote(project.file_name or "file")
     return StreamingResponse(

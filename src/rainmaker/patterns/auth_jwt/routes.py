@@ -145,6 +145,12 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         },
     )
     async def register(body: Credentials, request: Request) -> JSONResponse:
+        """Create an account with an email address and a password the password policy
+        accepts (length, not a common password). The account starts unverified and a
+        verification email is sent. 409 when the address is taken, unless
+        ``uniform_register_answer`` is on: then every request gets the same 202 and the
+        address's owner is told by email instead. Attempts are limited per client address.
+        """
         auth = service()
         user = await auth.register(body.email, body.password, client=client_address(request))
         if auth.uniform_register:
@@ -160,6 +166,12 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         responses={**LOGIN_RESPONSES, **responses(401, 403, 429)},
     )
     async def login(body: Credentials, request: Request) -> JSONResponse:
+        """Exchange email and password for an access token and a refresh token. An account
+        with two-factor authentication answers ``two_factor_required`` and a challenge
+        token instead (finish with ``POST /login/2fa``). Wrong credentials are 401 with one
+        message for a wrong password and an unknown address; attempts are limited per
+        account and per client address (429 with ``Retry-After``).
+        """
         pair = await service().login(body.email, body.password, client=client_address(request))
         return tokens(pair.as_dict())
 
@@ -170,16 +182,22 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         responses=responses(InvalidTokenError, AccountDisabledError),
     )
     async def refresh(body: RefreshRequest) -> JSONResponse:
+        """Spend a refresh token for a new token pair (rotation). A refresh token works
+        once: presenting a spent one ends its whole session family (reuse detection), and
+        a family ends at its absolute lifetime whatever the rotations.
+        """
         pair = await service().refresh(body.refresh_token)
         return tokens(pair.as_dict())
 
     @router.post("/logout", status_code=204, summary="End this session")
     async def logout(identity: Annotated[Identity, Depends(guards.identity)]) -> Response:
+        """End the session of this access token: its refresh family stops working."""
         await service().logout(identity)
         return Response(status_code=204)
 
     @router.get("/me", summary="The current user", response_model=UserAnswer)
     async def me(user: Annotated[User, Depends(guards.current_user)]) -> dict[str, Any]:
+        """The account the access token belongs to, read from the database now."""
         return user.as_dict()
 
     @router.post(
@@ -190,6 +208,8 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
     async def change_password(
         body: PasswordChange, user: Annotated[User, Depends(guards.current_user)]
     ) -> JSONResponse:
+        """Change the password after checking the current one (attempts limited per
+        account). Every other session ends; the answer is this session's new token pair."""
         pair = await service().change_password(user.id, body.current_password, body.new_password)
         return tokens(pair.as_dict())
 
@@ -201,6 +221,8 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         responses=responses(429),
     )
     async def password_reset(body: ResetRequest, request: Request) -> JSONResponse:
+        """Email a single-use reset token to the address, if an account uses it. The answer
+        is the same whether or not it does, so it reveals no account."""
         await service().request_password_reset(body.email, client=client_address(request))
         return JSONResponse({"detail": RESET_ANSWER}, status_code=202)
 
@@ -211,6 +233,8 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         responses=responses(429),
     )
     async def password_reset_confirm(body: ResetConfirm, request: Request) -> Response:
+        """Set a new password with an emailed reset token; every session of the account
+        ends. A token is spent by its use and by any change of the credentials."""
         await service().confirm_password_reset(
             body.token, body.new_password, client=client_address(request)
         )
@@ -223,6 +247,7 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         responses=responses(429),
     )
     async def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
+        """Mark the email address verified with the token the verification email carried."""
         user = await service().verify_email(body.token, client=client_address(request))
         return user.as_dict()
 
@@ -234,6 +259,8 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
         responses=responses(429),
     )
     async def verify_resend(body: ResendRequest, request: Request) -> JSONResponse:
+        """Email a new verification token to an unverified account at this address; the
+        answer is the same for unknown and verified addresses."""
         # One answer whether the address is unknown, unverified or already verified.
         await service().resend_verification(body.email, client=client_address(request))
         return JSONResponse({"detail": RESEND_ANSWER}, status_code=202)
@@ -243,6 +270,8 @@ def auth_router(service: Callable[[], JwtAuth], ring: KeyRing) -> APIRouter:
 
         @router.get("/.well-known/jwks.json", summary="Public signing keys (JWKS)")
         async def jwks_route() -> JSONResponse:
+            """The public keys access tokens are signed with (RS/ES/EdDSA only), for other
+            services that verify them."""
             return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
     return router

@@ -215,6 +215,9 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         ),
     )
     async def login_second_factor(body: LoginSecondFactor) -> JSONResponse:
+        """Finish a login that answered ``two_factor_required``: its challenge token and a
+        current TOTP code (each code works once) or one unused recovery code. Wrong codes
+        count against the account's limit."""
         pair = await factor().complete(
             body.challenge_token, code=body.code, recovery_code=body.recovery_code
         )
@@ -222,6 +225,7 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
 
     @router.get("/2fa", summary="Two-factor status of the current user")
     async def status(user: Annotated[User, Depends(guards.current_user)]) -> StatusAnswer:
+        """Whether two-factor authentication is on, and how many recovery codes are left."""
         return StatusAnswer(**await factor().status(user.id))
 
     @router.post(
@@ -235,6 +239,10 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
         token: Annotated[str | None, Security(optional_bearer)],
         body: EnrolRequest | None = None,
     ) -> JSONResponse:
+        """Start enrolling: a new TOTP secret and its ``otpauth://`` URI for an
+        authenticator app. Nothing changes until ``POST /2fa/confirm`` proves the app holds
+        it. With a bearer token for the current user, or with the enrolment challenge token
+        of a login whose role requires 2FA."""
         record, _ = await enrolling(token, body.challenge_token if body else None)
         enrolment = await factor().enrol(record)
         return JSONResponse(enrolment.as_dict(), status_code=201, headers=NO_STORE)
@@ -251,6 +259,9 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
     async def confirm(
         body: ConfirmRequest, token: Annotated[str | None, Security(optional_bearer)]
     ) -> JSONResponse:
+        """Turn two-factor authentication on with the first code the app shows; the answer
+        carries ten recovery codes, shown this once. Enrolling from a login challenge also
+        finishes that login (a token pair)."""
         record, challenge = await enrolling(token, body.challenge_token)
         two_factor = factor()
         codes = await two_factor.confirm(record, body.code)
@@ -273,6 +284,7 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
     async def recovery_codes(
         body: CodeRequest, user: Annotated[User, Depends(guards.current_user)]
     ) -> JSONResponse:
+        """Ten new recovery codes for a current TOTP code; the earlier ones stop working."""
         two_factor = factor()
         await two_factor.verify(user.id, code=body.code, recovery_code=None)
         codes = await two_factor.new_recovery_codes(user.id)
@@ -293,6 +305,8 @@ def two_factor_router(service: Callable[[], JwtAuth]) -> APIRouter:
     async def disable(
         body: DisableRequest, user: Annotated[User, Depends(guards.current_user)]
     ) -> Response:
+        """Turn two-factor authentication off with the password and a current code (or a
+        recovery code). Refused while a role of the account requires it."""
         await factor().disable(
             await record_of(user.id),
             body.password,

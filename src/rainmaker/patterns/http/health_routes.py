@@ -54,6 +54,7 @@ def health_router(
 
     @router.get("/live", summary="Liveness: the process answers", response_model=Liveness)
     async def live() -> JSONResponse:
+        """200 as long as the process answers: a liveness probe restarts it otherwise."""
         return JSONResponse({"status": "alive"}, headers=NO_STORE)
 
     @router.get(
@@ -65,6 +66,8 @@ def health_router(
         },
     )
     async def ready() -> JSONResponse:
+        """200 while the app runs and no pattern is down; 503 while it starts, drains or
+        a pattern is down, so a load balancer sends it no traffic."""
         if app.state != "running":  # no need to ask the patterns
             return _ready_response(False, app.state, [])
         report = await app.health()
@@ -83,6 +86,8 @@ def health_router(
             },
         )
         async def detail(request: Request) -> Response:
+            """Every pattern's health with its details and check latency; by default only
+            for loopback clients, since details name hosts, pools and queues."""
             if settings.detail == "loopback" and not is_local_request(request):
                 body = problem_body(
                     status=403,

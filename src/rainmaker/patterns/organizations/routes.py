@@ -142,6 +142,8 @@ router = APIRouter(tags=["organizations"])
     responses=responses(409),
 )
 async def create(body: NewOrganization, user: CurrentUser, directory: Directory) -> Any:
+    """Create an organization with a unique slug; the caller becomes its owner. 409 when
+    the slug is taken."""
     org = await directory.create(user.id, slug=body.slug, name=body.name)
     return {**org.as_dict(), "role": OWNER}
 
@@ -150,6 +152,7 @@ async def create(body: NewOrganization, user: CurrentUser, directory: Directory)
     "/orgs", summary="Your organizations, with your role in each", response_model=OrganizationList
 )
 async def mine(user: CurrentUser, directory: Directory) -> Any:
+    """Every organization the caller belongs to, oldest membership first, with their role."""
     return {"organizations": [_with_role(a) for a in await directory.organizations_of(user.id)]}
 
 
@@ -159,6 +162,8 @@ async def mine(user: CurrentUser, directory: Directory) -> Any:
     response_model=MyOrganization,
 )
 async def read(org: CurrentOrg) -> Any:
+    """One organization by id or slug, with the caller's role. 404 for an organization the
+    caller is not a member of, exactly as for one that does not exist."""
     return _with_role(org)
 
 
@@ -171,6 +176,8 @@ async def read(org: CurrentOrg) -> Any:
 async def update(
     body: OrganizationPatch, org: AdminOrg, directory: Directory, request: Request
 ) -> Any:
+    """Change the name, the slug or ``require_two_factor`` (admins). Requiring two-factor
+    authentication is refused from a session that did not use it, so its author keeps access."""
     if body.require_two_factor and not org.organization.require_two_factor:
         identity = await request_identity(request)
         if identity is None or "otp" not in identity.amr:
@@ -190,6 +197,8 @@ async def update(
     response_model=OrganizationAnswer,
 )
 async def delete(org: OwnerOrg, directory: Directory) -> Any:
+    """Delete the organization (owners): it stops answering at once and is purged with its
+    memberships after ``deletion_grace``."""
     return (await directory.delete(org.id)).as_dict()
 
 
@@ -200,12 +209,15 @@ async def delete(org: OwnerOrg, directory: Directory) -> Any:
     responses=responses(409),
 )
 async def transfer(body: Transfer, org: OwnerOrg, directory: Directory) -> Any:
+    """Make another member the owner; the caller stays on as an admin (an organization
+    always keeps an owner)."""
     await directory.transfer_ownership(org.id, org.user_id, body.user_id)
     return {"members": [m.as_dict() for m in await directory.members(org.id)]}
 
 
 @router.get("/orgs/{org}/members", summary="The members and their roles", response_model=MemberList)
 async def members(org: CurrentOrg, directory: Directory) -> Any:
+    """The members and their roles, owners first, then by the time they joined."""
     return {"members": [m.as_dict() for m in await directory.members(org.id)]}
 
 
@@ -216,6 +228,8 @@ async def members(org: CurrentOrg, directory: Directory) -> Any:
     responses=responses(409),
 )
 async def change_role(user: str, body: RoleChange, org: AdminOrg, directory: Directory) -> Any:
+    """Change a member's role (admins; granting or taking the owner role needs an owner).
+    The change counts from the member's next request."""
     target = await _member(directory, org, _target(org, user))
     if OWNER in (target.role, body.role) and target.role != body.role:
         _owner_only(org, "grant or take away the owner role")
@@ -229,6 +243,8 @@ async def change_role(user: str, body: RoleChange, org: AdminOrg, directory: Dir
     summary="Remove a member (admins), or leave (your own id, or 'me')",
 )
 async def remove(user: str, org: CurrentOrg, directory: Directory) -> Response:
+    """Remove a member (admins; an owner only by an owner), or leave with your own id or
+    ``me``. The last owner cannot leave: transfer the ownership first."""
     target = await _member(directory, org, _target(org, user))
     if target.user_id != org.user_id:
         if not directory.role_satisfies(org.role, ADMIN):
@@ -252,6 +268,8 @@ async def remove(user: str, org: CurrentOrg, directory: Directory) -> Response:
 async def invite(
     body: NewInvitation, org: AdminOrg, directory: Directory, user: CurrentUser
 ) -> Any:
+    """Invite an email address with a role (admins). The single-use, expiring token goes to
+    that address only; a newer invitation to it replaces a pending one. 409 for a member."""
     if body.role == OWNER:
         _owner_only(org, "invite an owner")
     issued = await directory.invite(org.id, body.email, role=body.role, invited_by=user.id)
@@ -262,6 +280,7 @@ async def invite(
     "/orgs/{org}/invitations", summary="Pending invitations (admins)", response_model=InvitationList
 )
 async def pending(org: AdminOrg, directory: Directory) -> Any:
+    """The invitations not accepted, withdrawn or expired yet (admins)."""
     return {"invitations": [i.as_dict() for i in await directory.invitations(org.id)]}
 
 
@@ -271,6 +290,7 @@ async def pending(org: AdminOrg, directory: Directory) -> Any:
     summary="Withdraw a pending invitation (admins)",
 )
 async def revoke(invitation_id: str, org: AdminOrg, directory: Directory) -> Response:
+    """Withdraw a pending invitation: its token stops working (admins)."""
     await directory.revoke_invitation(org.id, invitation_id)
     return Response(status_code=204)
 
@@ -282,6 +302,8 @@ async def revoke(invitation_id: str, org: AdminOrg, directory: Directory) -> Res
     responses=responses(403, 409, 410),
 )
 async def accept(token: str, user: CurrentUser, directory: Directory) -> Any:
+    """Join with an emailed invitation token, signed in with the address it was sent to.
+    410 for an expired or spent token."""
     membership = await directory.accept_invitation(token, user.id, user.email)
     active = await directory.resolve(membership.org_id, user.id)
     return {"organization": _with_role(active), "membership": membership.as_dict()}

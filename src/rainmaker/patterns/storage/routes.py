@@ -93,6 +93,8 @@ def storage_router(
             openapi_extra=UPLOAD_FORM,
         )
         async def upload(request: Request) -> JSONResponse:
+            """Store the multipart ``file`` part, streamed, under ``?key=`` or a generated
+            key; 413 past ``max_size``, 422 for a type the settings do not allow."""
             upload = MultipartFile(
                 request.stream(), request.headers.get("content-type"), pattern_id=pattern_id
             )
@@ -116,6 +118,8 @@ def storage_router(
         openapi_extra=SIGNED_QUERY,
     )
     async def download(key: str, request: Request) -> StreamingResponse:
+        """Stream an object with its stored content type: public objects to anyone, the
+        others with a valid signed URL (``expires`` and ``signature``)."""
         query = request.query_params
         signed = "signature" in query or "expires" in query
         if signer is not None and (signed or not public):
@@ -141,6 +145,8 @@ def storage_router(
             openapi_extra={**binary_body(), **SIGNED_QUERY},  # any content type is kept
         )
         async def upload_signed(key: str, request: Request) -> JSONResponse:
+            """Store the request body under ``key`` with a signed URL made for a PUT (and,
+            if it was signed with one, exactly that content type)."""
             query = request.query_params
             bound = query.get("content_type")
             signer().verify(
