@@ -15,7 +15,9 @@ them all to one key::
     client_key("[2001:db8::9]:443")      -> "2001:db8::/64"
     client_key("2001:db8::7", ipv6_prefix=128) -> "2001:db8::7/128"
 
-IPv4 stays the single address (NAT already puts many users behind one). The IPv6 prefix
+IPv4 stays the single address (NAT already puts many users behind one); 6to4
+(``2002::/16``) and Teredo (``2001::/32``) addresses count as the IPv4 address they embed,
+since one IPv4 host owns every one of them. The IPv6 prefix
 is a setting of each limiting pattern (``ipv6_prefix``, 64 by default: the smallest
 network a site is assigned; 56 or 48 are stricter, 128 counts single addresses). A value
 that is no IP address (``unknown``, a Unix socket path, a test client's name) is kept,
@@ -55,10 +57,11 @@ def _strip_port(value: str) -> str:
 def client_key(address: str | None, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
     """The canonical limiter key of the client ``address``.
 
-    IPv4 as is (in its canonical dotted form), an IPv4-mapped IPv6 address as its IPv4
-    address, any other IPv6 address as its ``/ipv6_prefix`` network (``"2001:db8::/64"``);
-    a port, brackets, quotes or a zone are ignored. Anything that is not an address is
-    returned trimmed and lower-cased (``None`` or empty: ``"unknown"``).
+    IPv4 as is (in its canonical dotted form), an IPv4-mapped, 6to4 or Teredo IPv6 address
+    as the IPv4 address it embeds, any other IPv6 address as its ``/ipv6_prefix`` network
+    (``"2001:db8::/64"``); a port, brackets, quotes or a zone are ignored. Anything that
+    is not an address is returned trimmed and lower-cased (``None`` or empty:
+    ``"unknown"``).
     """
     if not 1 <= ipv6_prefix <= 128:
         raise ValueError(f"ipv6_prefix must be between 1 and 128, not {ipv6_prefix}")
@@ -71,8 +74,11 @@ def client_key(address: str | None, *, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -
         return address.strip().lower()
     if isinstance(parsed, ipaddress.IPv4Address):
         return str(parsed)
-    if parsed.ipv4_mapped is not None:
-        return str(parsed.ipv4_mapped)
+    # An IPv4 host owns a whole 6to4 /48 and a Teredo client picks ports and flags at
+    # will: each counts as the IPv4 address it embeds, like an IPv4-mapped address.
+    embedded = parsed.ipv4_mapped or parsed.sixtofour or (parsed.teredo or (None, None))[1]
+    if embedded is not None:
+        return str(embedded)
     return str(ipaddress.IPv6Network((parsed, ipv6_prefix), strict=False))
 
 
