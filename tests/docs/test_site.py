@@ -150,6 +150,36 @@ def test_secret_defaults_are_masked() -> None:
     assert row.default == MASK and row.secret
 
 
+def test_defaults_and_examples_read_as_toml_like_config_show() -> None:
+    from datetime import timedelta
+
+    from pydantic import BaseModel, Field
+
+    from rainmaker import Settings, display_setting
+
+    class Inner(BaseModel):
+        size: int = 3
+
+    class Shown(Settings):
+        enabled: bool = True
+        ttl: timedelta = Field(timedelta(minutes=15), examples=[timedelta(hours=1)])
+        name: str = Field("rainmaker", examples=["acme"])
+        note: str | None = None
+        inner: Inner = Inner()
+        tags: list[str] = ["a", "b"]
+
+    rows = {row.key: row for row in settings_rows(Shown)}
+    assert rows["enabled"].default == "true"
+    assert rows["ttl"].default == "900" and rows["ttl"].examples == ("3600",)
+    assert rows["name"].default == '"rainmaker"' and rows["name"].examples == ('"acme"',)
+    assert rows["note"].default == "(not set)"
+    assert rows["tags"].default == '["a", "b"]'
+    assert rows["inner.size"].default == "3"
+    for key in ("enabled", "ttl", "name", "note", "tags"):  # the very text config show writes
+        value = Shown.model_fields[key].get_default(call_default_factory=True)
+        assert rows[key].default == display_setting(Shown, key, value)
+
+
 def test_graph_puts_providers_above_dependents() -> None:
     nodes = [Node("db", "d"), Node("auth", "a"), Node("web", "w"), Node("mail", "m")]
     edges = [Edge("auth", "Database", "db"), Edge("auth", "Mailer", "mail")]

@@ -1,8 +1,9 @@
 """One row per settings field, nested models flattened, for the settings tables.
 
 Types and constraints come from the JSON Schema pydantic generates (what users validate
-against); defaults come from the model's fields so that secrets are redacted by the same
-rule as ``rainmaker config show``.
+against); defaults and examples are shown by the kernel's one formatter
+(:func:`rainmaker.kernel.display.display`), so they read as TOML, as ``rainmaker config
+show`` writes them, with secrets masked by the same rule.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pydantic.fields import FieldInfo
 
 from rainmaker.cli.inspect import _schema_type
 from rainmaker.kernel.composition import env_name
-from rainmaker.kernel.secrets import MASK, secret_fields
+from rainmaker.kernel.display import display
+from rainmaker.kernel.secrets import marked_secret
 
 # JSON Schema keywords that constrain a value, with how they read in a table.
 _CONSTRAINTS = (
@@ -63,7 +65,6 @@ def _rows(model: type[BaseModel], path: tuple[str, ...], env_prefix: str) -> lis
     definitions = schema.get("$defs", {})
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
-    secrets = secret_fields(model)
     rows: list[SettingRow] = []
     for name, info in model.model_fields.items():
         key_path = (*path, name)
@@ -74,22 +75,20 @@ def _rows(model: type[BaseModel], path: tuple[str, ...], env_prefix: str) -> lis
             continue
         prop = _resolve(properties.get(info.alias or name, {}), definitions)
         is_required = name in required
-        # The kernel's rule goes by name too (allow_credentials); a flag is no secret.
-        secret = name in secrets and prop.get("type") not in ("boolean", "integer", "number")
+        secret = marked_secret(info)
         rows.append(
             SettingRow(
                 key=".".join(key_path),
                 type=_type_of(prop, definitions),
-                default="" if is_required else _default(info, secret=secret),
+                default=""
+                if is_required
+                else display(model, name, info.get_default(call_default_factory=True)),
                 required=is_required,
                 secret=secret,
                 constraints=_constraints(prop, definitions),
                 description=info.description or "",
                 environment=environment,
-                examples=tuple(
-                    MASK if secret else json.dumps(example, default=str)
-                    for example in (info.examples or ())
-                ),
+                examples=tuple(display(model, name, example) for example in info.examples or ()),
             )
         )
     return rows
@@ -136,15 +135,3 @@ def _constraints(prop: dict[str, Any], definitions: dict[str, Any]) -> tuple[str
             c for c in _constraints(_resolve(option, definitions), definitions) if c not in found
         )
     return tuple(found)
-
-
-def _default(info: FieldInfo, *, secret: bool) -> str:
-    value = info.get_default(call_default_factory=True)
-    if secret:
-        return MASK if value not in (None, "") else json.dumps(None if value is None else "")
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
