@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,17 +79,8 @@ class IdentityStore:
         )
         try:
             async with self.db.transaction() as session:
-                await session.execute(
-                    sa.insert(identities).values(
-                        id=identity.id,
-                        user_id=user_id,
-                        provider=provider,
-                        subject=subject,
-                        email=email,
-                        email_verified=verified,
-                        created_at=identity.created_at,
-                    )
-                )
+                # The dataclass's fields are the table's columns, one for one.
+                await session.execute(sa.insert(identities).values(**asdict(identity)))
         except IntegrityError as error:  # a concurrent sign-in linked it first
             raise IdentityTakenError(
                 f"this {provider} account is already linked to an account",
