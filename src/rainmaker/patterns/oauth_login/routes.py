@@ -5,12 +5,12 @@
 - ``GET /auth/oauth/{provider}/callback`` — finishes: with a ``next``, redirects there
   with a one-time ``oauth_code`` (no token in a URL); without, answers the sign-in;
 - ``POST /auth/oauth/exchange`` — ``{"code": …}`` → the sign-in's answer, once;
+- ``POST /auth/oauth/{provider}/link`` — for a signed-in user: the URL that links it;
+- ``GET /auth/identities``, ``DELETE /auth/identities/{id}`` — linked accounts.
 
 A sign-in answers what ``POST /auth/login`` answers after a password: the token pair, or
 (when the account has a second factor, or a role requires one) the challenge that
 ``POST /auth/login/2fa`` or the enrolment routes complete (``Auth.sign_in``).
-- ``POST /auth/oauth/{provider}/link`` — for a signed-in user: the URL that links it;
-- ``GET /auth/identities``, ``DELETE /auth/identities/{id}`` — linked accounts.
 
 No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
 """
@@ -22,8 +22,24 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from rainmaker.http import CurrentUser
+from rainmaker.http import CurrentUser, responses
 from rainmaker.patterns.oauth_login.answers import SIGN_IN_RESPONSES
+from rainmaker.patterns.oauth_login.errors import (
+    AccountExistsError,
+    CodeInvalidError,
+    EmailMissingError,
+    EmailUnverifiedError,
+    ExchangeCodeInvalidError,
+    IdentityNotFoundError,
+    IdentityTakenError,
+    IdTokenError,
+    LastSignInMethodError,
+    NextForbiddenError,
+    ProviderDeniedError,
+    ProviderUnavailableError,
+    ProviderUnknownError,
+    StateInvalidError,
+)
 from rainmaker.patterns.oauth_login.service import OAuthLogin, cookie_name
 
 
@@ -49,6 +65,7 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
 
     @router.get("/oauth/providers", summary="The sign-in providers configured")
     async def providers() -> dict[str, Any]:
+        """The providers a front end can offer a button for: name and label."""
         service = resolve()
         return {
             "providers": [
@@ -61,10 +78,13 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         "/oauth/{provider}/authorize",
         status_code=302,
         summary="Start signing in with a provider (redirects there)",
+        responses=responses(ProviderUnknownError, NextForbiddenError, ProviderUnavailableError),
     )
     async def authorize(
         provider: str, next: str | None = None, link: str | None = None
     ) -> Response:
+        """Redirect to the provider's sign-in page with PKCE, ``state`` and ``nonce``;
+        ``next`` (where the front end wants the user back) must be an allowed origin."""
         service = resolve()
         started = await service.start(provider, next_url=next, link_ticket=link)
         answer = RedirectResponse(started.url, status_code=302)
@@ -86,6 +106,18 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         responses={
             **SIGN_IN_RESPONSES,
             302: {"description": "With a next: back there, with a one-time oauth_code."},
+            **responses(
+                ProviderUnknownError,
+                StateInvalidError,
+                ProviderDeniedError,
+                CodeInvalidError,
+                IdTokenError,
+                EmailMissingError,
+                EmailUnverifiedError,
+                AccountExistsError,
+                IdentityTakenError,
+                ProviderUnavailableError,
+            ),
         },
     )
     async def callback(
@@ -95,6 +127,11 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         code: str | None = None,
         error: str | None = None,
     ) -> Response:
+        """Where the provider sends the user back: the code is exchanged and the ID token
+        checked (signature against the provider's keys, issuer, audience, expiry, nonce).
+        With a ``next``: a redirect there with a one-time ``oauth_code``; else the sign-in
+        answer itself. A new address makes an account through ``Auth``; an existing
+        account is never linked by the provider's word alone (409)."""
         service = resolve()
         finished = await service.finish(
             provider, state=state, code=code, error=error, cookies=dict(request.cookies)
@@ -115,21 +152,30 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
     @router.post(
         "/oauth/exchange",
         summary="Trade a one-time sign-in code for the tokens (or a second-factor challenge)",
-        responses=SIGN_IN_RESPONSES,
+        responses={**SIGN_IN_RESPONSES, **responses(ExchangeCodeInvalidError)},
     )
     async def exchange(body: ExchangeBody) -> JSONResponse:
+        """Trade the one-time ``oauth_code`` for the token pair, or for a second-factor
+        challenge when the account uses two-factor authentication; a code works once."""
         answer = await resolve().exchange(body.code)
         return JSONResponse(answer.as_dict(), headers={"Cache-Control": "no-store"})
 
-    @router.post("/oauth/{provider}/link", summary="The URL that links a provider to you")
+    @router.post(
+        "/oauth/{provider}/link",
+        summary="The URL that links a provider to you",
+        responses=responses(ProviderUnknownError, NextForbiddenError),
+    )
     async def link(
         provider: str, user: CurrentUser, body: LinkBody | None = None
     ) -> dict[str, str]:
+        """An authorize URL that links the provider to the signed-in account when the user
+        finishes there (how an existing account gains a provider)."""
         url = await resolve().link_ticket(user, provider, body.next if body else None)
         return {"authorize_url": url}
 
     @router.get("/identities", summary="Your linked sign-in providers")
     async def identities(user: CurrentUser) -> dict[str, Any]:
+        """The providers linked to the signed-in account."""
         found = await resolve().list_identities(user)
         return {"identities": [identity.as_dict() for identity in found]}
 
@@ -137,8 +183,11 @@ def oauth_router(resolve: Callable[[], OAuthLogin]) -> APIRouter:
         "/identities/{identity_id}",
         status_code=204,
         summary="Unlink a provider (refused if it is your only way in)",
+        responses=responses(IdentityNotFoundError, LastSignInMethodError),
     )
     async def unlink(identity_id: str, user: CurrentUser) -> Response:
+        """Unlink a provider; refused (409) when it is the account's only way in (no
+        password and no other provider)."""
         await resolve().unlink(user, identity_id)
         return Response(status_code=204)
 
