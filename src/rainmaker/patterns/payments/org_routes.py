@@ -26,20 +26,12 @@ from fastapi import APIRouter, Request
 from rainmaker.capabilities.organizations import ADMIN, MEMBER, ActiveOrganization
 from rainmaker.capabilities.payments import Owner
 from rainmaker.http import CurrentUser, require_org_role, responses
+from rainmaker.patterns.payments import owner_billing as billing
 from rainmaker.patterns.payments.answers import CheckoutAnswer, InvoiceList, SubscriptionAnswer
 from rainmaker.patterns.payments.errors import (
     NoSubscriptionError,
     PaymentStateError,
     ProviderError,
-)
-from rainmaker.patterns.payments.owner_billing import (
-    CancelBody,
-    CheckoutBody,
-    cancel_subscription,
-    list_invoices,
-    read_subscription,
-    resume_subscription,
-    start_checkout,
 )
 from rainmaker.patterns.payments.service import PaymentsService
 
@@ -58,9 +50,9 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(PaymentStateError, ProviderError, 503),
     )
     async def org_checkout(
-        body: CheckoutBody, request: Request, org: Admin, user: CurrentUser
+        body: billing.CheckoutBody, request: Request, org: Admin, user: CurrentUser
     ) -> Any:
-        return await start_checkout(resolve(), Owner.org(org.id), user.email, body, request)
+        return await billing.start_checkout(resolve(), Owner.org(org.id), user.email, body, request)
 
     @router.get(
         "/subscription",
@@ -68,7 +60,7 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, ProviderError, 503),
     )
     async def org_subscription(org: Member) -> Any:
-        return await read_subscription(
+        return await billing.read_subscription(
             resolve(), Owner.org(org.id), missing="this organization has no subscription"
         )
 
@@ -77,8 +69,8 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         response_model=SubscriptionAnswer,
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
-    async def org_cancel(org: Admin, body: CancelBody | None = None) -> Any:
-        return await cancel_subscription(resolve(), Owner.org(org.id), body)
+    async def org_cancel(org: Admin, body: billing.CancelBody | None = None) -> Any:
+        return await billing.cancel_subscription(resolve(), Owner.org(org.id), body)
 
     @router.post(
         "/subscription/resume",
@@ -86,10 +78,10 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def org_resume(org: Admin) -> Any:
-        return await resume_subscription(resolve(), Owner.org(org.id))
+        return await billing.resume_subscription(resolve(), Owner.org(org.id))
 
     @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def org_invoices(org: Admin) -> Any:
-        return await list_invoices(resolve(), Owner.org(org.id))
+        return await billing.list_invoices(resolve(), Owner.org(org.id))
 
     return router

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from rainmaker.capabilities.auth import User
 from rainmaker.http import AuthGuards, responses
+from rainmaker.patterns.payments import owner_billing as billing
 from rainmaker.patterns.payments.answers import (
     CheckoutAnswer,
     InvoiceList,
@@ -27,15 +28,6 @@ from rainmaker.patterns.payments.errors import (
     PaymentStateError,
     ProviderError,
     WebhookRejectedError,
-)
-from rainmaker.patterns.payments.owner_billing import (
-    CancelBody,
-    CheckoutBody,
-    cancel_subscription,
-    list_invoices,
-    read_subscription,
-    resume_subscription,
-    start_checkout,
 )
 from rainmaker.patterns.payments.service import PaymentsService
 
@@ -75,9 +67,11 @@ def payments_router(
         responses=responses(PaymentStateError, ProviderError, 503),
     )
     async def checkout(
-        body: CheckoutBody, request: Request, user: Annotated[User, Depends(guards.current_user)]
+        body: billing.CheckoutBody,
+        request: Request,
+        user: Annotated[User, Depends(guards.current_user)],
     ) -> Any:
-        return await start_checkout(resolve(), user.id, user.email, body, request)
+        return await billing.start_checkout(resolve(), user.id, user.email, body, request)
 
     @router.get(
         "/subscription",
@@ -85,7 +79,9 @@ def payments_router(
         responses=responses(NoSubscriptionError, ProviderError, 503),
     )
     async def subscription(user: Annotated[User, Depends(guards.current_user)]) -> Any:
-        return await read_subscription(resolve(), user.id, missing="you have no subscription")
+        return await billing.read_subscription(
+            resolve(), user.id, missing="you have no subscription"
+        )
 
     @router.post(
         "/subscription/cancel",
@@ -93,9 +89,9 @@ def payments_router(
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def cancel(
-        user: Annotated[User, Depends(guards.current_user)], body: CancelBody | None = None
+        user: Annotated[User, Depends(guards.current_user)], body: billing.CancelBody | None = None
     ) -> Any:
-        return await cancel_subscription(resolve(), user.id, body)
+        return await billing.cancel_subscription(resolve(), user.id, body)
 
     @router.post(
         "/subscription/resume",
@@ -103,11 +99,11 @@ def payments_router(
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def resume(user: Annotated[User, Depends(guards.current_user)]) -> Any:
-        return await resume_subscription(resolve(), user.id)
+        return await billing.resume_subscription(resolve(), user.id)
 
     @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def invoices(user: Annotated[User, Depends(guards.current_user)]) -> Any:
-        return await list_invoices(resolve(), user.id)
+        return await billing.list_invoices(resolve(), user.id)
 
     @router.post(
         "/webhook",
