@@ -22,7 +22,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from projects.api import Projects, ProjectsApi
-from rainmaker.http import CurrentOrgOrFirst, CurrentUser, Inject, require_scopes
+from projects.service import PlanLimitReachedError
+from rainmaker.http import (
+    CurrentOrgOrFirst,
+    CurrentUser,
+    Inject,
+    UtcTimestamp,
+    require_scopes,
+    responses,
+)
 
 WRITE_SCOPE = "projects:write"
 """The scope creating a project or uploading its file needs: every signed-up user holds it
@@ -44,10 +52,52 @@ class NewProject(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class ProjectFile(BaseModel):
+    """The file a project holds."""
+
+    name: str
+    size: int
+    content_type: str | None
+
+
+class ProjectAnswer(BaseModel):
+    """One project."""
+
+    id: str
+    name: str
+    file: ProjectFile | None
+    created_at: UtcTimestamp
+
+
+class ProjectList(BaseModel):
+    """The organization's projects, oldest first."""
+
+    projects: list[ProjectAnswer]
+
+
+class AccountAnswer(BaseModel):
+    """The caller, the active organization, its plan and how much of it is used."""
+
+    user_id: str
+    email: str
+    verified: bool
+    org_id: str
+    org_slug: str
+    role: str
+    plan: str
+    limit: int
+    used: int
+    welcome_sent: bool
+
+
 router = APIRouter(tags=["projects"])
 
 
-@router.get("/account", summary="The organization's plan, its limit, projects used")
+@router.get(
+    "/account",
+    summary="The organization's plan, its limit, projects used",
+    response_model=AccountAnswer,
+)
 async def account(org: Org, user: CurrentUser, service: Service) -> dict[str, Any]:
     """The caller and the active organization: its plan (from its own subscription), the
     plan's project limit and how many projects it has."""
@@ -66,7 +116,7 @@ async def account(org: Org, user: CurrentUser, service: Service) -> dict[str, An
     }
 
 
-@router.get("", summary="The organization's projects")
+@router.get("", summary="The organization's projects", response_model=ProjectList)
 async def list_projects(org: Org, service: Service) -> dict[str, Any]:
     """The active organization's projects, oldest first."""
     found = await service.list_for(org.id)
@@ -77,6 +127,8 @@ async def list_projects(org: Org, service: Service) -> dict[str, Any]:
     "",
     status_code=201,
     summary="Create a project (within the plan's limit)",
+    response_model=ProjectAnswer,
+    responses=responses(PlanLimitReachedError),
     dependencies=[require_scopes(WRITE_SCOPE)],
 )
 async def create(body: NewProject, org: Org, service: Service) -> dict[str, Any]:
@@ -86,7 +138,9 @@ async def create(body: NewProject, org: Org, service: Service) -> dict[str, Any]
     return (await service.create(org.id, org.user_id, body.name)).as_dict()
 
 
-@router.get("/{project_id}", summary="One of the organization's projects")
+@router.get(
+    "/{project_id}", summary="One of the organization's projects", response_model=ProjectAnswer
+)
 async def get(project_id: str, org: Org, service: Service) -> dict[str, Any]:
     """One project of the active organization (404 for another organization's)."""
     return (await service.get(org.id, project_id)).as_dict()
@@ -95,6 +149,7 @@ async def get(project_id: str, org: Org, service: Service) -> dict[str, Any]:
 @router.put(
     "/{project_id}/file",
     summary="Upload the project's file (multipart, 'file')",
+    response_model=ProjectAnswer,
     dependencies=[require_scopes(WRITE_SCOPE)],
 )
 async def upload(project_id: str, file: UploadFile, org: Org, service: Service) -> dict[str, Any]:
