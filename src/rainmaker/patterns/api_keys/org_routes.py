@@ -76,6 +76,8 @@ org_router = APIRouter(prefix="/orgs/{org}/api-keys", tags=["api-keys"])
     response_model=IssuedKeyAnswer,
 )
 async def create_org_key(body: NewKey, manager: OrgManager, store: Store) -> dict[str, Any]:
+    """Create a key that acts as the organization itself (owners and admins): its own
+    scopes, no roles, unaffected by its creator leaving. Shown once."""
     return await issue_key(store, manager.manager, manager.owner_id, body, manager.tags)
 
 
@@ -83,11 +85,13 @@ async def create_org_key(body: NewKey, manager: OrgManager, store: Store) -> dic
     "", summary="The organization's API keys (never their secrets)", response_model=ApiKeyList
 )
 async def list_org_keys(manager: OrgManager, store: Store) -> dict[str, Any]:
+    """The organization's keys (owners and admins); never a secret."""
     return await list_keys_of(store, manager.owner_id, manager.tags)
 
 
 @org_router.delete("/{key_id}", status_code=204, summary="Revoke an organization API key")
 async def revoke_org_key(key_id: str, manager: OrgManager, store: Store) -> Response:
+    """Revoke an organization key at once (owners and admins)."""
     await store.revoke(manager.owner_id, key_id)
     return Response(status_code=204)
 
@@ -105,4 +109,5 @@ async def rotate_org_key(
     settings: Config,
     body: Rotation | None = None,
 ) -> dict[str, Any]:
+    """Replace an organization key; the old one works for the overlap (owners and admins)."""
     return await rotate_key_of(store, settings, manager.owner_id, key_id, body, manager.tags)

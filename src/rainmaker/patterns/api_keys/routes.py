@@ -165,16 +165,21 @@ router = APIRouter(tags=["api-keys"])
     responses=responses(403),
 )
 async def create_key(body: NewKey, manager: Manager, store: Store) -> dict[str, Any]:
+    """Create a personal key with a name, declared scopes (no more than the caller holds)
+    and an optional expiry. The ``key`` member shows the secret this once; only its hash
+    and public prefix are kept."""
     return await issue_key(store, manager, manager.user.id, body)
 
 
 @router.get("", summary="Your API keys (never their secrets)", response_model=ApiKeyList)
 async def list_keys(manager: Manager, store: Store) -> dict[str, Any]:
+    """The caller's keys: prefix, name, scopes, expiry, last use; never a secret."""
     return await list_keys_of(store, manager.user.id)
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key at once")
 async def revoke_key(key_id: str, manager: Manager, store: Store) -> Response:
+    """Revoke a key: it stops authenticating with the next request."""
     await store.revoke(manager.user.id, key_id)
     return Response(status_code=204)
 
@@ -192,4 +197,6 @@ async def rotate_key(
     settings: Config,
     body: Rotation | None = None,
 ) -> dict[str, Any]:
+    """A new key with the same name and scopes; the old one keeps working for the overlap
+    (``overlap`` seconds, else the setting), so deployed clients can switch over."""
     return await rotate_key_of(store, settings, manager.user.id, key_id, body)

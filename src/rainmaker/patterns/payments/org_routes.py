@@ -52,6 +52,8 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
     async def org_checkout(
         body: billing.CheckoutBody, request: Request, org: Admin, user: CurrentUser
     ) -> Any:
+        """Start a checkout billed to the organization (owners and admins), for as many
+        seats as it has members; the seats follow the membership afterwards."""
         return await billing.start_checkout(resolve(), Owner.org(org.id), user.email, body, request)
 
     @router.get(
@@ -60,6 +62,7 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, ProviderError, 503),
     )
     async def org_subscription(org: Member) -> Any:
+        """The organization's subscription (any member may read it)."""
         return await billing.read_subscription(
             resolve(), Owner.org(org.id), missing="this organization has no subscription"
         )
@@ -70,6 +73,7 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def org_cancel(org: Admin, body: billing.CancelBody | None = None) -> Any:
+        """Cancel the organization's subscription (owners and admins)."""
         return await billing.cancel_subscription(resolve(), Owner.org(org.id), body)
 
     @router.post(
@@ -78,10 +82,12 @@ def org_billing_router(resolve: Callable[[], PaymentsService]) -> APIRouter:
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def org_resume(org: Admin) -> Any:
+        """Undo the organization's cancellation while the period lasts (owners and admins)."""
         return await billing.resume_subscription(resolve(), Owner.org(org.id))
 
     @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def org_invoices(org: Admin) -> Any:
+        """The organization's invoices, newest first (owners and admins)."""
         return await billing.list_invoices(resolve(), Owner.org(org.id))
 
     return router

@@ -71,6 +71,10 @@ def payments_router(
         request: Request,
         user: Annotated[User, Depends(guards.current_user)],
     ) -> Any:
+        """Start a checkout for one of the plans (or products) the settings price: the
+        answer's absolute ``url`` is the provider's hosted page (payment-local: a simulated
+        one). Prices come from the settings, not the client (unless ``client_prices`` is on);
+        409 while a subscription is active."""
         return await billing.start_checkout(resolve(), user.id, user.email, body, request)
 
     @router.get(
@@ -79,6 +83,7 @@ def payments_router(
         responses=responses(NoSubscriptionError, ProviderError, 503),
     )
     async def subscription(user: Annotated[User, Depends(guards.current_user)]) -> Any:
+        """The caller's subscription: plan, status, seats and the end of the period."""
         return await billing.read_subscription(
             resolve(), user.id, missing="you have no subscription"
         )
@@ -91,6 +96,8 @@ def payments_router(
     async def cancel(
         user: Annotated[User, Depends(guards.current_user)], body: billing.CancelBody | None = None
     ) -> Any:
+        """Cancel the subscription, at the end of the period by default (``at_period_end``)
+        or at once."""
         return await billing.cancel_subscription(resolve(), user.id, body)
 
     @router.post(
@@ -99,10 +106,12 @@ def payments_router(
         responses=responses(NoSubscriptionError, PaymentStateError, ProviderError, 503),
     )
     async def resume(user: Annotated[User, Depends(guards.current_user)]) -> Any:
+        """Undo a cancellation at the end of the period, while the period lasts."""
         return await billing.resume_subscription(resolve(), user.id)
 
     @router.get("/invoices", response_model=InvoiceList, responses=responses(ProviderError, 503))
     async def invoices(user: Annotated[User, Depends(guards.current_user)]) -> Any:
+        """The caller's invoices, newest first."""
         return await billing.list_invoices(resolve(), user.id)
 
     @router.post(
@@ -112,6 +121,9 @@ def payments_router(
         openapi_extra=WEBHOOK_REQUEST,
     )
     async def webhook(request: Request) -> Any:
+        """The provider's events, signed (``Stripe-Signature``, checked against
+        ``webhook_secret`` within the timestamp tolerance, both ways). Each event is
+        processed once, however often it is delivered."""
         payload = await request.body()
         result = await resolve().webhooks.receive(
             payload,
@@ -135,6 +147,7 @@ def _add_local_checkout(router: APIRouter, resolve: Callable[[], PaymentsService
         responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
     )
     async def page(checkout_id: str) -> Response:
+        """payment-local's stand-in for a hosted checkout page: pay, decline or cancel."""
         from rainmaker.patterns.payments.local_checkout import checkout_of
 
         record = await checkout_of(resolve(), checkout_id)
@@ -170,6 +183,8 @@ def _add_local_checkout(router: APIRouter, resolve: Callable[[], PaymentsService
     async def finish(
         checkout_id: str, outcome: Literal["complete", "fail", "cancel"]
     ) -> RedirectResponse:
+        """Finish a simulated checkout as the provider would (paid, declined, cancelled),
+        then go back to the app's success or cancel URL."""
         from rainmaker.patterns.payments.local_checkout import finish_checkout
 
         target = await finish_checkout(resolve(), checkout_id, outcome)
