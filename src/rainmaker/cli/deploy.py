@@ -16,8 +16,6 @@ from typing import Annotated
 import typer
 
 from rainmaker.cli.options import AppOption
-from rainmaker.deploy import compose, dockerfile, kubernetes
-from rainmaker.deploy.plan import plan_deployment
 
 deploy_app = typer.Typer(help="Deployment artifacts generated from the composition.")
 
@@ -55,6 +53,11 @@ def render(
     ] = None,
 ) -> None:
     """Render a Dockerfile, a compose file or Kubernetes manifests for the app."""
+    # Imported here: the renderers load PyYAML, which every other command (``run``'s
+    # cold start among them) would otherwise pay for at start-up.
+    from rainmaker.deploy import compose, dockerfile, kubernetes
+    from rainmaker.deploy.plan import plan_deployment
+
     plan = plan_deployment(app_path, profile=profile)
     if target is Target.dockerfile:
         text = dockerfile.render(plan)
