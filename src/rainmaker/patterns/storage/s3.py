@@ -278,19 +278,24 @@ class S3ObjectStore:
         with self._translated("download an object", key):
             answer = await self.client.get_object(Bucket=self.bucket, Key=key)
         body = answer["Body"]
+        info = _info(key, answer)
 
         async def chunks() -> AsyncIterator[bytes]:
-            while True:
+            # Stop at ContentLength rather than after one more read to find the end: an
+            # object of one chunk then takes one read from the stream, not two.
+            left = info.size
+            while left > 0:
                 with self._translated("download an object", key):
                     chunk = await body.read(size)
                 if not chunk:
                     return
+                left -= len(chunk)
                 yield chunk
 
         async def close() -> None:
             body.close()
 
-        return ObjectReader(_info(key, answer), chunks(), close)
+        return ObjectReader(info, chunks(), close)
 
     async def list(
         self, prefix: str = "", *, cursor: str | None = None, limit: int = 1000
