@@ -63,9 +63,7 @@ async def test_request_span_has_child_database_spans_and_logs_carry_the_trace_id
         assert query.parent is not None and query.parent.span_id == request.context.span_id
         assert query.context is not None and query.context.trace_id == trace_id
         assert query.attributes is not None and query.attributes["db.system"] == "sqlite"
-    assert any(
-        "SELECT" in str((q.attributes or {}).get("db.query.text")) for q in queries
-    )
+    assert any("SELECT" in str((q.attributes or {}).get("db.query.text")) for q in queries)
     # No parameter value is recorded: 41 was bound, not inlined.
     assert all("41" not in str((q.attributes or {}).get("db.query.text")) for q in queries)
 
@@ -148,3 +146,38 @@ def test_otlp_needs_an_endpoint() -> None:
     with pytest.raises(ValidationError, match="needs endpoint"):
         TracingSettings(exporter="otlp-http")
     assert structlog is not None
+
+
+async def test_a_collector_that_never_answers_delays_a_stop_by_the_export_timeout_only(
+    tmp_path: Path,
+) -> None:
+    """Found by the tracing bench: with the exporter's default (10 s a try) an unreachable
+    collector held the last flush, and so the app's stop, for 11.8 s."""
+    import socket
+    import time
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts into its backlog, never answers
+    try:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}/v1/traces"
+        tracing = {"exporter": "otlp-http", "endpoint": endpoint, "export_timeout": 0.5}
+        app = make_app(tmp_path, composition(tmp_path, tracing=tracing))
+        async with app.running():
+            async with http_client(app) as client:
+                assert (await client.get("/items/1")).status_code == 200
+            began = time.monotonic()
+        stopped_after = time.monotonic() - began
+    finally:
+        silent.close()
+    assert stopped_after < 8.0  # a bound on the hang (the default took 11.8 s), not a speed
+
+
+def test_the_export_timeout_reaches_the_exporter() -> None:
+    from rainmaker.patterns.observability.settings import TracingSettings
+    from rainmaker.patterns.observability.tracing import build_exporter
+
+    settings = TracingSettings(
+        exporter="otlp-http", endpoint="http://127.0.0.1:4318/v1/traces", export_timeout=1.5
+    )
+    exporter = build_exporter(settings)
+    assert exporter is not None
+    assert exporter._client._timeout == 1.5  # type: ignore[attr-defined]

@@ -110,6 +110,15 @@ class TracingSettings(Settings):
         description="service.name resource attribute of every span; defaults to the app's name.",
         examples=["acme-api"],
     )
+    export_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Seconds one export to the collector may take (each batch, and the last "
+        "flush at shutdown): an unreachable collector delays a stop by about this much, "
+        "never more.",
+        examples=[2.0],
+    )
     sample_ratio: float = Field(
         1.0,
         ge=0,

@@ -56,7 +56,11 @@ def build_exporter(settings: TracingSettings) -> SpanExporter | None:
     if settings.exporter == "otlp-http":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(endpoint=settings.endpoint, headers=dict(settings.headers))
+        return OTLPSpanExporter(
+            endpoint=settings.endpoint,
+            headers=dict(settings.headers),
+            timeout=settings.export_timeout,
+        )
     return None
 
 
