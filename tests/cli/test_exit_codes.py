@@ -47,7 +47,7 @@ def test_version() -> None:
     [
         (["nosuch"], "No such command 'nosuch'"),
         # click 8.2+ says "No such option '--nosuch'.", typer 0.26+'s own copy of click
-        # "No such option: --nosuch": both are allowed (typer >= 0.16).
+        # "No such option: --nosuch": both are allowed (typer >= 0.18).
         (["check", "--nosuch"], "No such option"),
         (["pattern", "info"], "Missing argument"),
         (["pattern", "nosuch"], "No such command 'nosuch'"),

@@ -255,6 +255,10 @@ def _bind(host: str, port: int, application: Application) -> socket.socket:
             pattern_id=application.name,
             hint="choose another --port, or stop the process that uses this one",
         ) from exc
+    # Listening now, not when uvicorn gets to it: `server.listening` is logged before
+    # serve() starts, and a client acting on that line must be queued, not refused (uvicorn
+    # 0.36 takes long enough to get there that it was). 2048 is uvicorn's default backlog.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
