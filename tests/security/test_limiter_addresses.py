@@ -151,3 +151,19 @@ async def test_rate_limit_ipv6_prefix_is_a_setting(tmp_path: Path) -> None:
     async with _app(tmp_path, {"limits": site}) as client:
         statuses = await _lives(client, [f"2001:db8:0:{n:x}::1" for n in range(1, LIMIT + 2)])
     assert statuses[LIMIT] == 429, statuses
+
+
+async def test_login_per_address_ipv6_prefix_is_a_setting(tmp_path: Path) -> None:
+    """auth-jwt's ``rate_limits.ipv6_prefix = 128`` counts single IPv6 addresses."""
+    auth = {
+        "use": "auth-jwt",
+        "secret": SECRET,
+        "hashing": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
+        "rate_limits": {
+            "ipv6_prefix": 128,
+            "login_per_address": {"attempts": LIMIT, "window": 600},
+        },
+    }
+    async with _app(tmp_path, {"auth": auth}) as client:
+        statuses = await _logins(client, ONE_SLASH_64)
+    assert statuses == [401] * len(ONE_SLASH_64), statuses

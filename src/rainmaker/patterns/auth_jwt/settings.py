@@ -208,6 +208,14 @@ class RateLimits(Settings):
 
 
     enabled: bool = Field(True, description="Turn every limit below on or off.")
+    ipv6_prefix: int = Field(
+        64,
+        ge=1,
+        le=128,
+        description="Prefix length of the IPv6 network the per-address limits count as "
+        "one client: 64 (a client picks any address of its /64 freely), 48 or 56 for a "
+        "whole site, 128 for single addresses. IPv4 addresses count one each.",
+    )
     login_per_account: RateLimit = Field(
         RateLimit(attempts=10, window=900),
         description="Login attempts per email address.",
