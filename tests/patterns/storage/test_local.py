@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import json
+import os
+import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from rainmaker.capabilities.storage import Storage
 from rainmaker.kernel.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from rainmaker.kernel.health import Status
 from rainmaker.patterns.storage.local import LocalObjectStore
+from rainmaker.patterns.storage.local_files import META_XATTR
 from rainmaker.patterns.storage.signing import UrlSigner
 from rainmaker.testing.contracts.storage import failing_stream, payload
 from rainmaker.testing.harness import build_app
@@ -33,6 +38,10 @@ async def local_store(app_root: Path, **settings: Any) -> AsyncIterator[LocalObj
         yield store
 
 
+def md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 def altered(signature: str) -> str:
     """``signature`` with its first character changed."""
     return ("B" if signature[0] == "A" else "A") + signature[1:]
@@ -42,20 +51,92 @@ def files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
+def xattr_meta(path: Path) -> dict[str, Any]:
+    return dict(json.loads(os.getxattr(path, META_XATTR)))
+
+
 async def test_relative_root_is_resolved_against_the_app_folder(tmp_path: Path) -> None:
     async with local_store(tmp_path, root="data/objects") as store:
         await store.put("a/b.txt", b"hi")
     assert store.root == (tmp_path / "data" / "objects").resolve()
-    assert files_under(tmp_path / "data" / "objects") == ["a/b.txt!data", "a/b.txt!meta.json"]
-    meta = json.loads((tmp_path / "data/objects/a/b.txt!meta.json").read_text())
-    assert meta == {"key": "a/b.txt", "content_type": "text/plain", "etag": meta["etag"], "size": 2}
+    # One file per object: its metadata rides in an extended attribute of the data file.
+    assert files_under(tmp_path / "data" / "objects") == ["a/b.txt!data"]
+    meta = xattr_meta(tmp_path / "data/objects/a/b.txt!data")
+    assert meta == {"content_type": "text/plain", "etag": md5(b"hi")}
 
 
 async def test_absolute_root(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     async with local_store(tmp_path / "app", root=str(target)) as store:
         await store.put("k", b"v")
-    assert files_under(target) == ["k!data", "k!meta.json"]
+    assert files_under(target) == ["k!data"]
+
+
+async def test_small_chunks_stream_in_batches_with_the_right_etag(tmp_path: Path) -> None:
+    data = payload(3_000_000)
+
+    async def small_chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 65_536):
+            yield data[start : start + 65_536]
+
+    async with local_store(tmp_path) as store:
+        info = await store.put("big.bin", small_chunks())
+        assert (info.size, info.etag) == (len(data), md5(data))
+        assert await (await store.get("big.bin")).read() == data
+        assert (await store.head("big.bin")).etag == md5(data)
+
+
+async def test_copy_keeps_bytes_type_and_etag_on_disk(tmp_path: Path) -> None:
+    data = payload(2_500_000)
+    async with local_store(tmp_path) as store:
+        await store.put("src.bin", data, content_type="application/x-thing")
+        copied = await store.copy("src.bin", "dst/copy.bin")
+        assert (copied.size, copied.etag, copied.content_type) == (
+            len(data),
+            md5(data),
+            "application/x-thing",
+        )
+    assert (tmp_path / "storage/dst/copy.bin!data").read_bytes() == data
+    assert xattr_meta(tmp_path / "storage/dst/copy.bin!data")["etag"] == md5(data)
+
+
+async def test_cancelled_stream_leaves_no_temporary_file(tmp_path: Path) -> None:
+    arrived = asyncio.Event()
+
+    async def stalls() -> AsyncIterator[bytes]:
+        yield payload(3 * 1024 * 1024)
+        arrived.set()
+        await asyncio.sleep(3600)
+        yield b"never"
+
+    async with local_store(tmp_path) as store:
+        await store.put("doc.bin", b"old")
+        task = asyncio.create_task(store.put("doc.bin", stalls()))
+        await arrived.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await (await store.get("doc.bin")).read() == b"old"
+    assert files_under(tmp_path / "storage") == ["doc.bin!data"]
+
+
+async def test_an_older_sidecar_is_read_then_replaced_by_the_attribute(tmp_path: Path) -> None:
+    root = tmp_path / "storage"
+    async with local_store(tmp_path) as store:
+        await store.put("old.txt", b"before")
+        # How storage-local laid objects out before metadata moved into the attribute.
+        data = root / "old.txt!data"
+        os.removexattr(data, META_XATTR)
+        sidecar = root / "old.txt!meta.json"
+        sidecar.write_text(json.dumps({"content_type": "text/x-old", "etag": "e" * 32}))
+        head = await store.head("old.txt")
+        assert (head.content_type, head.etag) == ("text/x-old", "e" * 32)
+        reader = await store.get("old.txt")
+        assert reader.info.content_type == "text/x-old"
+        await reader.aclose()
+        await store.put("old.txt", b"after")
+        assert (await store.head("old.txt")).etag == md5(b"after")
+    assert files_under(root) == ["old.txt!data"]
 
 
 async def test_odd_but_valid_keys_stay_inside_the_root(tmp_path: Path) -> None:
@@ -98,7 +179,7 @@ async def test_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
         assert await (await store.get("doc.bin")).read() == b"old"
         with pytest.raises(ConnectionResetError):
             await store.put("new/deep/doc.bin", failing_stream(payload(3_000_000), 1_000_000))
-    assert files_under(tmp_path / "storage") == ["doc.bin!data", "doc.bin!meta.json"]
+    assert files_under(tmp_path / "storage") == ["doc.bin!data"]
     assert not (tmp_path / "storage" / "new").exists()  # no empty folders left behind
 
 
@@ -107,19 +188,58 @@ async def test_delete_prunes_empty_folders(tmp_path: Path) -> None:
         await store.put("deep/er/still/file.txt", b"x")
         await store.put("deep/sibling.txt", b"y")
         await store.delete("deep/er/still/file.txt")
-    assert files_under(tmp_path / "storage") == [
-        "deep/sibling.txt!data",
-        "deep/sibling.txt!meta.json",
-    ]
+    assert files_under(tmp_path / "storage") == ["deep/sibling.txt!data"]
     assert not (tmp_path / "storage" / "deep" / "er").exists()
 
 
-async def test_lost_sidecar_is_rebuilt_from_the_file(tmp_path: Path) -> None:
+async def test_lost_metadata_is_rebuilt_from_the_file(tmp_path: Path) -> None:
     async with local_store(tmp_path) as store:
         info = await store.put("photo.png", b"\x89PNG")
-        (tmp_path / "storage" / "photo.png!meta.json").unlink()
+        # What a copy of the root without its extended attributes (cp -r) leaves.
+        os.removexattr(tmp_path / "storage" / "photo.png!data", META_XATTR)
         head = await store.head("photo.png")
         assert (head.size, head.etag, head.content_type) == (4, info.etag, "image/png")
+
+
+@pytest.fixture
+def ramfs(tmp_path: Path) -> Iterator[Path]:
+    """A real ramfs (no extended attributes at all) on a fresh folder; root only."""
+    folder = tmp_path / "ramfs"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "ramfs", "ramfs", str(folder)], capture_output=True, text=True, timeout=10
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a ramfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=10)
+
+
+async def test_without_extended_attributes_metadata_goes_to_a_sidecar(
+    tmp_path: Path, ramfs: Path
+) -> None:
+    async with local_store(tmp_path, root=str(ramfs)) as store:
+        await store.put("a/doc.txt", b"one")
+        info = await store.put("a/doc.txt", b"two", content_type="text/x-two")
+        assert (info.etag, info.content_type) == (md5(b"two"), "text/x-two")
+        await store.copy("a/doc.txt", "b/copy.txt")
+        reader = await store.get("b/copy.txt")
+        assert (await reader.read(), reader.info.content_type) == (b"two", "text/x-two")
+        assert [i.etag for i in (await store.list()).items] == [md5(b"two")] * 2
+        assert files_under(ramfs) == [
+            "a/doc.txt!data",
+            "a/doc.txt!meta.json",
+            "b/copy.txt!data",
+            "b/copy.txt!meta.json",
+        ]
+        meta = json.loads((ramfs / "a/doc.txt!meta.json").read_text())
+        assert meta == {"content_type": "text/x-two", "etag": md5(b"two")}
+        await store.delete("a/doc.txt")
+        with pytest.raises(ConnectionResetError):
+            await store.put("b/copy.txt", failing_stream(payload(3_000_000), 1_000_000))
+    assert files_under(ramfs) == ["b/copy.txt!data", "b/copy.txt!meta.json"]
 
 
 async def test_overlong_segment_is_refused_with_the_reason(tmp_path: Path) -> None:

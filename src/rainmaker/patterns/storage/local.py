@@ -1,19 +1,22 @@
 """``LocalObjectStore``: objects as files under one root folder, no server needed.
 
 Layout: each key segment is a folder named by its percent-encoding; the object itself is
-``<leaf>!data`` and its metadata (key, content type, etag) a sidecar ``<leaf>!meta.json``
-beside it. Percent-encoding never produces ``!``, so folder names and file names can never
-collide, and ``a`` and ``a/b`` can both exist as in S3. Writes go to ``<leaf>!tmp-<random>``
-in the same folder, are fsynced and then ``os.replace``-d over the old file, so a reader
-sees the old object or the new one, never half of one.
+``<leaf>!data``, its metadata (content type, etag) in an extended attribute of that file
+or, where the file system has none, a sidecar ``<leaf>!meta.json`` beside it (see
+:mod:`.local_files`). Percent-encoding never produces ``!``, so folder names and file
+names can never collide, and ``a`` and ``a/b`` can both exist as in S3. Writes go to
+``<leaf>!tmp-<random>`` in the same folder, are fsynced and then ``os.replace``-d over the
+old file, so a reader sees the old object or the new one, never half of one.
 
 A full disk (``ENOSPC``, ``EDQUOT``) fails a write with :class:`StorageFullError` (507) and
 a read-only or forbidden root (``EROFS``, ``EACCES``, ``EPERM``) with
 :class:`StorageNotWritableError` (503), each naming the root and the errno; the temp file
 is removed and the old object, never touched before the final rename, stays intact.
 
-Blocking file calls run in worker threads (``asyncio.to_thread``) one chunk at a time, so
-the event loop keeps serving while large objects move and memory stays at one chunk.
+Blocking file calls run in worker threads (``asyncio.to_thread``), so the event loop keeps
+serving while large objects move: a put of a bytes body, or the last batch of a stream,
+is written, hashed, fsynced and renamed in one hop; a stream moves in batches of about
+1 MiB, so memory stays at one batch.
 """
 
 from __future__ import annotations
@@ -24,18 +27,13 @@ import binascii
 import builtins
 import contextlib
 import errno
-import hashlib
-import json
 import mimetypes
 import os
-import shutil
-import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote, unquote
 
 from rainmaker import InvalidInputError, NotFoundError, UnavailableError
@@ -49,37 +47,25 @@ from rainmaker.capabilities.storage import (
 )
 from rainmaker.patterns.storage.errors import StorageFullError, StorageNotWritableError
 from rainmaker.patterns.storage.keys import validate_key, validate_listing, validate_signing
+from rainmaker.patterns.storage.local_files import (
+    DATA_SUFFIX,
+    ObjectPaths,
+    StoredMeta,
+    TempObject,
+    md5_of,
+    read_meta,
+)
 from rainmaker.patterns.storage.policy import DEFAULT_CONTENT_TYPE, UploadPolicy
 from rainmaker.patterns.storage.signing import UrlSigner
 
-DATA_SUFFIX = "!data"
-META_SUFFIX = "!meta.json"
-TEMP_MARK = "!tmp-"
 # Leaves get a suffix of up to 37 characters; most file systems cap names at 255 bytes.
 MAX_SEGMENT_BYTES = 200
-# Chunks at least this big are hashed and written in two threads at once.
-PARALLEL_HASH_BYTES = 256 * 1024
+# Streamed chunks are written (and hashed) in batches of about this size: one thread hop
+# per MiB whatever size the chunks come in, and at most one batch held per put.
+WRITE_BATCH_BYTES = 1024 * 1024
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 NOT_WRITABLE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
-
-
-@dataclass(frozen=True)
-class ObjectPaths:
-    """Where one key lives on disk."""
-
-    folder: Path
-    leaf: str
-
-    @property
-    def data(self) -> Path:
-        return self.folder / (self.leaf + DATA_SUFFIX)
-
-    @property
-    def meta(self) -> Path:
-        return self.folder / (self.leaf + META_SUFFIX)
-
-    def temp(self) -> Path:
-        return self.folder / f"{self.leaf}{TEMP_MARK}{uuid.uuid4().hex}"
+T = TypeVar("T")
 
 
 def encode_segment(segment: str) -> str:
@@ -211,145 +197,101 @@ class LocalObjectStore:
     async def _put(self, key: str, data: Body, content_type: str | None) -> ObjectInfo:
         paths = self.paths(key)
         chosen = self.policy.content_type_for(key, content_type)
-        temp = await asyncio.to_thread(self._open_temp, paths)
-        digest = hashlib.md5(usedforsecurity=False)
-        size = 0
-        # MD5 of a big chunk runs in its own thread and may still be running while this
-        # chunk is written and the next one arrives: hashing overlaps the whole stream
-        # instead of each write (both release the GIL). Chunks are hashed in order
-        # because each hash waits for the previous one.
+        temp = TempObject(paths, fsync=self.fsync)
+        if isinstance(data, bytes | bytearray | memoryview):
+            body = bytes(data)
+            self.policy.check_size(len(body))
+            return await self._finish(key, temp, chosen, lambda: temp.write([body]))
+        # Small chunks (an upload handler's 64 KiB) are gathered into batches of about
+        # WRITE_BATCH_BYTES, so the thread hops are per MiB, not per chunk. The MD5 of a
+        # batch runs in its own thread and may still be running while the batch is
+        # written and the next chunks arrive: hashing overlaps the whole stream instead
+        # of each write (both release the GIL). Batches are hashed in order because each
+        # hash waits for the previous one.
+        batch: list[bytes] = []
+        batched = 0
         hashing: asyncio.Future[None] | None = None
         try:
             async for chunk in self.policy.limited(data):
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched < WRITE_BATCH_BYTES:
+                    continue
                 if hashing is not None:
                     await hashing
-                    hashing = None
-                if len(chunk) >= PARALLEL_HASH_BYTES:
-                    hashing = asyncio.ensure_future(asyncio.to_thread(digest.update, chunk))
-                    await asyncio.to_thread(temp.write, chunk)
-                else:
-                    await asyncio.to_thread(_write_chunk, temp, chunk, digest)
-                size += len(chunk)
+                hashing = asyncio.ensure_future(asyncio.to_thread(temp.hash, batch))
+                await _in_thread(temp.write, batch, hashed=False)
+                batch, batched = [], 0  # a new list: the hashing thread still reads the old
             if hashing is not None:
                 await hashing
                 hashing = None
-            meta = {"key": key, "content_type": chosen, "etag": digest.hexdigest(), "size": size}
-            meta_temp = await self._finish_both(temp, paths, meta)
         except BaseException:
             if hashing is not None:
-                # The thread cannot be cancelled: let it finish before the chunk goes.
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(hashing)
-            await asyncio.to_thread(_discard, temp)
-            await asyncio.to_thread(self._prune, paths.folder)
+                hashing.cancel()
+            await asyncio.to_thread(self._abandon, temp)
             raise
-        return await self._commit(key, paths, Path(temp.name), meta_temp, meta)
+        last = batch
+        return await self._finish(key, temp, chosen, lambda: temp.write(last))
 
     async def copy(self, source: str, destination: str) -> ObjectInfo:
-        """Copy ``source`` to ``destination`` (file copy in a thread, then the same swap)."""
+        """Copy ``source`` to ``destination`` (in the kernel where it can, then the same swap)."""
         with self._writing(destination, "copy to"):
             return await self._copy(source, destination)
 
     async def _copy(self, source: str, destination: str) -> ObjectInfo:
         source_paths = self.paths(source)
-        paths = self.paths(destination)
+        temp = TempObject(self.paths(destination), fsync=self.fsync)
         info = await self.head(source)
-        temp = await asyncio.to_thread(self._open_temp, paths)
-        meta = {
-            "key": destination,
-            "content_type": info.content_type,
-            "etag": info.etag,
-            "size": info.size,
-        }
-        try:
-            await asyncio.to_thread(self._copy_into, source_paths.data, temp, source)
-            meta_temp = await self._finish_both(temp, paths, meta)
-        except BaseException:
-            await asyncio.to_thread(_discard, temp)
-            raise
-        return await self._commit(destination, paths, Path(temp.name), meta_temp, meta)
 
-    def _open_temp(self, paths: ObjectPaths) -> IO[bytes]:
-        for _ in range(3):  # a concurrent delete may prune the folder we just made
-            paths.folder.mkdir(parents=True, exist_ok=True)
+        def fill() -> None:
             try:
-                return open(paths.temp(), "xb")
+                temp.copy_from(source_paths.data)
             except FileNotFoundError:
-                continue
-        return open(paths.temp(), "xb")
+                raise self._not_found(source) from None
 
-    def _finish(self, handle: IO[bytes]) -> None:
-        handle.flush()
-        if self.fsync:
-            os.fsync(handle.fileno())
-        handle.close()
+        return await self._finish(destination, temp, info.content_type, fill, etag=info.etag)
 
-    async def _finish_both(
-        self, handle: IO[bytes], paths: ObjectPaths, meta: dict[str, Any]
-    ) -> Path:
-        """Make the data temp file and a new sidecar temp file durable, side by side.
+    async def _finish(
+        self,
+        key: str,
+        temp: TempObject,
+        content_type: str,
+        fill: Callable[[], None],
+        *,
+        etag: str | None = None,
+    ) -> ObjectInfo:
+        """``fill`` the temp file, seal it and swap it in, in one thread hop where it can.
 
-        The two fsyncs run in two threads at once: the file system commits them in one
-        journal transaction where it can, so a put costs about one fsync, not two.
+        An object whose metadata is a file attribute swaps in with one rename, atomic on its
+        own; one with a sidecar swaps two files, under the key's lock, in a second hop.
         """
-        finished, meta_temp = await asyncio.gather(
-            asyncio.to_thread(self._finish, handle),
-            asyncio.to_thread(self._write_meta, paths, meta),
-            return_exceptions=True,
-        )
-        if isinstance(meta_temp, BaseException):
-            raise meta_temp
-        if isinstance(finished, BaseException):
-            meta_temp.unlink(missing_ok=True)
-            raise finished
-        return meta_temp
 
-    def _write_meta(self, paths: ObjectPaths, meta: dict[str, Any]) -> Path:
-        meta_temp = paths.temp()
+        def fill_seal_commit() -> StoredMeta:
+            fill()
+            meta = temp.seal(content_type, etag)
+            if not temp.needs_lock:
+                temp.commit()
+            return meta
+
         try:
-            with open(meta_temp, "x", encoding="utf-8") as handle:
-                json.dump(meta, handle)
-                handle.flush()
-                if self.fsync:
-                    os.fsync(handle.fileno())
+            meta = await _in_thread(fill_seal_commit)
+            if temp.needs_lock:
+                async with self._lock(key):
+                    await _in_thread(temp.commit)
         except BaseException:
-            meta_temp.unlink(missing_ok=True)
+            await asyncio.to_thread(self._abandon, temp)
             raise
-        return meta_temp
-
-    def _copy_into(self, source: Path, handle: IO[bytes], key: str) -> None:
-        try:
-            with open(source, "rb") as reader:
-                shutil.copyfileobj(reader, handle, self.chunk_size)
-        except FileNotFoundError:
-            raise self._not_found(key) from None
-
-    async def _commit(
-        self, key: str, paths: ObjectPaths, temp: Path, meta_temp: Path, meta: dict[str, Any]
-    ) -> ObjectInfo:
-        async with self._lock(key):
-            return await asyncio.to_thread(self._swap_in, paths, temp, meta_temp, meta)
-
-    def _swap_in(
-        self, paths: ObjectPaths, temp: Path, meta_temp: Path, meta: dict[str, Any]
-    ) -> ObjectInfo:
-        try:
-            os.replace(temp, paths.data)
-            os.replace(meta_temp, paths.meta)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            meta_temp.unlink(missing_ok=True)
-            raise
-        if self.fsync:
-            _fsync_folder(paths.folder)
-        stat = paths.data.stat()
         return ObjectInfo(
-            key=meta["key"],
-            size=meta["size"],
-            content_type=meta["content_type"],
-            etag=meta["etag"],
-            last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+            key=key,
+            size=temp.size,
+            content_type=meta.content_type,
+            etag=meta.etag,
+            last_modified=datetime.fromtimestamp(temp.modified, UTC),
         )
+
+    def _abandon(self, temp: TempObject) -> None:
+        temp.discard()
+        self._prune(temp.paths.folder)
 
     async def delete(self, key: str) -> None:
         """Remove the object and its sidecar, then folders left empty."""
@@ -375,7 +317,7 @@ class LocalObjectStore:
     # -- reading ---------------------------------------------------------------------------
 
     async def head(self, key: str) -> ObjectInfo:
-        """Metadata from the sidecar, size and time from the file itself."""
+        """Metadata from the file's attribute (or sidecar), size and time from the file."""
         paths = self.paths(key)
         info = await asyncio.to_thread(self._read_info, key, paths)
         if info is None:
@@ -386,23 +328,25 @@ class LocalObjectStore:
         """Whether the data file exists."""
         return await asyncio.to_thread(self.paths(key).data.is_file)
 
-    def _read_info(self, key: str, paths: ObjectPaths) -> ObjectInfo | None:
+    def _read_info(
+        self, key: str, paths: ObjectPaths, handle: IO[bytes] | None = None
+    ) -> ObjectInfo | None:
+        """What is known of ``key`` (of the open ``handle`` when given), ``None`` if missing."""
         try:
-            stat = paths.data.stat()
+            stat = os.fstat(handle.fileno()) if handle is not None else paths.data.stat()
         except FileNotFoundError:
             return None
-        try:
-            meta = json.loads(paths.meta.read_text(encoding="utf-8"))
-            content_type, etag = str(meta["content_type"]), str(meta["etag"])
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            # A sidecar lost to a crash between the two renames: rebuild what it said.
+        meta = read_meta(paths, handle)
+        if meta is None:
+            # Metadata lost (a root copied without its extended attributes, a sidecar lost
+            # to a crash between two renames): rebuild what it said.
             content_type = mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE
-            etag = _md5_of(paths.data)
+            meta = StoredMeta(content_type, md5_of(paths.data))
         return ObjectInfo(
             key=key,
             size=stat.st_size,
-            content_type=content_type,
-            etag=etag,
+            content_type=meta.content_type,
+            etag=meta.etag,
             last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
         )
 
@@ -416,20 +360,11 @@ class LocalObjectStore:
                 handle = open(paths.data, "rb")
             except FileNotFoundError:
                 return None, None, b""
-            # Metadata after opening: the open handle pins the content we will stream.
-            info = self._read_info(key, paths)
-            if info is not None:
-                info = ObjectInfo(
-                    key,
-                    os.fstat(handle.fileno()).st_size,
-                    info.content_type,
-                    info.etag,
-                    info.last_modified,
-                )
-                # The first chunk rides along in the same thread hop: an object of one
-                # chunk then costs one hop in all, not three (open, read, read to EOF).
-                return info, handle, handle.read(size)
-            return info, handle, b""
+            # Size and metadata of the open handle: it pins the content we will stream.
+            info = self._read_info(key, paths, handle)
+            # The first chunk rides along in the same thread hop: an object of one chunk
+            # then costs one hop in all, not three (open, read, read to EOF).
+            return info, handle, handle.read(size)
 
         info, handle, first = await asyncio.to_thread(open_object)
         if info is None or handle is None:
@@ -533,34 +468,16 @@ class LocalObjectStore:
         )
 
 
-def _write_chunk(handle: IO[bytes], chunk: bytes, digest: Any) -> None:
-    handle.write(chunk)
-    digest.update(chunk)
+async def _in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function`` in a worker thread; when cancelled, wait for the thread before raising.
 
-
-def _discard(handle: IO[bytes]) -> None:
-    with contextlib.suppress(OSError):
-        handle.close()
-    Path(handle.name).unlink(missing_ok=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the renames durable too (POSIX; a no-op where folders cannot be opened)."""
+    A thread cannot be stopped: the cleanup after a cancelled write must not remove the
+    temp file while the thread still writes to it.
+    """
+    future = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await future
+        raise
