@@ -142,6 +142,12 @@ async def durable_put(chunks: AsyncIterator[bytes], target: Path) -> str:
 Op = Callable[[], Awaitable[Any]]
 
 
+# Objects this small move in milliseconds, where one slow fsync or server hiccup would
+# swing a median of a few rounds: they get SMALL_ROUNDS times the rounds (~1 s more).
+SMALL_SIZE = 10 * MB
+SMALL_ROUNDS = 10
+
+
 async def measure_pair(
     ours: Op, base: Op, size: int, rounds: int
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -150,6 +156,8 @@ async def measure_pair(
     Alternating keeps a busy machine or a server still warming up (SeaweedFS grows its
     volumes on the first writes to a bucket) from favouring whichever side runs second.
     """
+    if size < SMALL_SIZE:
+        rounds *= SMALL_ROUNDS
     await ours()
     await base()
     times: dict[str, list[float]] = {"ours": [], "base": []}

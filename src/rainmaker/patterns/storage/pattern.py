@@ -13,7 +13,8 @@ storage_local: Pattern[LocalStorageSettings] = Pattern(
     id="storage-local",
     version="1.0.0",
     name="Local folder storage",
-    description="Objects as files in a folder: atomic writes, metadata sidecars, streaming, "
+    description="Objects as files in a folder: atomic durable writes, metadata in each file's "
+    "extended attributes, streaming, "
     "HMAC-signed download and upload URLs served by the app; no server needed.",
     settings=LocalStorageSettings,
     factory="rainmaker.patterns.storage.module:LocalStorageModule",
