@@ -202,7 +202,7 @@ class OrganizationService:
 
     async def get(self, org: str) -> Organization | None:
         async with self.db.session() as session:
-            row = await self._find(session, org)
+            row = await _first(session, _LIVE_BY_NAME, _name_params(org))
         return _organization(row) if row is not None else None
 
     async def _find(
@@ -270,16 +270,7 @@ class OrganizationService:
             return await self._resolve_principal(org, acting_for, user_id)
         # One round trip per request: the organization and the membership together.
         async with self.db.session() as session:
-            row = await _first(
-                session,
-                sa.select(organizations, members.c.role, members.c.joined_at)
-                .join(members, members.c.org_id == organizations.c.id)
-                .where(
-                    _names(org),
-                    organizations.c.deleted_at.is_(None),
-                    members.c.user_id == user_id,
-                ),
-            )
+            row = await _first(session, _ACTIVE_MEMBERSHIP, {**_name_params(org), "user": user_id})
         if row is None:
             raise self._not_found(org)
         organization = _organization(row)
@@ -291,7 +282,7 @@ class OrganizationService:
         """An organization's own credential (its API key): a plain member of that one
         organization, so role-guarded routes stay closed to it; any other is not found."""
         async with self.db.session() as session:
-            row = await self._find(session, org)
+            row = await _first(session, _LIVE_BY_NAME, _name_params(org))
         if row is None or row["id"] != org_id:
             raise self._not_found(org)
         organization = _organization(row)
@@ -729,6 +720,29 @@ def _names(org: str) -> sa.ColumnElement[bool]:
     return sa.or_(organizations.c.id == org, organizations.c.slug == org.lower())
 
 
+def _name_params(org: str) -> dict[str, str]:
+    """The parameters of :data:`_NAMED` for ``org`` (an id or a slug)."""
+    return {"org_id": org, "org_slug": org.lower()}
+
+
+# The reads CurrentOrg (and an organization's API key) make on every request, built once:
+# a statement built per call costs more CPU than SQLite spends running it.
+_NAMED = sa.or_(
+    organizations.c.id == sa.bindparam("org_id"),
+    organizations.c.slug == sa.bindparam("org_slug"),
+)
+_LIVE_BY_NAME = sa.select(organizations).where(_NAMED, organizations.c.deleted_at.is_(None))
+_ACTIVE_MEMBERSHIP = (
+    sa.select(organizations, members.c.role, members.c.joined_at)
+    .join(members, members.c.org_id == organizations.c.id)
+    .where(
+        _NAMED,
+        organizations.c.deleted_at.is_(None),
+        members.c.user_id == sa.bindparam("user"),
+    )
+)
+
+
 def _organization(row: Any) -> Organization:
     return Organization(
         id=row["id"],
@@ -757,9 +771,11 @@ def _invitation(row: Any) -> Invitation:
     )
 
 
-async def _first(session: AsyncSession, statement: Any) -> RowMapping | None:
-    """The first row of ``statement`` as a mapping, or ``None``."""
-    return (await session.execute(statement)).mappings().first()
+async def _first(
+    session: AsyncSession, statement: Any, parameters: dict[str, Any] | None = None
+) -> RowMapping | None:
+    """The first row of ``statement`` (with ``parameters``) as a mapping, or ``None``."""
+    return (await session.execute(statement, parameters)).mappings().first()
 
 
 async def _all(session: AsyncSession, statement: Any) -> list[RowMapping]:
