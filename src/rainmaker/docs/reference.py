@@ -43,6 +43,7 @@ REFERENCE_MODULES: tuple[str, ...] = (
     "rainmaker.testing.harness",
     "rainmaker.testing.plugin",
     "rainmaker.testing.servers",
+    "rainmaker.testing.browser",
     "rainmaker.testing.proxy",
     "rainmaker.testing.contracts",
     "rainmaker.testing.contracts.api_keys",
