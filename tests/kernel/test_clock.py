@@ -11,10 +11,10 @@ import rainmaker
 from rainmaker import Seconds, utcnow
 
 
-def test_utcnow_is_naive_utc() -> None:
+def test_utcnow_is_aware_utc() -> None:
     now = utcnow()
-    assert now.tzinfo is None
-    assert abs(now - datetime.now(UTC).replace(tzinfo=None)) < timedelta(seconds=5)
+    assert now.tzinfo is UTC
+    assert abs(now - datetime.now(UTC)) < timedelta(seconds=5)
 
 
 def test_seconds_is_a_positive_number() -> None:

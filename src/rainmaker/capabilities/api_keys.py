@@ -160,7 +160,7 @@ class ApiKeyStore(Protocol):
         *,
         expires_at: datetime | None = None,
     ) -> IssuedKey:
-        """A new key of ``owner_id`` (naive UTC ``expires_at``, or none)."""
+        """A new key of ``owner_id`` (``expires_at`` in UTC, naive taken as UTC, or none)."""
         ...
 
     async def list_for(self, owner_id: str) -> list[ApiKey]:

@@ -1,4 +1,4 @@
-"""Time as patterns store and configure it: the naive-UTC clock and durations in seconds.
+"""Time as patterns store and configure it: the UTC clock and durations in seconds.
 
 Patterns may not import one another, so what several of them need lives here and is
 exported through :mod:`rainmaker` (``from rainmaker import Seconds, utcnow``).
@@ -16,6 +16,7 @@ Seconds = Annotated[float, Field(gt=0)]
 
 
 def utcnow() -> datetime:
-    """Now, as naive UTC: what the patterns' time columns store, so that every database
-    (SQLite has no time zones) stores and compares it the same way."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, as timezone-aware UTC: what the patterns' ``UtcDateTime`` columns read back on
+    every database (SQLite included), so a stored time and now compare without a
+    naive/aware mix-up, and every time a pattern hands out says it is UTC."""
+    return datetime.now(UTC)

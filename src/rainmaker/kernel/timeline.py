@@ -67,7 +67,7 @@ class Timeline:
 
     instances: tuple[InstanceTiming, ...] = ()
     started_at: datetime | None = None
-    """When the last start began (naive UTC)."""
+    """When the last start began (aware UTC)."""
     ready_ms: float | None = None
     """Wall time of the last start, from its beginning to every instance running."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -259,7 +259,8 @@ async def test_migrated_tables_keep_microseconds_and_compare_text_exactly(
                 )
         async with db.session() as session:
             row = (await session.execute(select(outbox_table))).one()
-            assert row.created_at == moment and row.payload == {"a": [1, "x"]}
+            assert row.created_at == moment.replace(tzinfo=UTC)  # read back aware UTC
+            assert row.payload == {"a": [1, "x"]}
             count = await session.scalar(
                 select(func.count())
                 .select_from(idempotency_table)

@@ -123,5 +123,5 @@ class ApiKeyCredentials:
 
 
 def _unix(moment: datetime) -> int:
-    # Stored times are naive UTC; .timestamp() alone would read them as local time.
+    # A naive time is UTC here; .timestamp() alone would read it as local time.
     return int(moment.replace(tzinfo=UTC).timestamp())

@@ -103,11 +103,13 @@ class Rotation(BaseModel):
     )
 
 
-def naive_utc(moment: datetime | None) -> datetime | None:
-    """A client's time as the stored form: naive UTC (a naive time is taken as UTC)."""
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A client's time as aware UTC (a naive time is taken as UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 # What the personal routes below and the organization's (org_routes) do, parametrised by
@@ -124,7 +126,7 @@ async def issue_key(
     """A new key of ``owner_id``'s, within the scopes ``manager`` may grant."""
     manager.may_grant(body.scopes)
     issued = await store.create(
-        owner_id, body.name, body.scopes, expires_at=naive_utc(body.expires_at)
+        owner_id, body.name, body.scopes, expires_at=as_utc(body.expires_at)
     )
     return {**issued.as_dict(), **(tags or {})}
 

@@ -14,7 +14,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,8 +71,12 @@ class SqlApiKeyStore:
         return tuple(dict.fromkeys(scopes))  # de-duplicated, order kept
 
     def _check_expiry(self, expires_at: datetime | None, now: datetime) -> datetime | None:
-        if expires_at is not None and expires_at.tzinfo is not None:
-            raise InvalidExpiryError("expires_at must be naive UTC", pattern_id=PATTERN_ID)
+        if expires_at is not None:  # naive is taken as UTC, aware is converted to UTC
+            expires_at = (
+                expires_at.replace(tzinfo=UTC)
+                if expires_at.tzinfo is None
+                else expires_at.astimezone(UTC)
+            )
         longest = self.settings.max_lifetime_days
         if expires_at is None:
             if longest is not None:

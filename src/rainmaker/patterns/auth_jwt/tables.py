@@ -1,6 +1,6 @@
 """The tables ``auth-jwt`` owns (prefix ``auth_``), created by its own migrations.
 
-Times are naive UTC ``DateTime`` columns (one representation on SQLite and PostgreSQL);
+Times are ``UtcDateTime`` columns (stored as plain UTC, read back aware UTC everywhere);
 ``token_version`` grows with every password change, reset and disable; access tokens carry
 the version they were issued under (claim ``tv``), so older ones stop working. A refresh
 *family* (a session) is a row of its own: its absolute end, its last use (idle timeout)
@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -22,6 +21,8 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+
+from rainmaker.capabilities.utc_datetime import UtcDateTime
 
 metadata = MetaData()
 
@@ -38,8 +39,8 @@ users = Table(
     Column("verified", Boolean, nullable=False, default=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("token_version", Integer, nullable=False, default=0),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("email", name="auth_users_email_key"),
     UniqueConstraint("email_canonical", name="auth_users_email_canonical_key"),
 )
@@ -49,10 +50,10 @@ refresh_families = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("user_id", String(36), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("last_used_at", DateTime, nullable=False),
-    Column("revoked_at", DateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
     Index("auth_refresh_families_user", "user_id"),
 )
 
@@ -63,10 +64,10 @@ refresh_tokens = Table(
     Column("family_id", String(36), nullable=False),
     Column("user_id", String(36), nullable=False),
     Column("token_hash", String(64), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("used_at", DateTime, nullable=True),
-    Column("revoked_at", DateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
     UniqueConstraint("token_hash", name="auth_refresh_tokens_hash_key"),
     Index("auth_refresh_tokens_family", "family_id"),
     Index("auth_refresh_tokens_user", "user_id"),
@@ -79,9 +80,9 @@ one_time_tokens = Table(
     Column("user_id", String(36), nullable=False),
     Column("purpose", String(16), nullable=False),
     Column("token_hash", String(64), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("used_at", DateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
     UniqueConstraint("token_hash", name="auth_one_time_tokens_hash_key"),
     Index("auth_one_time_tokens_user", "user_id", "purpose"),
 )
@@ -94,10 +95,10 @@ two_factor = Table(
     metadata,
     Column("user_id", String(36), primary_key=True),
     Column("secret_encrypted", String(512), nullable=False),
-    Column("confirmed_at", DateTime, nullable=True),
+    Column("confirmed_at", UtcDateTime(), nullable=True),
     Column("last_timestep", Integer, nullable=True),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # Recovery codes: HMAC-SHA256 of the code (keyed, see two_factor.py), spent once.
@@ -107,7 +108,7 @@ recovery_codes = Table(
     Column("id", String(36), primary_key=True),
     Column("user_id", String(36), nullable=False),
     Column("code_hash", String(64), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("used_at", DateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
     Index("auth_recovery_codes_user", "user_id"),
 )

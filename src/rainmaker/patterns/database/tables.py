@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from rainmaker.capabilities.utc_datetime import UtcDateTime
 
 metadata = MetaData()
 
@@ -30,10 +31,10 @@ outbox_table = Table(
     ),
     Column("topic", String(200), nullable=False),
     Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    Column("created_at", DateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("claimed_until", DateTime(), nullable=True),
-    Column("dispatched_at", DateTime(), nullable=True),
+    Column("claimed_until", UtcDateTime(), nullable=True),
+    Column("dispatched_at", UtcDateTime(), nullable=True),
     Column("last_error", Text, nullable=True),
     Index("rainmaker_outbox_pending", "dispatched_at", "topic", "id"),
 )

@@ -1,4 +1,4 @@
-"""Time as the jobs tables store it: naive UTC, compared the same way by every database.
+"""Time as the jobs tables hold it: aware UTC (``UtcDateTime`` columns), on every database.
 
 The clock itself is :func:`rainmaker.utcnow`, shared by every pattern.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
-def naive_utc(moment: datetime) -> datetime:
-    """``moment`` as naive UTC (aware values are converted, naive ones taken as UTC)."""
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as aware UTC (aware values are converted, naive ones taken as UTC)."""
     if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -67,9 +67,7 @@ class RedisJobStore:
                     kwargs=message.kwargs,
                     attempts=int(record["attempts"]),
                     error=str(record["error"]),
-                    failed_at=datetime.fromtimestamp(float(record["failed_at"]), UTC).replace(
-                        tzinfo=None
-                    ),
+                    failed_at=datetime.fromtimestamp(float(record["failed_at"]), UTC),
                 )
             )
         return jobs

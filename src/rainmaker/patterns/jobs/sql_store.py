@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from rainmaker import utcnow
 from rainmaker.capabilities.database import SqlDatabase
 from rainmaker.capabilities.jobs import FailedJob
-from rainmaker.patterns.jobs.clock import naive_utc
+from rainmaker.patterns.jobs.clock import as_utc
 from rainmaker.patterns.jobs.messages import JobMessage, new_job_id
 from rainmaker.patterns.jobs.tables import dead_letters_table, idempotency_table, ticks_table
 
@@ -93,7 +93,7 @@ class SqlJobStore:
             return int((await session.execute(query)).scalar_one())
 
     async def claim_tick(self, name: str, tick: Any, owner: str) -> bool:
-        tick = naive_utc(tick)
+        tick = as_utc(tick)
         try:
             async with self._db.transaction() as session:
                 await session.execute(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -20,6 +19,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from rainmaker.capabilities.utc_datetime import UtcDateTime
 
 metadata = MetaData()
 
@@ -32,9 +33,9 @@ queue_table = Table(
     Column("queue", String(100), nullable=False),
     Column("job_id", String(64), nullable=False),
     Column("message", Text, nullable=False),
-    Column("created_at", DateTime(), nullable=False),
-    Column("available_at", DateTime(), nullable=False),
-    Column("claimed_until", DateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("available_at", UtcDateTime(), nullable=False),
+    Column("claimed_until", UtcDateTime(), nullable=True),
     Column("claimed_by", String(100), nullable=True),
     Index("jobs_queue_ready", "queue", "available_at", "id"),
 )
@@ -49,7 +50,7 @@ dead_letters_table = Table(
     Column("message", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text, nullable=False),
-    Column("failed_at", DateTime(), nullable=False),
+    Column("failed_at", UtcDateTime(), nullable=False),
     Index("jobs_dead_letters_failed_at", "failed_at"),
 )
 
@@ -57,8 +58,8 @@ ticks_table = Table(
     "jobs_ticks",
     metadata,
     Column("name", String(200), nullable=False),
-    Column("tick", DateTime(), nullable=False),
-    Column("claimed_at", DateTime(), nullable=False),
+    Column("tick", UtcDateTime(), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=False),
     Column("claimed_by", String(100), nullable=False),
     PrimaryKeyConstraint("name", "tick", name="jobs_ticks_pkey"),
 )
@@ -69,6 +70,6 @@ idempotency_table = Table(
     Column("key", String(255), primary_key=True),
     Column("job_id", String(64), nullable=False),
     Column("done", Integer, nullable=False, server_default="0"),
-    Column("expires_at", DateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
     Index("jobs_idempotency_expires_at", "expires_at"),
 )

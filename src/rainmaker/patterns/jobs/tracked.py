@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -40,6 +39,7 @@ from sqlalchemy import (
 
 from rainmaker import utcnow
 from rainmaker.capabilities.database import SqlDatabase
+from rainmaker.capabilities.utc_datetime import UtcDateTime
 from rainmaker.patterns.jobs.messages import JobMessage
 
 metadata = MetaData()
@@ -51,9 +51,9 @@ tracked_table = Table(
     Column("name", String(200), nullable=False),
     Column("queue", String(100), nullable=False),
     Column("message", Text, nullable=False),
-    Column("created_at", DateTime(), nullable=False),
-    Column("due_at", DateTime(), nullable=False),
-    Column("sent_at", DateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
     Column("resent", Integer, nullable=False, server_default="0"),
     Index("jobs_redis_tracked_sent_at", "sent_at"),
 )

@@ -1,8 +1,8 @@
 """The tables ``organizations`` owns (prefix ``orgs_``), created by its own migrations.
 
-Times are naive UTC (``rainmaker.utcnow``). Users are referred to by their ``Auth`` id,
-never by a foreign key into another pattern's tables. Invitation tokens are stored as
-their SHA-256 only; emails are stored case-folded, as they are compared.
+Times are ``UtcDateTime`` (aware UTC, ``rainmaker.utcnow``). Users are referred to by
+their ``Auth`` id, never by a foreign key into another pattern's tables. Invitation tokens
+are stored as their SHA-256 only; emails are stored case-folded, as they are compared.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     MetaData,
@@ -20,6 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from rainmaker.capabilities.utc_datetime import UtcDateTime
+
 metadata = MetaData()
 
 organizations = Table(
@@ -28,9 +29,9 @@ organizations = Table(
     Column("id", String(36), primary_key=True),
     Column("slug", String(63), nullable=False),
     Column("name", String(200), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("deleted_at", DateTime, nullable=True),
-    Column("purge_after", DateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("deleted_at", UtcDateTime(), nullable=True),
+    Column("purge_after", UtcDateTime(), nullable=True),
     # CurrentOrg refuses members whose token lacks a second factor (amr "otp").
     Column("require_two_factor", Boolean, nullable=False, default=False),
     # Deleted organizations keep their slug until purged, so a restore never collides.
@@ -43,7 +44,7 @@ members = Table(
     Column("org_id", String(36), ForeignKey("orgs_organizations.id"), nullable=False),
     Column("user_id", String(64), nullable=False),
     Column("role", String(32), nullable=False),
-    Column("joined_at", DateTime, nullable=False),
+    Column("joined_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("org_id", "user_id", name="orgs_members_pkey"),
     Index("orgs_members_user", "user_id"),
 )
@@ -57,11 +58,11 @@ invitations = Table(
     Column("role", String(32), nullable=False),
     Column("token_hash", String(64), nullable=False),
     Column("invited_by", String(64), nullable=False),
-    Column("created_at", DateTime, nullable=False),
-    Column("expires_at", DateTime, nullable=False),
-    Column("accepted_at", DateTime, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("accepted_at", UtcDateTime(), nullable=True),
     Column("accepted_by", String(64), nullable=True),
-    Column("revoked_at", DateTime, nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
     UniqueConstraint("token_hash", name="orgs_invitations_token_key"),
     Index("orgs_invitations_org_email", "org_id", "email"),
 )

@@ -25,10 +25,10 @@ one subscription in these (``incomplete`` has not been paid yet, so it holds no 
 
 
 def from_timestamp(value: object) -> datetime | None:
-    """A Unix timestamp from a provider payload as naive UTC (``None`` when absent)."""
+    """A Unix timestamp from a provider payload as aware UTC (``None`` when absent)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+    return datetime.fromtimestamp(value, UTC)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ test waits for a clock: expiry is reached by rotating with no overlap.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -100,6 +100,22 @@ class ApiKeyStoreContract:
         end = (utcnow() + timedelta(days=30)).replace(microsecond=0)
         issued = await api_key_store.create(owner(), "ci", expires_at=end)
         assert (await api_key_store.verify(issued.secret)).expires_at == end
+
+    async def test_times_read_back_as_aware_utc(self, api_key_store: ApiKeyStore) -> None:
+        # SQLite has no time zones: a store that handed back what it read would give naive
+        # times there and aware ones on PostgreSQL. Every read must say it is UTC.
+        ada = owner()
+        paris = timezone(timedelta(hours=2))
+        end = datetime.now(paris).replace(microsecond=0) + timedelta(days=3)
+        issued = await api_key_store.create(ada, "ci", expires_at=end)
+        used = await api_key_store.verify(issued.secret, client="203.0.113.9")
+        (listed,) = await api_key_store.list_for(ada)
+        revoked = await api_key_store.revoke(ada, issued.key.id)
+        times = [used.created_at, used.expires_at, listed.created_at, listed.last_used_at]
+        times.append(revoked.revoked_at)
+        for moment in times:
+            assert moment is not None and moment.tzinfo is UTC, moment
+        assert listed.expires_at == end  # the same instant, whatever the offset given
 
     async def test_owners_see_and_revoke_only_their_keys(self, api_key_store: ApiKeyStore) -> None:
         ada, bob = owner(), owner()

@@ -203,7 +203,7 @@ class DatabaseContract:
         paris = timezone(timedelta(hours=2))
         written = {
             1: datetime(2026, 12, 1, 14, 0, 0, 123000, tzinfo=paris),  # aware, not UTC
-            2: datetime(2026, 12, 1, 12, 0, 0),  # naive: taken as UTC (rainmaker.utcnow)
+            2: datetime(2026, 12, 1, 12, 0, 0),  # naive: taken as UTC
             3: None,
         }
         async with db.engine.begin() as connection:

@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +346,7 @@ class JobsContract:
             (dead,) = failed
             assert dead.name == "contract.fails_until"
             assert dead.attempts == 2
+            assert dead.failed_at.tzinfo is UTC  # aware on every store (SQLite included)
             assert "the switch is off" in dead.error
             assert list(dead.args) == [str(recorder.path), "d", str(switch)]
             switch.touch()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -176,6 +176,21 @@ class OrganizationsContract:
         assert [(o["id"], o["role"]) for o in mine] == [(org["id"], OWNER)]
         members = (await client.get(f"/orgs/{org['id']}/members", headers=owner.headers)).json()
         assert [(m["user_id"], m["role"]) for m in members["members"]] == [(owner.id, OWNER)]
+
+    async def test_times_read_back_as_aware_utc(self, orgs_backend: OrgsBackend) -> None:
+        # SQLite has no time zones: every time the directory reads back must say it is UTC.
+        owner = await self.signup(orgs_backend)
+        org = await self.create_org(orgs_backend, owner)
+        directory = orgs_backend.directory
+        await directory.invite(org["id"], f"{new_slug()}@example.com", invited_by=owner.id)
+        found = await directory.get(org["id"])
+        assert found is not None
+        (membership,) = await directory.members(org["id"])
+        (invitation,) = await directory.invitations(org["id"])
+        times = [found.created_at, membership.joined_at]
+        times += [invitation.created_at, invitation.expires_at]
+        for moment in times:
+            assert moment.tzinfo is UTC, moment
 
     async def test_routes_need_a_signed_in_user(self, orgs_backend: OrgsBackend) -> None:
         assert (await orgs_backend.client.get("/orgs")).status_code == 401
