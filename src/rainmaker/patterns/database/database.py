@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rainmaker import PatternError, UnavailableError
-from rainmaker.patterns.database.engine import EngineInfo
+from rainmaker.patterns.database.engine import BEGIN_AT_FIRST_WRITE, EngineInfo, begin_pending
 from rainmaker.patterns.database.errors import TransactionTaskError, as_unavailable
 from rainmaker.patterns.database.mysql import NAMED_LOCKS
 from rainmaker.patterns.database.outbox import Outbox
@@ -49,6 +49,17 @@ class SqlAlchemyDatabase:
             f"rainmaker.database.{instance}", default=None
         )
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # session() outside a transaction: on SQLite its transaction (and the write lock)
+        # begins at its first write, so a read-only block neither takes the write lock nor
+        # sends BEGIN; transaction() keeps taking it up front (see engine.sqlite_engine).
+        self._block_sessions = (
+            async_sessionmaker(
+                engine.execution_options(**{BEGIN_AT_FIRST_WRITE: True}),
+                expire_on_commit=False,
+            )
+            if info.backend == "sqlite"
+            else self._sessions
+        )
         self.outbox = Outbox(self)
 
     @property
@@ -85,10 +96,14 @@ class SqlAlchemyDatabase:
 
         Every pattern's data access uses this: inside ``transaction()`` it joins (no commit
         of its own); outside, it opens its own unit that commits at the end of the block.
+        On SQLite that unit's transaction begins at its first write (reads before it see
+        the latest commit, as under PostgreSQL's READ COMMITTED), so a read-only block
+        takes no write lock; use ``transaction()`` (or ``lock()``) for a read the
+        following write must be serialised with.
         """
         unit = self._active()
         if unit is None:
-            async with self._unit() as session:
+            async with self._unit(self._block_sessions) as session:
                 yield session
             return
         try:
@@ -160,7 +175,10 @@ class SqlAlchemyDatabase:
                         pattern_id=self.instance,
                         hint='set begin = "immediate" (the default) on this database',
                     )
-                await session.connection()  # BEGIN IMMEDIATE: the write lock is held now
+                # BEGIN IMMEDIATE now (a session() block begins it at its first write):
+                # the write lock is held before the check this lock guards.
+                connection = await session.connection()
+                await connection.run_sync(begin_pending)
         except PatternError:
             raise
         except Exception as error:
@@ -208,8 +226,10 @@ class SqlAlchemyDatabase:
         return unit
 
     @asynccontextmanager
-    async def _unit(self) -> AsyncIterator[AsyncSession]:
-        session = self._sessions()
+    async def _unit(
+        self, sessions: async_sessionmaker[AsyncSession] | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        session = (sessions or self._sessions)()
         unit = UnitOfWork(session, asyncio.current_task())
         token = self._current.set(unit)
         try:

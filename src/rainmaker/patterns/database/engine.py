@@ -23,6 +23,12 @@ from rainmaker.patterns.database.settings import (
     describe_postgres_url,
 )
 
+#: Execution option of the engine a unit uses when its SQLite transaction should begin
+#: at its first write rather than at its first statement (see ``sqlite_engine``).
+BEGIN_AT_FIRST_WRITE = "rainmaker_begin_at_first_write"
+# connection.info key: the BEGIN statement still to emit for the open unit, or None.
+_PENDING_BEGIN = "rainmaker_pending_begin"
+
 
 @dataclass(frozen=True)
 class EngineInfo:
@@ -82,7 +88,21 @@ def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, En
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        if connection.get_execution_options().get(BEGIN_AT_FIRST_WRITE):
+            connection.info[_PENDING_BEGIN] = begin
+        else:
+            connection.info[_PENDING_BEGIN] = None
+            _emit(connection, begin)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before_execute(
+        connection: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, *_: Any
+    ) -> None:
+        # A unit begun at its first write: the reads before it run on their own (each
+        # sees the latest commit, as under PostgreSQL's READ COMMITTED) and without the
+        # write lock, so concurrent readers never queue behind each other or a writer.
+        if connection.info.get(_PENDING_BEGIN) and not _is_read(statement, context):
+            begin_pending(connection)
 
     info = EngineInfo(
         backend="sqlite",
@@ -92,6 +112,38 @@ def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, En
         serialised_writes=settings.begin == "immediate",
     )
     return engine, info
+
+
+def begin_pending(connection: Any) -> None:
+    """Begin the SQLite transaction of a unit begun at its first write, if not yet begun.
+
+    ``connection`` is the sync :class:`~sqlalchemy.engine.Connection`; nothing happens on
+    other databases or once the transaction has begun. ``lock()`` calls it so the write
+    lock is held before the check it guards.
+    """
+    statement = connection.info.get(_PENDING_BEGIN)
+    if statement:
+        connection.info[_PENDING_BEGIN] = None
+        _emit(connection, statement)
+
+
+def _emit(connection: Any, statement: str) -> None:
+    # Straight to aiosqlite: one hop to its thread, where exec_driver_sql takes three
+    # (cursor, execute, close) and SQLAlchemy's statement machinery besides.
+    connection.connection.dbapi_connection.run_async(lambda driver: driver.execute(statement))
+
+
+def _is_read(statement: str, context: Any) -> bool:
+    """Whether ``statement`` only reads: a SELECT that is not ``FOR UPDATE``.
+
+    SQLite leaves ``FOR UPDATE`` out of the SQL, but a pattern asks for it where it means
+    to write what it read (PostgreSQL locks the rows), so it takes the write lock here.
+    Anything else, a CTE included (it may write), counts as a write.
+    """
+    if statement.lstrip()[:6].upper() != "SELECT":
+        return False
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is None
 
 
 def postgres_engine(settings: PostgresSettings, app_name: str) -> tuple[AsyncEngine, EngineInfo]:
