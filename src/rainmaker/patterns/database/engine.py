@@ -9,12 +9,14 @@ recycle, connect timeout, statement timeout and application_name.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from rainmaker.patterns.database.settings import (
@@ -28,6 +30,10 @@ from rainmaker.patterns.database.settings import (
 BEGIN_AT_FIRST_WRITE = "rainmaker_begin_at_first_write"
 # connection.info key: the BEGIN statement still to emit for the open unit, or None.
 _PENDING_BEGIN = "rainmaker_pending_begin"
+#: Seconds a pooled PostgreSQL connection may idle before its checkout pings the server.
+PING_AFTER_IDLE = 5.0
+# Pool record info key: when the connection was last returned (time.monotonic()).
+_RETURNED_AT = "rainmaker_returned_at"
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,33 @@ def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, En
     return engine, info
 
 
+def _check_before_use(engine: AsyncEngine) -> None:
+    """Hand out only live pooled connections, without a round trip on every checkout.
+
+    A server that restarts or drops a connection closes its socket, which asyncpg notices
+    while the connection idles in the pool: that is checked locally on each checkout. A
+    connection idle longer than ``PING_AFTER_IDLE`` is pinged too (a peer can vanish
+    without closing, e.g. behind a proxy or NAT). A dead one is replaced by a fresh one
+    (SQLAlchemy retries the checkout on ``DisconnectionError``).
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+        returned = record.info.get(_RETURNED_AT)
+        if returned is not None and time.monotonic() - returned > PING_AFTER_IDLE:
+            try:
+                dialect.do_ping(dbapi_connection)
+            except Exception as error:
+                raise DisconnectionError(f"a pooled connection failed its ping: {error}") from error
+
+
 def begin_pending(connection: Any) -> None:
     """Begin the SQLite transaction of a unit begun at its first write, if not yet begun.
 
@@ -165,11 +198,14 @@ def postgres_engine(settings: PostgresSettings, app_name: str) -> tuple[AsyncEng
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
-        pool_pre_ping=settings.pool_pre_ping,
+        # pool_pre_ping: see _check_before_use (SQLAlchemy's sends a query every checkout).
+        pool_pre_ping=False,
         pool_recycle=settings.pool_recycle,
         echo=settings.echo,
         connect_args=connect_args,
     )
+    if settings.pool_pre_ping:
+        _check_before_use(engine)
     info = EngineInfo(
         backend="postgresql",
         target=f"{host}:{port}/{database}",
