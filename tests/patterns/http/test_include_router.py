@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 import rainmaker
 from rainmaker.cli.run import http_module
@@ -134,10 +135,35 @@ def test_routers_are_included_through_the_public_api(tmp_path: Path) -> None:
     composed = http_module(_load(_write_app(tmp_path, 'mount = "/v2"'))).compose()
     fastapi = composed.fastapi
     assert isinstance(fastapi, FastAPI)
-    # include_router keeps the routes the router built: none is re-created in the app.
+    # A router with a websocket stays FastAPI's inclusion: its routes are the router's own.
     own = {id(route) for route in fastapi.router.routes}
-    assert not own & set(composed.owners)
+    plain = {route for route, name in composed.owners.items() if name == "plain"}
+    assert plain and not own & plain
     assert fastapi.url_path_for("get_thing", thing_id="3") == "/v2/things/3"
+
+
+def test_plain_routers_become_routes_of_the_app_router(tmp_path: Path) -> None:
+    """A router of APIRoutes only (nested ones included) is matched once per request: its
+    routes, as FastAPI resolved them, are the app router's own (route_copies)."""
+    source = SOURCE.replace("@nested.websocket", "@nested.get").replace(
+        "async def ws(websocket: WebSocket):\n"
+        "            await websocket.accept()\n"
+        '            await websocket.send_text("hi")\n'
+        "            await websocket.close()",
+        "async def ws():\n            return {}",
+    )
+    folder = _write_app(tmp_path, 'mount = "/v2"')
+    module = next(folder.glob("plain_*.py"))
+    module.write_text(source)
+    composed = http_module(_load(folder)).compose()
+    app_routes = composed.fastapi.router.routes
+    paths = [getattr(route, "path", None) for route in app_routes]
+    for path in ("/v2/things/{thing_id}", "/v2/secret", "/v2/nested/leaf", "/v2/nested/ws"):
+        assert path in paths
+    # Every owned route is one of the app router's own (nothing is left included).
+    assert {id(route) for route in app_routes} >= set(composed.owners)
+    assert all(context.original_route in app_routes for context in iter_route_contexts(app_routes))
+    assert composed.fastapi.url_path_for("get_thing", thing_id="3") == "/v2/things/3"
 
 
 # A router made only of its own APIRoutes (the shape that used to be copied) and one

@@ -63,6 +63,7 @@ from rainmaker.patterns.http.health_routes import health_router
 from rainmaker.patterns.http.middleware_order import Contribution, order_middleware
 from rainmaker.patterns.http.openapi import install_openapi, operation_id
 from rainmaker.patterns.http.problems import install_problem_handlers
+from rainmaker.patterns.http.route_copies import flatten_included
 from rainmaker.patterns.http.route_table import RouteInfo, route_table
 from rainmaker.patterns.http.settings import HttpSettings
 from rainmaker.patterns.http.trusted_hosts import TrustedHostMiddleware
@@ -259,9 +260,7 @@ class FastAPIModule(Module[HttpSettings]):
         )
         install_openapi(fastapi)
         if settings.docs_url and settings.openapi_url:
-            install_docs_page(
-                fastapi, docs_url=settings.docs_url, openapi_url=settings.openapi_url
-            )
+            install_docs_page(fastapi, docs_url=settings.docs_url, openapi_url=settings.openapi_url)
         owners: dict[int, str] = {}
         route_owners = RouteOwners(fallback=self._route_owner(self.ctx.instance))
         install_problem_handlers(
@@ -282,8 +281,10 @@ class FastAPIModule(Module[HttpSettings]):
             if isinstance(router, APIRouter):
                 # FastAPI's public API: applies the prefix and tag to every route (nested
                 # routers included) and merges the router's lifespan and startup/shutdown
-                # handlers into the app's, which start() enters.
+                # handlers into the app's, which start() enters. Its routes then become the
+                # app router's own where that changes nothing but the cost (route_copies).
                 fastapi.include_router(router, prefix=prefix, tags=[name])
+                flatten_included(fastapi, router, before)
             elif prefix:
                 fastapi.mount(prefix, router)
                 plain_routers.append(router)
