@@ -416,7 +416,7 @@ def test_flow_in_production_profile(
     from rainmaker.testing.smtp_server import smtp_server
     from rainmaker.testing.stripe_server import API_KEY, sign_webhook, stripe_server
 
-    webhook_secret = "whsec_e2e_" + secrets.token_hex(12)
+    webhook_secret = "whsec_e2e_" + secrets.token_urlsafe(32)
     smtp_password = secrets.token_urlsafe(12)
     plan_id = "plan_saas_pro_" + secrets.token_hex(4)
     try:
