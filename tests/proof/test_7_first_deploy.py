@@ -98,7 +98,7 @@ def production_servers(tmp_path: Path) -> Iterator[dict[str, str]]:
                 "SMTP_PORT": str(smtp.port),
                 "SMTP_SECURITY": "none",
                 "STRIPE_API_KEY": API_KEY,
-                "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+                "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
                 "STRIPE_API_BASE": localstripe.url,
             }
     finally:
