@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from taskiq import BrokerMessage, TaskiqMessage
+from taskiq import TaskiqMessage
 
 TRACE_LABELS = ("traceparent", "tracestate")
 
@@ -74,16 +74,6 @@ class JobMessage:
     def encode(self) -> bytes:
         """The JSON bytes brokers carry (taskiq's JSONFormatter format)."""
         return self.taskiq().model_dump_json().encode()
-
-    def broker_message(self, **labels: Any) -> BrokerMessage:
-        """A taskiq :class:`BrokerMessage` for ``broker.kick`` with extra ``labels``."""
-        message = self.taskiq()
-        return BrokerMessage(
-            task_id=self.job_id,
-            task_name=self.name,
-            message=message.model_dump_json().encode(),
-            labels={**message.labels, **labels},
-        )
 
     @classmethod
     def decode(cls, data: bytes | str) -> JobMessage:

@@ -136,10 +136,10 @@ class RedisTransport:
                 due = int((time.time() + delay) * 1000)
                 await self.redis.zadd(self.delayed(message.queue), {data: due})
             else:
-                # taskiq-redis routes by the queue_name label: it names our stream.
-                await self.broker.kick(
-                    message.broker_message(queue_name=self.stream(message.queue))
-                )
+                # The entry broker.kick would add (one XADD of the taskiq message under
+                # b"data"), sent on our client: kick builds a Redis client per call and
+                # would have the message serialised a second time.
+                await self.redis.xadd(self.stream(message.queue), {b"data": data})
         except (RedisError, OSError) as error:
             raise self.unavailable(error) from error
 

@@ -70,6 +70,10 @@ class JobCatalog:
         return len(self._specs)
 
 
+# One encoder for every check: json.dumps with an option builds a new one per call.
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
+
+
 def check_arguments(
     spec: JobSpec, args: Sequence[Any], kwargs: Mapping[str, Any], *, instance: str
 ) -> None:
@@ -79,7 +83,7 @@ def check_arguments(
         *((f"argument {k}=", v) for k, v in kwargs.items()),
     ]:
         try:
-            json.dumps(value, allow_nan=False)
+            _STRICT_JSON.encode(value)
         except (TypeError, ValueError) as error:
             raise InvalidInputError(
                 f"job {spec.name}: {label} cannot be serialised as JSON "
