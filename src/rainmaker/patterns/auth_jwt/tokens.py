@@ -30,6 +30,7 @@ from rainmaker.patterns.auth_jwt.keys import KeyRing
 TokenType = Literal["access", "refresh", "2fa"]
 MAX_TOKEN_LENGTH = 8192  # far above any token we issue; bounds the work on garbage
 MAX_CACHED_HEADERS = 64
+MAX_VERIFIED_TOKENS = 2048
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ"]
 
 
@@ -61,6 +62,12 @@ class TokenCodec:
         self.pattern_id = pattern_id
         self._options = {"require": REQUIRED_CLAIMS}
         self._headers: dict[str, dict[str, Any]] = {}
+        # Access tokens that passed every check, by their exact text: a client sends the
+        # same token with each request until it expires, and the signature, issuer,
+        # audience and claims of that text cannot change (the key ring is fixed for the
+        # process's life), so only the times are checked again. Bounded, oldest out first;
+        # only valid tokens enter, so garbage cannot flood it.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     # -- issuing ---------------------------------------------------------------------------
 
@@ -124,6 +131,31 @@ class TokenCodec:
 
     def decode(self, token: str, expected: TokenType) -> dict[str, Any]:
         """The claims of a valid token of kind ``expected``; :class:`InvalidTokenError` else."""
+        if expected == "access":
+            verified = self._verified.get(token)
+            if verified is not None:
+                if self._still_valid(verified):
+                    return dict(verified)
+                del self._verified[token]  # expired: the full check below says so
+        claims = self._decode(token, expected)
+        if expected == "access":
+            verified_tokens = self._verified
+            if len(verified_tokens) >= MAX_VERIFIED_TOKENS:
+                del verified_tokens[next(iter(verified_tokens))]
+            verified_tokens[token] = dict(claims)
+        return claims
+
+    def _still_valid(self, claims: Mapping[str, Any]) -> bool:
+        """Whether a verified token's times still pass (as ``jwt.decode`` checks them)."""
+        now = time.time()
+        leeway = self.leeway
+        return bool(
+            claims["exp"] > now - leeway
+            and claims["nbf"] <= now + leeway
+            and claims["iat"] <= now + leeway
+        )
+
+    def _decode(self, token: str, expected: TokenType) -> dict[str, Any]:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise self._invalid("the token is empty or far too long to be one of ours")
         header = self._header(token)
