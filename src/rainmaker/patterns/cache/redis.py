@@ -297,12 +297,22 @@ class RedisCache(NamespaceView[RedisLink]):
         stored = self._keys.key(key)
         tag_names = tag_list(tags)
         self._ttl_ms(ttl)  # validate before anyone waits on us
-        data = await self._shared.run("get", self._shared.client.get(stored), None)
+        # A hit is one GET, as in get(): the stampede guard below only runs on a miss.
+        link = self._shared
+        call = link.client.get(stored)
+        data: Any
+        if link.outage.down_since is None:
+            try:
+                data = await call
+            except FAILURES as exc:
+                data = link.failed(exc, "get", None)
+        else:
+            data = await link.run("get", call, None)
         if data is not None:
-            self._shared.hits += 1
+            link.hits += 1
             found: T = decode(self._serializer, data)
             return found
-        self._shared.misses += 1
+        link.misses += 1
         # One flight per key in this process; across processes the lock key decides.
         return await self._shared.flights.run(
             stored, lambda: self._load(key, stored, loader, ttl, tag_names)
