@@ -64,6 +64,7 @@ from rainmaker.patterns.http.middleware_order import Contribution, order_middlew
 from rainmaker.patterns.http.openapi import install_openapi, operation_id
 from rainmaker.patterns.http.problems import install_problem_handlers
 from rainmaker.patterns.http.route_copies import flatten_included
+from rainmaker.patterns.http.route_order import framework_routes_last
 from rainmaker.patterns.http.route_table import RouteInfo, route_table
 from rainmaker.patterns.http.settings import HttpSettings
 from rainmaker.patterns.http.trusted_hosts import TrustedHostMiddleware
@@ -261,6 +262,7 @@ class FastAPIModule(Module[HttpSettings]):
         install_openapi(fastapi)
         if settings.docs_url and settings.openapi_url:
             install_docs_page(fastapi, docs_url=settings.docs_url, openapi_url=settings.openapi_url)
+        framework_routes = len(fastapi.router.routes)  # OpenAPI and the docs page
         owners: dict[int, str] = {}
         route_owners = RouteOwners(fallback=self._route_owner(self.ctx.instance))
         install_problem_handlers(
@@ -301,6 +303,8 @@ class FastAPIModule(Module[HttpSettings]):
                 if isinstance(dependant, Dependant):
                     methods = ",".join(sorted(context.methods or ("WS",)))
                     checked.append(RouteDependencies(f"{methods} {context.path}", name, dependant))
+        # Behind the patterns' routes, which serve the traffic (when that changes no answer).
+        framework_routes_last(fastapi.router.routes, framework_routes)
         mounted = _mount_sub_apps(fastapi, sub_apps, route_owners, self._route_owner, checked)
         for route_id, name in mounted.items():
             owners[route_id] = name
