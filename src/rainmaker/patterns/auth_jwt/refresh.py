@@ -36,7 +36,7 @@ def token_hash(token: str) -> str:
 
 @dataclass(frozen=True)
 class Family:
-    """One session: its id, user, absolute end and last use (naive UTC)."""
+    """One session: its id, user, absolute end and last use (aware UTC)."""
 
     id: str
     user_id: str
