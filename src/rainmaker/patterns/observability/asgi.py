@@ -25,13 +25,14 @@ from fastapi.routing import iter_route_contexts
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from rainmaker.capabilities.http import HttpApp, Message, Receive, Scope, Send
 from rainmaker.patterns.observability.metrics import UNMATCHED, RequestMetrics
 
 _propagator = TraceContextTextMapPropagator()
+_ROOT = otel_context.Context()  # the parent of a request that came without a traceparent
 
 
 class _HeaderGetter(Getter[Mapping[str, str]]):
@@ -54,13 +55,21 @@ def route_template(scope: Scope, root_path: str) -> str:
     path comes from the app's route contexts (FastAPI's public ``iter_route_contexts``),
     which carry it.
     """
+    return _template(scope, root_path)[0]
+
+
+def _template(scope: Scope, root_path: str) -> tuple[str, bool]:
+    """:func:`route_template`, and whether it holds for every request to that route (one
+    router included under several prefixes: it depends on the request's path)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not isinstance(path, str):
-        return UNMATCHED
-    path = _included_path(scope, route, path)
+        return UNMATCHED, True
+    path, unique = _included_path(scope, route, path)
     mounted = scope.get("root_path", "")
-    return f"{mounted[len(root_path) :]}{path}" if mounted.startswith(root_path) else path
+    if mounted.startswith(root_path):
+        path = f"{mounted[len(root_path) :]}{path}"
+    return path, unique
 
 
 # Per app: its number of top-level routes when read, and id(route) -> [(route, full path)],
@@ -69,11 +78,11 @@ _Paths = dict[int, list[tuple["weakref.ref[Any]", str]]]
 _included_paths: weakref.WeakKeyDictionary[Any, tuple[int, _Paths]] = weakref.WeakKeyDictionary()
 
 
-def _included_path(scope: Scope, route: Any, path: str) -> str:
+def _included_path(scope: Scope, route: Any, path: str) -> tuple[str, bool]:
     app = scope.get("app")
     routes = getattr(app, "routes", None)
     if not isinstance(routes, list):
-        return path
+        return path, True
     try:
         known = _included_paths.get(app)
         if known is None or known[0] != len(routes):
@@ -86,17 +95,48 @@ def _included_path(scope: Scope, route: Any, path: str) -> str:
             known = (len(routes), table)
             _included_paths[app] = known
     except TypeError:  # an app object that cannot be weakly referenced
-        return path
+        return path, True
     candidates = [full for ref, full in known[1].get(id(route), ()) if ref() is route]
     if len(candidates) == 1:
-        return candidates[0]
+        return candidates[0], True
     # One router included under several prefixes: the one the request's path is under.
     request_path = scope.get("path", "")[len(scope.get("root_path", "")) :]
     for full in candidates:
         literal = full.split("{", 1)[0]
         if request_path.startswith(literal):
-            return full
-    return path
+            return full, False
+    return path, not candidates
+
+
+class RouteTemplates:
+    """:func:`route_template`, remembered per route, mount and number of app routes.
+
+    Reading the template from the app's route contexts costs more than the rest of the
+    request layer together; a route's template only changes when the app's routes do
+    (which the number of them stands for, as in :func:`_included_path`). Kept per
+    middleware, so per app, holding routes the app holds anyway.
+    """
+
+    LIMIT = 4096  # more distinct routes and mounts than an app has: stop remembering
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, str, str], tuple[Any, int, str]] = {}
+
+    def of(self, scope: Scope, root_path: str) -> str:
+        """The template of the route ``scope`` matched (:data:`UNMATCHED` for none)."""
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED
+        routes = getattr(scope.get("app"), "routes", None)
+        count = len(routes) if isinstance(routes, list) else -1
+        key = (id(route), root_path, scope.get("root_path", ""))
+        known = self._known.get(key)
+        if known is not None and known[0] is route and known[1] == count:
+            return known[2]
+        template, unique = _template(scope, root_path)
+        if unique and len(self._known) < self.LIMIT:
+            self._known[key] = (route, count, template)
+        return template
 
 
 class Instruments(Protocol):
@@ -120,64 +160,20 @@ class ObservabilityMiddleware:
     def __init__(self, app: HttpApp, *, instruments: Instruments) -> None:
         self.app = app
         self.instruments = instruments
+        self.templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One coroutine per request (no helper awaited per configuration): this layer's
+        # own cost is what the observability benchmark compares.
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        metrics = self.instruments.request_metrics
         tracer = self.instruments.tracer
-        if tracer is None:
-            await self._measured(scope, receive, send)
-        else:
-            await self._traced(scope, receive, send, tracer)
-
-    async def _measured(self, scope: Scope, receive: Receive, send: Send) -> None:
-        metrics = self.instruments.request_metrics
-        root_path = scope.get("root_path", "")
-        began = time.perf_counter()
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        except BaseException:
-            status = status or 500
-            raise
-        finally:
-            if metrics is not None:
-                metrics.record(
-                    scope["method"],
-                    route_template(scope, root_path),
-                    status,
-                    time.perf_counter() - began,
-                )
-
-    async def _traced(self, scope: Scope, receive: Receive, send: Send, tracer: Tracer) -> None:
-        metrics = self.instruments.request_metrics
         root_path = scope.get("root_path", "")
         method: str = scope["method"]
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in (b"traceparent", b"tracestate")
-        }
-        parent = _propagator.extract(headers, getter=_getter) if headers else None
-        span = tracer.start_span(
-            method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "url.scheme": scope.get("scheme", "http"),
-            },
-        )
-        token = otel_context.attach(trace.set_span_in_context(span))
+        span = _start_span(tracer, scope, method) if tracer is not None else None
+        token = None if span is None else otel_context.attach(trace.set_span_in_context(span))
         began = time.perf_counter()
         status = 0
 
@@ -191,15 +187,40 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_status)
         except BaseException as error:
             status = status or 500
-            if span.is_recording():
+            if span is not None and span.is_recording():
                 span.record_exception(error)
             raise
         finally:
-            route = route_template(scope, root_path)
+            seconds = time.perf_counter() - began
+            route = self.templates.of(scope, root_path)
             if metrics is not None:
-                metrics.record(method, route, status, time.perf_counter() - began)
-            _finish(span, scope, method, route, status)
-            otel_context.detach(token)
+                metrics.record(method, route, status, seconds)
+            if span is not None:
+                _finish(span, scope, method, route, status)
+                otel_context.detach(token)  # type: ignore[arg-type]  # set with the span
+
+
+def _start_span(tracer: Tracer, scope: Scope, method: str) -> Span:
+    """The request's server span: a child of the caller's ``traceparent``, else a root."""
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name in (b"traceparent", b"tracestate")
+    }
+    parent = _propagator.extract(headers, getter=_getter) if "traceparent" in headers else _ROOT
+    # With no traceparent the parent is an empty context, never the current one: the
+    # caller said nothing, so the request starts a trace (and the SDK reads no context
+    # variable to find that out).
+    return tracer.start_span(
+        method,
+        context=parent,
+        kind=SpanKind.SERVER,
+        attributes={
+            "http.request.method": method,
+            "url.path": scope["path"],
+            "url.scheme": scope.get("scheme", "http"),
+        },
+    )
 
 
 def _finish(span: Any, scope: Scope, method: str, route: str, status: int) -> None:

@@ -4,7 +4,7 @@ Two sources:
 
 - :class:`RequestMetrics`, fed by the ASGI middleware on every request: a counter by
   method, route template and status, and a latency histogram by method and route
-  template. Label children are cached, so a request costs two dict lookups, one ``inc``
+  template. Label children are cached, so a request costs one dict lookup, one ``inc``
   and one ``observe``.
 - :class:`HealthMetrics`, refreshed when Prometheus scrapes: every instance's health
   (a state set: ``{state="degraded"} 1``) and what the standard patterns put in their health
@@ -45,7 +45,7 @@ UNMATCHED = "<unmatched>"
 class RequestMetrics:
     """HTTP request counter and latency histogram (see the module docstring)."""
 
-    __slots__ = ("_counts", "_latencies", "latency", "requests")
+    __slots__ = ("_children", "latency", "requests")
 
     def __init__(
         self, registry: CollectorRegistry, *, namespace: str, buckets: Sequence[float]
@@ -65,21 +65,23 @@ class RequestMetrics:
             buckets=sorted(buckets),
             registry=registry,
         )
-        self._counts: dict[tuple[str, str, int], Any] = {}
-        self._latencies: dict[tuple[str, str], Any] = {}
+        # (method, route, status) -> its counter child and its route's histogram child:
+        # one lookup per request, never ``labels()`` (which validates and locks).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and observe its duration."""
         if method not in KNOWN_METHODS:
             method = "OTHER"  # a client can send any token as a method: bound the labels
         key = (method, route, status)
-        count = self._counts.get(key)
-        if count is None:
-            count = self._counts[key] = self.requests.labels(method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        count, latency = children
         count.inc()
-        latency = self._latencies.get(key[:2])
-        if latency is None:
-            latency = self._latencies[key[:2]] = self.latency.labels(method, route)
         latency.observe(seconds)
 
 
