@@ -3,8 +3,10 @@
 What a good engineer writes for ``GET /projects`` and ``POST /projects`` without Rainmaker:
 one async engine and session factory (aiosqlite with WAL and ``synchronous=NORMAL``, like
 the composed app's SQLite, or asyncpg with a pool of 10 + 10), one redis-py client, a
-``Depends`` verifying the bearer JWT (HS256, ``exp`` required) with PyJWT, the caller's plan
-read from Redis (set on a miss), and the job pushed to a Redis list after the commit.
+``Depends`` verifying the bearer JWT with PyJWT as auth-jwt does (kid, HS256, issuer,
+audience, leeway, required claims, token type; the token carries the same claims), the
+caller's plan read from Redis (set on a miss), and the job pushed to a Redis list after
+the commit.
 Configured by the environment (see ``run.py``)::
 
     BENCH_APP_DB_URL    sqlite+aiosqlite:///var/hand.db | postgresql+asyncpg://…
@@ -33,6 +35,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 SECRET = "bench-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 DB_URL = os.environ.get("BENCH_APP_DB_URL", "sqlite+aiosqlite:///var/hand.db")
 REDIS_URL = os.environ.get("BENCH_APP_REDIS", "redis://127.0.0.1:6379/5")
+KEYS = {"default": SECRET}
+ISSUER = "rainmaker"
+AUDIENCE = "rainmaker-api"
+REQUIRED = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ"]
 JOBS_KEY = "handbench:jobs"
 FREE_PLAN = {"name": "free", "limit": 1000}
 
@@ -63,9 +69,25 @@ cache = redis.Redis.from_url(REDIS_URL)
 
 
 def mint_token(user_id: str, ttl: int = 3600) -> str:
-    """An access token this app accepts (the harness's login)."""
+    """An access token this app accepts (the harness's login), with the claims auth-jwt's
+    carry, so both sides decode and check a token of the same size."""
     now = int(time.time())
-    return jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl}, SECRET, algorithm="HS256")
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": str(uuid.uuid4()),
+        "typ": "access",
+        "roles": [],
+        "scopes": [],
+        "sid": str(uuid.uuid4()),
+        "tv": 0,
+        "amr": ["pwd"],
+    }
+    return jwt.encode(claims, SECRET, algorithm="HS256", headers={"kid": "default"})
 
 
 @asynccontextmanager
@@ -81,14 +103,30 @@ app = FastAPI(lifespan=lifespan)
 bearer = HTTPBearer()
 
 
-def current_user_id(
+async def current_user_id(
     credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],
 ) -> str:
+    # The checks auth-jwt makes (as in bench/auth/handwritten.py): the key named by kid,
+    # HS256 pinned, issuer, audience, leeway, every registered claim, the token type.
+    token = credentials.credentials
     try:
-        claims = jwt.decode(credentials.credentials, SECRET, algorithms=["HS256"],
-                            options={"require": ["exp", "sub"]})
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = KEYS.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise HTTPException(401, "unknown key")
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=30,
+            options={"require": REQUIRED},
+        )
     except jwt.InvalidTokenError:
         raise HTTPException(401, "invalid token") from None
+    if claims.get("typ") != "access":
+        raise HTTPException(401, "not an access token")
     return str(claims["sub"])
 
 
@@ -119,9 +157,7 @@ async def list_projects(user_id: UserId) -> dict[str, Any]:
             .order_by(projects.c.created_at.desc())
             .limit(10)
         )
-        found = [
-            {"id": r.id, "name": r.name, "created_at": r.created_at.isoformat()} for r in rows
-        ]
+        found = [{"id": r.id, "name": r.name, "created_at": r.created_at.isoformat()} for r in rows]
     return {"plan": plan["name"], "limit": plan["limit"], "projects": found}
 
 

@@ -82,30 +82,57 @@ class Server:
         env = {**os.environ, "BENCH_APP_REDIS": REDIS_URL, "RAINMAKER_PROFILE": "development"}
         if kind == "handwritten":
             env["BENCH_APP_DB_URL"] = (
-                f"sqlite+aiosqlite:///{folder / 'hand.db'}" if database == "sqlite"
+                f"sqlite+aiosqlite:///{folder / 'hand.db'}"
+                if database == "sqlite"
                 else "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_app"
             )
-            cmd = [PYTHON, "-m", "uvicorn", "handwritten:app", "--host", "127.0.0.1",
-                   "--port", str(port), "--app-dir", str(HERE), "--loop", "uvloop",
-                   "--http", "httptools"]
+            cmd = [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "handwritten:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--app-dir",
+                str(HERE),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+            ]
         else:
             env["BENCH_APP_SQLITE"] = str(folder / "composed.db")
             env["BENCH_APP_JWT_SECRET"] = secrets.token_urlsafe(48)
-            cmd = [PYTHON, "-c", "from rainmaker.cli.main import main; main()", "run",
-                   "--app", str(HERE / "composed"), "--port", str(port),
-                   "--set", "http.shutdown.delay=0"]
+            cmd = [
+                PYTHON,
+                "-c",
+                "from rainmaker.cli.main import main; main()",
+                "run",
+                "--app",
+                str(HERE / "composed"),
+                "--port",
+                str(port),
+                "--set",
+                "http.shutdown.delay=0",
+            ]
             if database == "postgres":
                 cmd += ["--profile", "postgres"]
         # The log goes to a file (not a terminal, as in production); read only on failure.
         self.log = folder / f"{kind}.log"
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
-                                            env=env, cwd=folder)
+            self.process = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=folder
+            )
         self._wait_ready()
         self.token = self._token()
         for number in range(5):  # something for GET /projects to list
-            response = httpx.post(f"{self.url}/projects", json={"name": f"seed {number}"},
-                                  headers={"Authorization": f"Bearer {self.token}"})
+            response = httpx.post(
+                f"{self.url}/projects",
+                json={"name": f"seed {number}"},
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
             if response.status_code != 201:
                 self.fail(f"seeding answered {response.status_code} {response.text}")
 
@@ -152,13 +179,28 @@ def wrk(server: Server, route: str, seconds: int, args: argparse.Namespace) -> F
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f'wrk.headers["Authorization"] = "Bearer {server.token}"\n')
         if route == "POST":
-            script.write('wrk.method = "POST"\nwrk.body = \'{"name": "bench project"}\'\n'
-                         'wrk.headers["Content-Type"] = "application/json"\n')
+            script.write(
+                'wrk.method = "POST"\nwrk.body = \'{"name": "bench project"}\'\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
     cpu = cpu_seconds(server.process.pid)
     out = subprocess.run(
-        ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
-         "--latency", "-s", script.name, f"{server.url}/projects"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            str(args.threads),
+            "-c",
+            str(args.connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            script.name,
+            f"{server.url}/projects",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     spent = cpu_seconds(server.process.pid) - cpu
     os.unlink(script.name)
@@ -175,8 +217,9 @@ def measure(database: str, args: argparse.Namespace) -> list[Row]:
     clean_redis()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
-        servers = {kind: Server(kind, database, Path(folder))
-                   for kind in ("handwritten", "composed")}
+        servers = {
+            kind: Server(kind, database, Path(folder)) for kind in ("handwritten", "composed")
+        }
         try:
             for route in ("GET", "POST"):
                 results: dict[str, list[Figures]] = {kind: [] for kind in servers}
@@ -187,16 +230,22 @@ def measure(database: str, args: argparse.Namespace) -> list[Row]:
                     for kind in order:
                         figures = wrk(servers[kind], route, args.seconds, args)
                         results[kind].append(figures)
-                        print(f"  {database} {route} round {number + 1} {kind:<12} "
-                              f"{figures[0]:8.0f} req/s  p99 {figures[1]:7.2f} ms  "
-                              f"cpu {figures[2]:6.1f} us/req", flush=True)
-                medians = {kind: [statistics.median(column) for column in zip(*rounds,
-                                                                             strict=True)]
-                           for kind, rounds in results.items()}
+                        print(
+                            f"  {database} {route} round {number + 1} {kind:<12} "
+                            f"{figures[0]:8.0f} req/s  p99 {figures[1]:7.2f} ms  "
+                            f"cpu {figures[2]:6.1f} us/req",
+                            flush=True,
+                        )
+                medians = {
+                    kind: [statistics.median(column) for column in zip(*rounds, strict=True)]
+                    for kind, rounds in results.items()
+                }
                 hand, comp = medians["handwritten"], medians["composed"]
-                print(f"  {database} {route} /projects: throughput {comp[0] / hand[0]:.3f}x  "
-                      f"p99 {comp[1] / hand[1]:.3f}x  cpu/request {comp[2] / hand[2]:.3f}x",
-                      flush=True)
+                print(
+                    f"  {database} {route} /projects: throughput {comp[0] / hand[0]:.3f}x  "
+                    f"p99 {comp[1] / hand[1]:.3f}x  cpu/request {comp[2] / hand[2]:.3f}x",
+                    flush=True,
+                )
                 figure = f"{route} /projects ({'SQLite' if database == 'sqlite' else 'PostgreSQL'})"
                 rows += [
                     Row("app", f"{figure} throughput", "req/s", comp[0], hand[0], True, ">= 1.0x"),

@@ -68,9 +68,7 @@ async def list_projects(identity: Identity, db: Db, cache: CacheView) -> dict[st
             .order_by(projects.c.created_at.desc())
             .limit(10)
         )
-        found = [
-            {"id": r.id, "name": r.name, "created_at": r.created_at.isoformat()} for r in rows
-        ]
+        found = [{"id": r.id, "name": r.name, "created_at": r.created_at.isoformat()} for r in rows]
     return {"plan": plan["name"], "limit": plan["limit"], "projects": found}
 
 
