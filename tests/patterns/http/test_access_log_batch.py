@@ -89,9 +89,9 @@ def test_a_stdlib_record_comes_after_the_structlog_lines_waiting() -> None:
     async def log() -> None:
         structlog.get_logger().info("first")
         structlog.get_logger().info("second")
-        # Usually both still wait for the batch here; the writer thread of an earlier
-        # test's batch may have written them already on a loaded machine: the order below
-        # must hold either way.
+        # Usually both still wait for the batch here; but the writer thread writes 5 ms
+        # after the first line, which a loaded machine can spend before this point: the
+        # order below must hold either way.
         # A logger no earlier test configured (uvicorn's own may not propagate any more).
         logging.getLogger("tests.batch_order").warning("third")
 
