@@ -4,8 +4,8 @@
 time zones: a value written aware comes back naive, so one pattern answered ``+00:00`` on
 create and nothing on read. This type stores UTC in a plain ``DateTime`` column (the
 layout the built-in patterns' tables already have, so no migration), converts an aware
-value to UTC on the way in, takes a naive one as UTC (what :func:`rainmaker.utcnow`
-returns), and gives back an aware UTC ``datetime`` on every database.
+value to UTC on the way in, takes a naive one as UTC, and gives back an aware UTC
+``datetime`` on every database (as :func:`rainmaker.utcnow` returns).
 
 Importing this module imports SQLAlchemy (a pattern's tables module needs it anyway).
 """
