@@ -119,3 +119,30 @@ async def test_select_for_update_in_a_session_takes_the_write_lock(db: SqlDataba
 
         with pytest.raises(UnavailableError, match="locked"):
             await elsewhere(write_meanwhile())
+
+
+async def test_writers_of_one_process_queue_then_fail_after_busy_timeout(
+    db: SqlDatabase,
+) -> None:
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO items (id) VALUES (2)"))
+            holding.set()
+            await release.wait()
+
+    async def write_meanwhile() -> None:
+        async with db.transaction() as other:
+            await other.execute(text("INSERT INTO items (id) VALUES (3)"))
+
+    holder = elsewhere(hold())
+    await holding.wait()
+    try:
+        with pytest.raises(UnavailableError, match="write lock was not free"):
+            await elsewhere(write_meanwhile())
+    finally:
+        release.set()
+        await holder
+    await elsewhere(write_meanwhile())  # the turn passes on once the holder committed
+    assert await count(db) == 3

@@ -61,6 +61,13 @@ class SqlAlchemyDatabase:
             else self._sessions
         )
         self.outbox = Outbox(self)
+        # SQLite, transactions begun IMMEDIATE: this process's writers queue here for the
+        # write lock instead of in SQLite's busy handler, which sleeps and retries (1 ms
+        # growing to 100 ms) so the lock sits free while waiters sleep. Other processes
+        # still meet them at the lock itself.
+        self._writers = (
+            asyncio.Lock() if info.backend == "sqlite" and info.serialised_writes else None
+        )
 
     @property
     def backend(self) -> str:
@@ -229,11 +236,20 @@ class SqlAlchemyDatabase:
     async def _unit(
         self, sessions: async_sessionmaker[AsyncSession] | None = None
     ) -> AsyncIterator[AsyncSession]:
-        session = (sessions or self._sessions)()
+        writers = self._writers if sessions is None else None
+        queued = False
+        # With a writer queue, the session begins at its first write like a session()
+        # block, and that is forced below once the connection is out and the turn come.
+        session = (self._block_sessions if writers is not None else sessions or self._sessions)()
         unit = UnitOfWork(session, asyncio.current_task())
         token = self._current.set(unit)
         try:
             await session.begin()
+            if writers is not None:
+                connection = await session.connection()  # the pool's wait comes first
+                await self._queue_for_write_lock(writers)
+                queued = True
+                await connection.run_sync(begin_pending)  # BEGIN IMMEDIATE
             yield session
             await session.commit()
         except BaseException as error:
@@ -245,6 +261,9 @@ class SqlAlchemyDatabase:
             unit.closed = True
             self._current.reset(token)
             await self._close(session)
+            if queued:
+                assert writers is not None
+                writers.release()
         for callback in unit.take_callbacks():
             try:
                 await run_callback(callback)
@@ -252,6 +271,22 @@ class SqlAlchemyDatabase:
                 self._log.error(
                     "database.on_commit_failed", callback=repr(callback), error=repr(error)
                 )
+
+    async def _queue_for_write_lock(self, writers: asyncio.Lock) -> None:
+        """Wait (up to busy_timeout, as SQLite would) for this process's write turn."""
+        try:
+            async with asyncio.timeout(self.info.write_wait):
+                await writers.acquire()
+        except TimeoutError as error:
+            raise UnavailableError(
+                f"database {self.info.target}: the write lock was not free within "
+                f"{self.info.write_wait:g}s (database is locked by another transaction "
+                "of this process)",
+                pattern_id=self.instance,
+                hint="keep transactions short, or raise busy_timeout; a transaction that "
+                "waits on another one of the same task never gets the lock",
+                cause=error,
+            ) from error
 
     @asynccontextmanager
     async def _savepoint(self, unit: UnitOfWork) -> AsyncIterator[AsyncSession]:

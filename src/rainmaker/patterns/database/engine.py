@@ -55,6 +55,8 @@ class EngineInfo:
     serialised_writes: bool = False
     # Seconds a named lock (MySQL's GET_LOCK) may wait; 0: no bound of its own.
     lock_wait: float = 0.0
+    # SQLite: seconds a transaction waits for the write lock (busy_timeout).
+    write_wait: float = 0.0
 
 
 def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, EngineInfo]:
@@ -116,6 +118,7 @@ def sqlite_engine(settings: SqliteSettings, root: Path) -> tuple[AsyncEngine, En
         pool_size=settings.pool_size,
         pool_timeout=settings.pool_timeout,
         serialised_writes=settings.begin == "immediate",
+        write_wait=settings.busy_timeout,
     )
     return engine, info
 
