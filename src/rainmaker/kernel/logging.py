@@ -43,14 +43,22 @@ class _JsonChain:
     """What configure_logging installed for JSON lines: :meth:`ResolvedLogger.emit` renders
     an event itself only while exactly this is in force (else structlog does, as usual)."""
 
-    __slots__ = ("factory", "length", "level", "processors", "wrapper")
+    __slots__ = ("added", "factory", "length", "level", "processors", "wrapper")
 
-    def __init__(self, processors: list[Any], factory: Any, wrapper: Any, level: int) -> None:
+    def __init__(
+        self,
+        processors: list[Any],
+        factory: Any,
+        wrapper: Any,
+        level: int,
+        added: tuple[Callable[..., Any], ...],
+    ) -> None:
         self.processors = processors
         self.length = len(processors)
         self.factory = factory
         self.wrapper = wrapper
         self.level = level
+        self.added = added  # what patterns added (add_processor), in the chain's order
 
 
 _json_chain: _JsonChain | None = None
@@ -104,8 +112,9 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     _json_chain = None
-    if _batch is not None and not _added_processors:
-        _json_chain = _JsonChain(processors, logger_factory, wrapper_class, numeric)
+    if _batch is not None:
+        added = tuple(_added_processors)
+        _json_chain = _JsonChain(processors, logger_factory, wrapper_class, numeric, added)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -238,10 +247,10 @@ class ResolvedLogger:
         the same line as ``getattr(self.get(), level)(event, **fields)``, cheaper.
 
         For a hot path (the access log). While the kernel's own JSON configuration is in
-        force (no processor added, no ``capture_logs``), the logger's bound context is
-        rendered once and reused as the line's head, and the rest of the event runs the same
-        processors (context variables, level, timestamp, secrets) and renderer before going
-        to the batched stream; ``fields`` is used as the event dict (it is modified).
+        force (no ``capture_logs``), the logger's bound context is rendered once and reused
+        as the line's head, and the rest of the event runs the same processors (context
+        variables, level, timestamp, those patterns added, secrets) and renderer before
+        going to the batched stream; ``fields`` is used as the event dict (it is modified).
         Anything else takes structlog's ordinary path.
         """
         logger = self.get()
@@ -265,6 +274,7 @@ class ResolvedLogger:
         if prefix is None:
             head = _render_json_bytes(None, level, _scrub_secrets(None, level, dict(bound)))
             prefix = self._prefix = head[:-1] + b"," if bound else b"{"
+        given = dict(fields) if chain.added else fields
         fields["event"] = event
         # The processors of the chain, in its order, on what is not bound.
         structlog.contextvars.merge_contextvars(None, level, fields)
@@ -272,6 +282,16 @@ class ResolvedLogger:
             fields.pop(key, None)
         fields["level"] = level
         _add_timestamp(None, level, fields)
+        try:
+            for processor in chain.added:  # the trace ids of the observability pattern, say
+                fields = processor(None, level, fields)
+        except structlog.DropEvent:  # as structlog does: no line
+            return
+        if chain.added and not bound.keys().isdisjoint(fields):
+            # An added processor wrote a bound key, which it saw unset here: structlog's
+            # path, where it sees the bound context, decides what the line says.
+            getattr(logger, level)(event, **given)
+            return
         _scrub_secrets(None, level, fields)
         try:
             rendered = orjson.dumps(fields, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
