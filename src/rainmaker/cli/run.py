@@ -28,6 +28,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, Protocol
@@ -37,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rainmaker.cli.options import AppOption, ProfileOption, SetOption, load_app
+from rainmaker.cli.startup_gc import PausedCollection
 from rainmaker.kernel.application import Application
 from rainmaker.kernel.composition import DEFAULT_PROFILE, DOTENV, find_composition
 from rainmaker.kernel.errors import CompositionError, Problem, StartupError
@@ -83,20 +85,25 @@ def run(
 ) -> None:
     """Serve the app on uvicorn until SIGTERM/SIGINT, then shut down gracefully."""
     bind_role(WEB_ROLE)
-    application = load(app_path, profile=profile, overrides=overrides or ())
-    module = http_module(application)  # composes: an invalid one exits 2 before binding
-    enforce_secret_strength(application, host=host)  # published secrets: exit 2 when exposed
-    delay, timeout = _shutdown_settings(module)
-    # shutdown.delay lets a load balancer notice; a developer's Ctrl-C has none to wait for.
-    interrupt_delay = 0.0 if application.composition.profile == DEFAULT_PROFILE else delay
-    if reload or workers > 1:
-        _run_supervised(app_path, profile, overrides or [], host, port, reload, workers, timeout)
-        return
-    sock = _bind(host, port, application)
-    config = _server_config(application, timeout, module)
-    # uvicorn's loop choice (uvloop when installed), as `uvicorn app:app` would use.
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(application, config, sock, delay, interrupt_delay))
+    # No cyclic collection until every module has started (see rainmaker.cli.startup_gc).
+    with PausedCollection() as collection:
+        application = load(app_path, profile=profile, overrides=overrides or ())
+        module = http_module(application)  # composes: an invalid one exits 2 before binding
+        enforce_secret_strength(application, host=host)  # published secrets: exit 2 if exposed
+        delay, timeout = _shutdown_settings(module)
+        # shutdown.delay lets a load balancer notice; a developer's Ctrl-C has none to wait for.
+        interrupt_delay = 0.0 if application.composition.profile == DEFAULT_PROFILE else delay
+        if reload or workers > 1:
+            collection.resume()  # the supervisor runs for good; its workers build their own app
+            _run_supervised(
+                app_path, profile, overrides or [], host, port, reload, workers, timeout
+            )
+            return
+        sock = _bind(host, port, application)
+        config = _server_config(application, timeout, module)
+        # uvicorn's loop choice (uvloop when installed), as `uvicorn app:app` would use.
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(_serve(application, config, sock, delay, interrupt_delay, collection.resume))
 
 
 def routes(
@@ -215,10 +222,14 @@ async def _serve(
     sock: socket.socket,
     delay: float,
     interrupt_delay: float | None = None,
+    started: Callable[[], None] = lambda: None,
 ) -> None:
+    """Start the app, serve it on ``sock`` until a signal, then stop it; ``started`` is
+    called once every module runs, before the server takes its first request."""
     server = GracefulServer.create(config, application, delay, interrupt_delay)
     try:
         await application.start()
+        started()
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         timeline = application.timeline
