@@ -107,7 +107,12 @@ async def group(kinds: list[str], endpoint: str, rounds: int, count: int) -> dic
 
 
 async def profile(
-    kind: str, endpoint: str, count: int, tool: str, callers: list[str] | None = None
+    kind: str,
+    endpoint: str,
+    count: int,
+    tool: str,
+    callers: list[str] | None = None,
+    top: int = 40,
 ) -> None:
     """One kind's request loop under pyinstrument (a tree) or cProfile (calls, self time)."""
     app = await build(kind, endpoint)
@@ -122,7 +127,7 @@ async def profile(
             spent = await block(app, count)
             profiler.disable()
             stats = pstats.Stats(profiler, stream=sys.__stdout__)
-            stats.sort_stats("tottime").print_stats(40)
+            stats.sort_stats("tottime").print_stats(top)
             for name in callers or ():
                 stats.print_callers(name)
         else:
@@ -147,7 +152,9 @@ def in_child(args: argparse.Namespace) -> None:
     try:
         if args.profile:
             asyncio.run(
-                profile(args.profile, args.endpoint, args.requests, args.tool, args.callers)
+                profile(
+                    args.profile, args.endpoint, args.requests, args.tool, args.callers, args.top
+                )
             )
         else:
             figures = asyncio.run(group(args.group, args.endpoint, args.rounds, args.requests))
@@ -201,6 +208,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(CONFIGS), help="profile one configuration")
     parser.add_argument("--tool", choices=["pyinstrument", "cprofile"], default="pyinstrument")
     parser.add_argument("--callers", nargs="*", help="with cprofile: who calls these functions")
+    parser.add_argument("--top", type=int, default=40, help="with cprofile: functions listed")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--group", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", default="", help=argparse.SUPPRESS)
@@ -228,6 +236,7 @@ def main() -> None:
             ]
             if args.callers:
                 extra += ["--callers", *args.callers]
+            extra += ["--top", str(args.top)]
             print(child(endpoint, *extra))
             return
         for name in args.groups:
