@@ -142,6 +142,14 @@ class HttpSettings(Settings):
         "(1-128 characters of letters, digits and ._:-), generated otherwise, always echoed.",
     )
     access_log: bool = Field(True, description="Log one structured event per request.")
+    fastapi_telemetry: bool = Field(
+        False,
+        description="FastAPI's own OpenTelemetry instrumentation, against the global "
+        "OpenTelemetry providers. Off: the observability pattern traces and measures "
+        "requests itself (its own providers), and FastAPI's checks of the global providers "
+        "cost every request a few microseconds. On for an app that sets global providers "
+        "itself and wants FastAPI's spans and metrics.",
+    )
     problem_type_base: str = Field(
         "urn:rainmaker:problem:",
         description="Prefix of the 'type' URI of problem+json bodies; the error code follows. "
