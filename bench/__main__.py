@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                 # every bench in --quick mode (a few minutes)
     .venv/bin/python -m bench --full          # their full runs (much longer)
     .venv/bin/python -m bench kernel http     # some of them
+    .venv/bin/python -m bench --full-for http demo   # those full, the rest quick
 
 Each ``bench/<topic>/run.py`` (through ``run.sh`` when it has one, which installs wrk) runs
 with ``--json PATH``; the rows it writes (see :mod:`bench.results`) are gathered into a table
@@ -84,13 +85,27 @@ def ratio_text(row: Result) -> str:
     return f"{ratio:.2f}x"
 
 
-def markdown(rows: list[Result], statuses: dict[str, str], quick: bool, seconds: float) -> str:
+def mode_text(full: set[str], chosen: list[str]) -> tuple[str, str]:
+    """The command's options and a phrase saying which benches ran full."""
+    if not full:
+        return "", "quick mode: short rounds, so single figures are noisy"
+    if full >= set(chosen):
+        return " --full", "full runs"
+    names = ", ".join(t for t in chosen if t in full)
+    return f" --full-for {' '.join(t for t in chosen if t in full)}", (
+        f"full runs of {names}; the others in quick mode, whose single figures are noisy"
+    )
+
+
+def markdown(
+    rows: list[Result], statuses: dict[str, str], mode: tuple[str, str], seconds: float
+) -> str:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    options, phrase = mode
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `python -m bench{'' if quick else ' --full'}` on {now} in {seconds:.0f} s "
-        f"({'quick mode: short rounds, so single figures are noisy' if quick else 'full runs'}).",
+        f"Written by `python -m bench{options}` on {now} in {seconds:.0f} s ({phrase}).",
         "",
         f"Machine: {machine()}.",
         "",
@@ -149,26 +164,29 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("topics", nargs="*", help=f"some of: {', '.join(topics())}")
     parser.add_argument("--full", action="store_true", help="full runs instead of --quick")
+    parser.add_argument(
+        "--full-for", nargs="+", default=[], metavar="TOPIC", help="full runs of these only"
+    )
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"), help="Markdown file")
     args = parser.parse_args(argv)
     chosen = args.topics or topics()
-    unknown = sorted(set(chosen) - set(topics()))
+    unknown = sorted((set(chosen) | set(args.full_for)) - set(topics()))
     if unknown:
         parser.error(
             f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(topics())}"
         )
-    quick = not args.full
+    full = set(chosen) if args.full else set(args.full_for)
     began = time.perf_counter()
     rows: list[Result] = []
     statuses: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="rm-bench-") as folder:
         for topic in chosen:
-            found, statuses[topic] = run(topic, quick, Path(folder))
+            found, statuses[topic] = run(topic, topic not in full, Path(folder))
             rows += found
     seconds = time.perf_counter() - began
     print()
     print_table(rows, statuses)
-    Path(args.output).write_text(markdown(rows, statuses, quick, seconds))
+    Path(args.output).write_text(markdown(rows, statuses, mode_text(full, chosen), seconds))
     print(f"written to {args.output} ({seconds:.0f} s)")
     return 0 if all(s == "ok" for s in statuses.values()) else 1
 
