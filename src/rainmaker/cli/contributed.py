@@ -10,7 +10,7 @@ with a warning naming the package and the fix: it never breaks the other command
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 import typer
 
@@ -33,23 +33,25 @@ def add_contributed_commands(
     """Add every contributed group to ``app``; return the names added."""
     added = []
     for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        package = entry.dist.name if entry.dist else entry.value
         if entry.name in taken:
+            package = _package_of(entry)
             warn(
                 f"{package}: command group {entry.name!r} clashes with an existing "
                 f"`rainmaker {entry.name}` and is left out; fix: rename its entry point in "
-                f"[project.entry-points.\"{COMMANDS_GROUP}\"]"
+                f'[project.entry-points."{COMMANDS_GROUP}"]'
             )
             continue
         try:
             group = entry.load()
         except Exception as error:
+            package = _package_of(entry)
             warn(
                 f"{package}: command group {entry.name!r} ({entry.value}) failed to load: "
                 f"{type(error).__name__}: {error}; fix: reinstall or remove {package}"
             )
             continue
         if not isinstance(group, typer.Typer):
+            package = _package_of(entry)
             warn(
                 f"{package}: command group {entry.name!r} ({entry.value}) is a "
                 f"{type(group).__name__}, not a typer.Typer; fix: point the entry point at one"
@@ -59,3 +61,9 @@ def add_contributed_commands(
         taken.add(entry.name)
         added.append(entry.name)
     return added
+
+
+def _package_of(entry: EntryPoint) -> str:
+    """The distribution declaring ``entry``, for a warning: reading its name parses the
+    distribution's METADATA, which a contribution that loads fine never needs."""
+    return entry.dist.name if entry.dist else entry.value

@@ -18,26 +18,16 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import tomlkit
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from tomlkit.items import Table
 
 from rainmaker.cli import inspect
 from rainmaker.cli.options import CURRENT_FOLDER, AppOption
 from rainmaker.cli.render import err_console
-from rainmaker.cli.toml_edit import (
-    EditError,
-    add_table,
-    plain,
-    read_document,
-    remove_table,
-    write_document,
-)
 from rainmaker.kernel.catalog import Catalog
 from rainmaker.kernel.composition import (
     DEFAULT_PROFILE,
@@ -52,6 +42,13 @@ from rainmaker.kernel.pattern import Pattern
 from rainmaker.kernel.resolution import resolve
 from rainmaker.kernel.suggest import did_you_mean
 from rainmaker.kernel.validation import validate_instances
+
+if TYPE_CHECKING:
+    import tomlkit
+    from tomlkit.items import Table
+
+# tomlkit, and toml_edit built on it, are imported by the commands that edit a file:
+# every other command (`run`, `--help`) would pay for importing them.
 
 console = Console(highlight=False)
 
@@ -91,6 +88,8 @@ def add(
     index: IndexOption = None,
 ) -> None:
     """Add a pattern instance to rainmaker.toml (its required settings as ${VAR}), then check."""
+    from rainmaker.cli.toml_edit import add_table, plain, read_document
+
     path = find_composition(app)
     document = read_document(path)
     data = plain(document)
@@ -145,6 +144,8 @@ def instance_table(name: str, pattern: Pattern[Any]) -> tuple[Table, list[str]]:
     the file, and one variable should not do two jobs. A needed setting that is a table or
     a list gets a comment instead (no single variable holds it; ``check`` says it is missing).
     """
+    import tomlkit
+
     table = tomlkit.table()
     table.add("use", pattern.id)
     variables = []
@@ -336,6 +337,8 @@ def remove(
     ] = False,
 ) -> None:
     """Take an instance out of rainmaker.toml and its profiles, then check."""
+    from rainmaker.cli.toml_edit import plain, read_document, remove_table
+
     path = find_composition(app)
     document = read_document(path)
     data = plain(document)
@@ -448,6 +451,8 @@ def _delete_path(data: dict[str, Any], path: tuple[str, ...]) -> None:
 
 
 def _write(path: Path, document: tomlkit.TOMLDocument, expected: dict[str, Any]) -> None:
+    from rainmaker.cli.toml_edit import EditError, write_document
+
     try:
         write_document(path, document, expected)
     except EditError as exc:

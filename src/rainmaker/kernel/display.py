@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import tomlkit
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.fields import FieldInfo
 
@@ -98,9 +97,7 @@ def _nested_model_direct(annotation: Any) -> type[BaseModel] | None:
     candidates = [annotation, *typing.get_args(annotation)]
     if typing.get_origin(annotation) not in (None, typing.Union, types.UnionType):
         return None
-    return next(
-        (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-    )
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
 
 
 def _plain_input(model: type[BaseModel], data: Any) -> Any:
@@ -171,8 +168,13 @@ def render(value: Any) -> str:
         return "{ " + body + " }"
     if isinstance(value, list):
         return "[" + ", ".join(render(item) for item in value) + "]"
+    # tomlkit on first use: importing it costs every start-up, showing a value does not.
+    import tomlkit
+
     return str(tomlkit.item(value).as_string())
 
 
 def _key(name: str) -> str:
+    import tomlkit
+
     return tomlkit.key(name).as_string().strip()

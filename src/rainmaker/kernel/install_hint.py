@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from importlib.metadata import PackageNotFoundError, requires
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 # Import names that differ from the name of the distribution that installs them.
 DISTRIBUTION_OF_IMPORT = {
     "jwt": "pyjwt",
@@ -38,6 +35,11 @@ def install_hint(distribution: str | None, module: str | None) -> str | None:
     """
     if not distribution or not module:
         return None
+    # Only a failure asks: packaging's requirement parser (and its platform tags, which
+    # canonicalize_name's module imports) stays out of every start-up.
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     top_level = module.partition(".")[0]
     wanted = canonicalize_name(DISTRIBUTION_OF_IMPORT.get(top_level, top_level))
     try:
