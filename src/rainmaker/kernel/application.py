@@ -236,12 +236,11 @@ class Application:
             self.state = "running"
             self._timeline.ready()
             self._http = self.services.get(Http)  # looked up once, not per request
-            timeline = self.timeline
             self.log.info(
                 "app.started",
                 patterns=len(self._started),
-                ready_ms=round(timeline.ready_ms or 0.0, 1),
-                slowest=timeline.summary(3),
+                ready_ms=round(self._timeline.ready_ms or 0.0, 1),
+                slowest=self._timeline.summary(3),
             )
 
     async def stop(self) -> None:

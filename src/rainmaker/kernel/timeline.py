@@ -17,6 +17,7 @@ everyone else reads immutable :class:`Timeline` snapshots (``Application.timelin
 
 from __future__ import annotations
 
+import heapq
 import importlib
 import sys
 import time
@@ -112,6 +113,10 @@ class _Record:
     start_ms: float | None = None
     stop_ms: float | None = None
 
+    @property
+    def total_ms(self) -> float:
+        return self.import_ms + (self.build_ms or 0.0) + (self.start_ms or 0.0)
+
     def frozen(self) -> InstanceTiming:
         return InstanceTiming(
             self.instance,
@@ -191,6 +196,17 @@ class TimelineRecorder:
         """Every instance runs: the time to ready is known."""
         if self._began is not None:
             self._ready_ms = (time.perf_counter() - self._began) * 1000
+
+    @property
+    def ready_ms(self) -> float | None:
+        """Wall time of the last start (``None`` before one has finished)."""
+        return self._ready_ms
+
+    def summary(self, count: int = 3) -> list[str]:
+        """:meth:`Timeline.summary` of the current figures, without the snapshot of every
+        instance (the kernel logs it at each start, 1,000 instances in the kernel bench)."""
+        slowest = heapq.nlargest(count, self._timings.values(), key=lambda r: r.total_ms)
+        return [f"{r.instance} {r.total_ms:.1f}ms" for r in slowest]
 
     def snapshot(self) -> Timeline:
         return Timeline(
