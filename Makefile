@@ -54,8 +54,8 @@ unit: $(STAMP)
 test: lint typecheck audit unit
 
 # The suite once more with the lowest versions pyproject.toml allows for every direct
-# dependency, so the declared floors stay true (CI runs it after `make test`; lint, mypy and
-# the audit need not run twice). tests/e2e and tests/proof are left out: they drive the demo
+# dependency, so the declared floors stay true (meant for CI after `make test`: see .ci/run;
+# lint, mypy and the audit need not run twice). tests/e2e and tests/proof are left out: they drive the demo
 # and the proof app through the same patterns, and so the same dependency code, as the
 # pattern suites do, and they are the slowest part of the suite; without them both runs fit
 # well inside CI's 90 minutes. The venv is made afresh whenever pyproject.toml changes:
