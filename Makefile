@@ -54,11 +54,11 @@ unit: $(STAMP)
 test: lint typecheck audit unit
 
 # The suite once more with the lowest versions pyproject.toml allows for every direct
-# dependency, so the declared floors stay true (meant for CI after `make test`: see .ci/run;
-# lint, mypy and the audit need not run twice). tests/e2e and tests/proof are left out: they drive the demo
-# and the proof app through the same patterns, and so the same dependency code, as the
-# pattern suites do, and they are the slowest part of the suite; without them both runs fit
-# well inside CI's 90 minutes. The venv is made afresh whenever pyproject.toml changes:
+# dependency, so the declared floors stay true (meant for CI after `make test`: see
+# .ci/run; lint, mypy and the audit need not run twice). tests/e2e and tests/proof are left
+# out: they drive the demo and the proof app through the same patterns, and so the same
+# dependency code, as the pattern suites do, and they are the slowest part of the suite;
+# without them both runs fit well inside CI's 90 minutes. The venv is made afresh whenever pyproject.toml changes:
 # `uv pip install` keeps any installed version that satisfies, which would hide a floor.
 LOWEST_IGNORE ?= --ignore=tests/e2e --ignore=tests/proof
 LOWEST_VENV ?= .venv-lowest
