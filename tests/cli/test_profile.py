@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -125,7 +126,10 @@ def test_profile_for_some_seconds(tmp_path: Path) -> None:
         "profile", "--seconds", "0.5", "--route", "/health/live", "--out", "p", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr + result.stdout
-    assert "GET /health/live in 0.5" in result.stdout
+    # The load ran for the time asked (at least; a loaded machine adds to it).
+    ran = re.search(r"GET /health/live in (\d+\.\d+)s", result.stdout)
+    assert ran is not None, result.stdout
+    assert float(ran.group(1)) >= 0.5
     assert (tmp_path / "p" / "profile.speedscope.json").exists()
 
 

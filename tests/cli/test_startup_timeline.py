@@ -124,11 +124,16 @@ async def test_the_kernel_times_import_build_start_and_stop(tmp_path: Path) -> N
     assert "json" not in slow.imported
     assert running.ready_ms is not None and running.ready_ms >= 100
     assert by_name["slowpoke"].stop_ms is not None and running.instances[1].stop_ms is None
-    assert stopped.slowest(1)[0].instance == "slowpoke"
-    assert stopped.slowest_imports(1)[0].instance == "slowpoke"
+    # Slowest first, by the figures recorded (on a loaded machine ``web`` may be slower).
+    by_total = sorted(by_name, key=lambda name: by_name[name].total_ms, reverse=True)
+    assert [t.instance for t in stopped.slowest(2)] == by_total
+    imports = sorted(by_name, key=lambda name: by_name[name].import_ms, reverse=True)
+    assert [t.instance for t in stopped.slowest_imports(2)] == [
+        name for name in imports if by_name[name].import_ms > 0
+    ]
     document = json.loads(json.dumps(stopped.as_dict()))
-    assert document["slowest"][0] == "slowpoke"
-    assert document["slowest_imports"][0]["module"] == "inproc_slow_module"
+    assert document["slowest"][0] == by_total[0]
+    assert "inproc_slow_module" in [i["module"] for i in document["slowest_imports"]]
 
 
 async def test_a_second_start_records_new_start_figures(tmp_path: Path) -> None:
