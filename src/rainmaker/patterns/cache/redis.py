@@ -201,6 +201,17 @@ class RedisLink:
         await self.client.aclose()
         await self.pool.aclose()
 
+    async def fetch(self, stored: str) -> Any:
+        """The raw value at ``stored`` (a full key), or None: a miss, or Redis is down."""
+        call = self.client.get(stored)
+        if self.outage.down_since is not None:
+            return await self.run("get", call, None)
+        # The hot path, inlined: no outage means no breaker to consult.
+        try:
+            return await call
+        except FAILURES as exc:
+            return self.failed(exc, "get", None)
+
 
 class RedisCache(NamespaceView[RedisLink]):
     """One namespace on a Redis server; the ``cache-redis`` service."""
@@ -216,16 +227,7 @@ class RedisCache(NamespaceView[RedisLink]):
 
     async def get(self, key: str) -> Any | None:
         link = self._shared
-        call = link.client.get(self._keys.key(key))
-        data: Any
-        if link.outage.down_since is None:
-            # The hot path, inlined: no outage means no breaker to consult.
-            try:
-                data = await call
-            except FAILURES as exc:
-                data = link.failed(exc, "get", None)
-        else:
-            data = await link.run("get", call, None)
+        data = await link.fetch(self._keys.key(key))
         if data is None:
             link.misses += 1
             return None
@@ -299,15 +301,7 @@ class RedisCache(NamespaceView[RedisLink]):
         self._ttl_ms(ttl)  # validate before anyone waits on us
         # A hit is one GET, as in get(): the stampede guard below only runs on a miss.
         link = self._shared
-        call = link.client.get(stored)
-        data: Any
-        if link.outage.down_since is None:
-            try:
-                data = await call
-            except FAILURES as exc:
-                data = link.failed(exc, "get", None)
-        else:
-            data = await link.run("get", call, None)
+        data = await link.fetch(stored)
         if data is not None:
             link.hits += 1
             found: T = decode(self._serializer, data)
