@@ -33,52 +33,28 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 from bench.app.run import PASSWORD, REDIS_URL, clean_redis, ensure_postgres_database  # noqa: E402
+from bench.asgi_calls import http_scope, timed_calls  # noqa: E402
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_app"
 
 
 def scope_for(method: str, token: str) -> dict[str, Any]:
     """One ASGI request to ``/projects``."""
-    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+    headers = [(b"authorization", f"Bearer {token}".encode())]
     if method == "POST":
         headers.append((b"content-type", b"application/json"))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": "/projects",
-        "raw_path": b"/projects",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    return http_scope(method, "/projects", headers)
 
 
 async def per_request_us(app: Any, method: str, token: str, count: int) -> float:
     """CPU microseconds per request over ``count`` sequential calls of ``app``."""
-    scope = scope_for(method, token)
     body = b'{"name": "bench project"}' if method == "POST" else b""
     expected = 201 if method == "POST" else 200
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    # Process CPU time (every thread: aiosqlite's too), the steadier figure when busy.
-    began = time.process_time()
-    for _ in range(count):
-        await app(dict(scope), receive, send)
-    elapsed = time.process_time() - began
-    assert set(statuses) == {expected}, statuses[:3]
-    return elapsed / count * 1e6
+    scope = scope_for(method, token)
+    spent = await timed_calls(
+        app, scope, count, body=body, expected=expected, clock=time.process_time
+    )
+    return spent / count * 1e6
 
 
 async def composed_token(app: Any) -> str:

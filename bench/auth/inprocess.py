@@ -15,7 +15,6 @@ import os
 import shutil
 import statistics
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,40 +22,15 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE / "composed")]
+sys.path[:0] = [str(HERE), str(HERE / "composed"), str(HERE.parents[1])]
+from bench.asgi_calls import http_scope, timed_calls  # noqa: E402
+
 PASSWORD = "bench password that is long enough"
 
 
 async def per_request_us(app: Any, headers: list[tuple[bytes, bytes]], count: int) -> float:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/protected",
-        "raw_path": b"/protected",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    began = time.perf_counter()
-    for _ in range(count):
-        await app(dict(scope), receive, send)
-    elapsed = time.perf_counter() - began
-    assert set(statuses) == {200}, statuses[:3]
-    return elapsed / count * 1e6
+    spent = await timed_calls(app, http_scope("GET", "/protected", headers), count)
+    return spent / count * 1e6
 
 
 async def main(rounds: int, count: int) -> None:

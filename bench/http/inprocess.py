@@ -29,9 +29,11 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+from bench.asgi_calls import http_scope, timed_calls  # noqa: E402
+
 KINDS = ("handwritten", "libraries", "libraries-nolog", "composed", "composed-nolog")
 App = Callable[..., Awaitable[None]]
 
@@ -62,36 +64,8 @@ async def build(kind: str) -> tuple[App, Callable[[], Awaitable[None]]]:
 
 async def drive(app: App, count: int) -> float:
     """Send ``count`` ``GET /items/42`` requests; CPU seconds spent."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/items/42",
-        "raw_path": b"/items/42",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    statuses: list[int] = []
-    request = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> dict[str, Any]:
-        return request
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    began = time.process_time()
-    for _ in range(count):
-        await app(dict(scope), receive, send)
-    spent = time.process_time() - began
-    assert set(statuses) == {200}, statuses[:3]
-    return spent
+    scope = http_scope("GET", "/items/42", [(b"host", b"127.0.0.1:8000")])
+    return await timed_calls(app, scope, count, clock=time.process_time)
 
 
 async def one(kind: str, count: int, profile: bool) -> None:
@@ -120,10 +94,20 @@ def run_one(kind: str, count: int, *, callgrind: bool = False, profile: bool = F
         cmd.append("--profile-here")
     if callgrind:
         out = Path(tempfile.mkdtemp()) / "callgrind.out"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-               f"--log-file={out}.log", *cmd]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          env={**os.environ, "RAINMAKER_PROFILE": "development"})
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            f"--log-file={out}.log",
+            *cmd,
+        ]
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "RAINMAKER_PROFILE": "development"},
+    )
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
     if callgrind:
@@ -141,8 +125,11 @@ def cpu_per_request(kinds: list[str], rounds: int, count: int) -> dict[str, floa
         for kind in kinds if number % 2 == 0 else list(reversed(kinds)):
             out = run_one(kind, count)
             figures[kind].append(float(out.rsplit("cpu_us_per_request", 1)[1]))
-        print(f"  round {number + 1}: " + "  ".join(
-            f"{kind} {values[-1]:.1f}" for kind, values in figures.items()), flush=True)
+        print(
+            f"  round {number + 1}: "
+            + "  ".join(f"{kind} {values[-1]:.1f}" for kind, values in figures.items()),
+            flush=True,
+        )
     return {kind: statistics.median(values) for kind, values in figures.items()}
 
 
@@ -166,8 +153,11 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="*", default=list(KINDS), choices=KINDS)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--callgrind", action="store_true",
-                        help="instructions per request (valgrind), --requests 1000 is plenty")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="instructions per request (valgrind), --requests 1000 is plenty",
+    )
     parser.add_argument("--profile", choices=KINDS, help="pyinstrument profile of one app")
     parser.add_argument("--one", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--profile-here", action="store_true", help=argparse.SUPPRESS)

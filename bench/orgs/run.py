@@ -36,7 +36,6 @@ import logging
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from rainmaker.http import CurrentOrg, CurrentUser, require_org_role
 from rainmaker.testing.harness import build_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.asgi_calls import http_scope, timed_calls
 from bench.results import Result as Row
 from bench.results import write_results
 
@@ -96,40 +96,12 @@ bench_pattern = rainmaker.Pattern(
 
 
 def scope_for(path: str, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench")]
-        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    return http_scope("GET", path, [(k.lower().encode(), v.encode()) for k, v in headers.items()])
 
 
 async def seconds_for(app: Any, scope: dict[str, Any], count: int) -> float:
     """Seconds for ``count`` sequential requests of ``scope`` (all must answer 200)."""
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    began = time.perf_counter()
-    for _ in range(count):
-        await app(dict(scope), receive, send)
-    elapsed = time.perf_counter() - began
-    assert set(statuses) == {200}, statuses[:3]
-    return elapsed
+    return await timed_calls(app, scope, count)
 
 
 async def statements_per_request(app: Any, scope: dict[str, Any], count: int = 20) -> float:
