@@ -67,7 +67,8 @@ LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
 $(LOWEST_STAMP): pyproject.toml $(STAMP)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
 	rm -rf $(LOWEST_VENV)
-	$(BIN)/uv venv --quiet --python $(BIN)/python $(LOWEST_VENV)
+	# --seed: pip, setuptools and wheel, as in .venv (the guides' walkthroughs pip install -e).
+	$(BIN)/uv venv --quiet --seed --python $(BIN)/python $(LOWEST_VENV)
 	$(BIN)/uv pip install --python $(LOWEST_VENV)/bin/python --resolution lowest-direct -e ".[dev]"
 	@touch $(LOWEST_STAMP)
 
