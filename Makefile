@@ -64,10 +64,10 @@ LOWEST_IGNORE ?= --ignore=tests/e2e --ignore=tests/proof
 LOWEST_VENV ?= .venv-lowest
 LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
 
+# --seed: pip, setuptools and wheel, as in .venv (the guides' walkthroughs pip install -e).
 $(LOWEST_STAMP): pyproject.toml $(STAMP)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
 	rm -rf $(LOWEST_VENV)
-	# --seed: pip, setuptools and wheel, as in .venv (the guides' walkthroughs pip install -e).
 	$(BIN)/uv venv --quiet --seed --python $(BIN)/python $(LOWEST_VENV)
 	$(BIN)/uv pip install --python $(LOWEST_VENV)/bin/python --resolution lowest-direct -e ".[dev]"
 	@touch $(LOWEST_STAMP)
