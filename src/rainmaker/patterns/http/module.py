@@ -33,7 +33,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
@@ -282,6 +282,7 @@ class FastAPIModule(Module[HttpSettings]):
         checked: list[RouteDependencies] = []
         for name, prefix, router in routers:
             before = len(fastapi.router.routes)
+            copied: list[tuple[BaseRoute, APIRoute]] = []
             if isinstance(router, Starlette):
                 sub_apps.append((name, prefix, router))  # mounted below, after every router
                 continue
@@ -291,7 +292,7 @@ class FastAPIModule(Module[HttpSettings]):
                 # handlers into the app's, which start() enters. Its routes then become the
                 # app router's own where that changes nothing but the cost (route_copies).
                 fastapi.include_router(router, prefix=prefix, tags=[name])
-                flatten_included(fastapi, router, before)
+                copied = flatten_included(fastapi, router, before)
             elif prefix:
                 fastapi.mount(prefix, router)
                 plain_routers.append(router)
@@ -299,6 +300,10 @@ class FastAPIModule(Module[HttpSettings]):
                 fastapi.router.routes.extend(router.routes)
                 plain_routers.append(router)
             owner = self._route_owner(name)
+            # The pattern's own route objects name their owner too, copied or not (code
+            # may look a route of its router up; requests carry the copy).
+            for original, copy in copied:
+                route_owners.add(original, owner, copy.path_regex)
             for context in iter_route_contexts(fastapi.router.routes[before:]):
                 owners[id(context.original_route)] = name
                 route_owners.add(

@@ -26,6 +26,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.routing import BaseRoute
 
 # Given positionally, or not a setting of the route (FastAPI passes the app router's own).
 _NOT_COPIED = frozenset({"self", "path", "endpoint", "dependency_overrides_provider"})
@@ -33,21 +34,24 @@ _NOT_COPIED = frozenset({"self", "path", "endpoint", "dependency_overrides_provi
 _ALSO_COMPARED = ("path_format", "unique_id")
 
 
-def flatten_included(fastapi: FastAPI, router: APIRouter, index: int) -> bool:
+def flatten_included(
+    fastapi: FastAPI, router: APIRouter, index: int
+) -> list[tuple[BaseRoute, APIRoute]]:
     """Replace the inclusion of ``router`` at ``fastapi.router.routes[index]`` by its routes.
 
-    Returns whether it did (see the module docstring for when it does not).
+    Returns each route of ``router`` (nested ones too) with the copy serving it, or an
+    empty list when the inclusion stays (see the module docstring for when).
     """
     app_router = fastapi.router
     if app_router.form_limits or not _copyable(router):
-        return False
+        return []
     # In FastAPI's order of matching: a nested router's routes where it was included.
     contexts = list(iter_route_contexts(app_router.routes[index : index + 1]))
     copies = [copy for copy in map(_copy, contexts) if copy is not None]
     if not copies or len(copies) != len(contexts):
-        return False
+        return []
     app_router.routes[index : index + 1] = copies
-    return True
+    return [(context.original_route, copy) for context, copy in zip(contexts, copies, strict=True)]
 
 
 def _copyable(router: APIRouter) -> bool:
