@@ -33,7 +33,8 @@ async def redis_factory(key_prefix: str, redis_cleanup: None) -> AsyncIterator[C
     from rainmaker.patterns.cache.redis import RedisCache, RedisLink
     from rainmaker.patterns.cache.settings import RedisCacheSettings
 
-    settings = RedisCacheSettings(url=REDIS_URL, fail_open=False)
+    # A command may wait out a loaded CI machine (1 s by default, meant for production).
+    settings = RedisCacheSettings(url=REDIS_URL, fail_open=False, socket_timeout=5.0)
     links: list[RedisLink] = []
 
     async def make(*, serializer: str | Serializer = "json") -> CacheBackend:
